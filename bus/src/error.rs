@@ -1,0 +1,27 @@
+/// What can go wrong on the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The queue is at its length limit; the caller should shed load.
+    #[error("queue {queue} is full ({limit} messages waiting)")]
+    QueueFull {
+        /// The queue's name.
+        queue: String,
+        /// Its configured limit.
+        limit: usize,
+    },
+    /// The queue was never declared.
+    #[error("queue {0} does not exist")]
+    UnknownQueue(String),
+    /// The bus URL names a broker this build does not support.
+    #[error("unsupported bus scheme {0:?} (supported: inproc)")]
+    UnsupportedScheme(String),
+    /// The broker cannot be reached right now; retry later.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    /// The bus is shutting down.
+    #[error("the bus is closed")]
+    Closed,
+}
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

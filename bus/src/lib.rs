@@ -1,0 +1,54 @@
+//! The message bus that every funcmesh component talks through.
+//!
+//! - [`Bus`] is the one trait: declare a queue, publish, consume with
+//!   acknowledge / negative-acknowledge, read a queue's depth. Its shape fits
+//!   the brokers funcmesh runs on: an AMQP delivery tag, a JetStream message
+//!   ack and a Kafka offset commit all sit behind [`Delivery::ack`].
+//! - [`inproc`] is the embedded implementation: bounded queues, competing
+//!   consumers, redelivery of anything dropped without an ack, dead letters.
+//! - [`connect`] picks an implementation from a bus URL.
+#![deny(missing_docs)]
+
+mod error;
+pub mod inproc;
+mod types;
+
+pub use error::{Error, Result};
+pub use types::{now_ms, Acker, ConsumeOptions, Consumer, Delivery, Message, QueueDepth, QueueSpec, Subscription};
+
+use std::sync::Arc;
+
+/// A message broker as funcmesh uses it.
+///
+/// Every method is safe to call from many tasks at once. Publishing to a queue
+/// that was never declared is an error, so a typo never loses messages.
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// The OpenTelemetry `messaging.system` name of this backend.
+    fn system(&self) -> &'static str;
+
+    /// Creates the queue if it does not exist. Declaring twice is harmless.
+    async fn declare(&self, spec: &QueueSpec) -> Result<()>;
+
+    /// Puts one message on a queue. A full queue answers [`Error::QueueFull`]
+    /// at once: that is backpressure, and nothing is dropped silently.
+    async fn publish(&self, queue: &str, message: Message) -> Result<()>;
+
+    /// Starts a consumer. Consumers of one queue compete for its messages.
+    async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer>;
+
+    /// How many messages wait on the queue and how many are out unacknowledged.
+    async fn depth(&self, queue: &str) -> Result<QueueDepth>;
+}
+
+/// Opens the bus that `url` names.
+///
+/// `inproc://` (or `inproc://NAME`) is the embedded bus: every call with the
+/// same URL in one process shares one bus.
+pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or(url);
+    match scheme {
+        "inproc" | "mem" => Ok(inproc::InProcBus::shared(url)),
+        other => Err(Error::UnsupportedScheme(other.to_owned())),
+    }
+}

@@ -1,0 +1,17 @@
+//! What every funcmesh component shares.
+//!
+//! - [`envelope`]: the versioned JSON request and response envelopes that
+//!   travel on the bus.
+//! - [`bundle`]: a Func bundle: its API description (Swagger 2.0 or OpenAPI
+//!   3.x), its code, its manifest of limits, and its content hash.
+//! - [`routing`]: the table that maps a request's host and path to a Func
+//!   queue, used by the tron and, pushed to them, by the gateways.
+//! - [`queues`]: the names of the well-known queues.
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod envelope;
+pub mod queues;
+pub mod routing;
+
+pub use envelope::{Body, RequestEnvelope, ResponseEnvelope};

@@ -1,0 +1,41 @@
+//! Names of the well-known queues.
+//!
+//! A Func queue is named from the route it serves (`host;basePath`), not from
+//! the bundle version, so that a reload keeps the queue and its waiting
+//! messages; the version that must answer travels in the envelope.
+
+use sha2::{Digest, Sha256};
+
+/// The queue every gateway publishes unrouted requests to.
+pub const FIREHOSE: &str = "funcmesh.firehose";
+
+/// Where messages go after too many failed deliveries.
+pub const DEAD_LETTER: &str = "funcmesh.dead-letter";
+
+/// The queue of the Func that serves `host` (`None`: any host) and `base_path`.
+pub fn func_queue(host: Option<&str>, base_path: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(host.unwrap_or("*").as_bytes());
+    hasher.update(b";");
+    hasher.update(base_path.as_bytes());
+    let digest = hasher.finalize();
+    format!("funcmesh.func.{}", hex::encode(&digest[..8]))
+}
+
+/// A gateway's own reply queue.
+pub fn reply_queue(gateway_id: &str) -> String {
+    format!("funcmesh.reply.{gateway_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn func_queue_depends_on_route_only() {
+        assert_eq!(func_queue(Some("a.com"), "/x"), func_queue(Some("a.com"), "/x"));
+        assert_ne!(func_queue(Some("a.com"), "/x"), func_queue(None, "/x"));
+        assert_ne!(func_queue(Some("a.com"), "/x"), func_queue(Some("a.com"), "/y"));
+        assert!(func_queue(None, "").starts_with("funcmesh.func."));
+    }
+}
