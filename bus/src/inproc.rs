@@ -13,8 +13,8 @@ use bytes::Bytes;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
-    Acker, Bus, ConsumeOptions, Consumer, Delivery, Error, Message, QueueDepth, QueueSpec,
-    Result, Subscription, now_ms,
+    Acker, Bus, ConsumeOptions, Consumer, Delivery, Error, Message, QueueDepth, QueueSpec, Result,
+    Subscription, now_ms,
 };
 
 /// The in-process bus. Cheap to clone; clones share queues.
@@ -43,7 +43,10 @@ impl InProcBus {
     }
 
     fn queue(&self, name: &str) -> Result<Arc<Queue>> {
-        lock(&self.queues).get(name).cloned().ok_or_else(|| Error::UnknownQueue(name.to_owned()))
+        lock(&self.queues)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownQueue(name.to_owned()))
     }
 }
 
@@ -76,7 +79,11 @@ impl Queue {
                 limit: self.spec.max_len.unwrap_or_default(),
             });
         }
-        if front { ready.push_front(msg) } else { ready.push_back(msg) }
+        if front {
+            ready.push_front(msg)
+        } else {
+            ready.push_back(msg)
+        }
         drop(ready);
         self.notify.notify_one();
         Ok(())
@@ -97,9 +104,15 @@ impl Queue {
 
     /// A delivery came back unacknowledged: retry it or dead-letter it.
     fn give_back(&self, msg: Pending, requeue: bool) {
-        let exhausted = self.spec.max_deliveries.is_some_and(|max| msg.attempt >= max);
+        let exhausted = self
+            .spec
+            .max_deliveries
+            .is_some_and(|max| msg.attempt >= max);
         if requeue && !exhausted {
-            let msg = Pending { attempt: msg.attempt + 1, ..msg };
+            let msg = Pending {
+                attempt: msg.attempt + 1,
+                ..msg
+            };
             // Requeueing at the front never hits the length limit.
             let _ = self.push(msg, true);
             return;
@@ -111,12 +124,18 @@ impl Queue {
         let target = self.bus.upgrade().and_then(|q| lock(&q).get(dlq).cloned());
         match target {
             Some(dead) => {
-                let dead_msg = Pending { attempt: 1, expires_at_ms: None, ..msg };
+                let dead_msg = Pending {
+                    attempt: 1,
+                    expires_at_ms: None,
+                    ..msg
+                };
                 if let Err(error) = dead.push(dead_msg, false) {
                     tracing::error!(queue = %self.spec.name, %error, "dead letter lost");
                 }
             }
-            None => tracing::error!(queue = %self.spec.name, dead_letter = %dlq, "dead-letter queue not declared; message lost"),
+            None => {
+                tracing::error!(queue = %self.spec.name, dead_letter = %dlq, "dead-letter queue not declared; message lost")
+            }
         }
     }
 }
@@ -143,7 +162,14 @@ impl Bus for InProcBus {
 
     async fn publish(&self, queue: &str, message: Message) -> Result<()> {
         let queue = self.queue(queue)?;
-        queue.push(Pending { body: message.body, expires_at_ms: message.expires_at_ms, attempt: 1 }, false)
+        queue.push(
+            Pending {
+                body: message.body,
+                expires_at_ms: message.expires_at_ms,
+                attempt: 1,
+            },
+            false,
+        )
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {
@@ -155,7 +181,10 @@ impl Bus for InProcBus {
     async fn depth(&self, queue: &str) -> Result<QueueDepth> {
         let queue = self.queue(queue)?;
         let ready = lock(&queue.ready).len() as u64;
-        Ok(QueueDepth { ready, unacked: queue.unacked.load(std::sync::atomic::Ordering::Relaxed) })
+        Ok(QueueDepth {
+            ready,
+            unacked: queue.unacked.load(std::sync::atomic::Ordering::Relaxed),
+        })
     }
 }
 
@@ -173,11 +202,22 @@ impl Subscription for InProcSubscription {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(msg) = self.queue.pop() {
-                self.queue.unacked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.queue
+                    .unacked
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let body = msg.body.clone();
                 let (attempt, expires_at_ms) = (msg.attempt, msg.expires_at_ms);
-                let acker = InProcAcker { queue: Arc::clone(&self.queue), msg: Some(msg), _permit: permit };
-                return Some(Ok(Delivery::new(body, attempt, expires_at_ms, Box::new(acker))));
+                let acker = InProcAcker {
+                    queue: Arc::clone(&self.queue),
+                    msg: Some(msg),
+                    _permit: permit,
+                };
+                return Some(Ok(Delivery::new(
+                    body,
+                    attempt,
+                    expires_at_ms,
+                    Box::new(acker),
+                )));
             }
             notified.await;
         }
@@ -193,7 +233,9 @@ struct InProcAcker {
 impl InProcAcker {
     fn settle(&mut self, requeue: Option<bool>) {
         if let Some(msg) = self.msg.take() {
-            self.queue.unacked.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.queue
+                .unacked
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             if let Some(requeue) = requeue {
                 self.queue.give_back(msg, requeue);
             }

@@ -14,7 +14,9 @@ pub mod inproc;
 mod types;
 
 pub use error::{Error, Result};
-pub use types::{now_ms, Acker, ConsumeOptions, Consumer, Delivery, Message, QueueDepth, QueueSpec, Subscription};
+pub use types::{
+    Acker, ConsumeOptions, Consumer, Delivery, Message, QueueDepth, QueueSpec, Subscription, now_ms,
+};
 
 use std::sync::Arc;
 

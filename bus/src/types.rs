@@ -16,7 +16,10 @@ pub struct Message {
 impl Message {
     /// A message that never expires.
     pub fn new(body: impl Into<Bytes>) -> Self {
-        Self { body: body.into(), expires_at_ms: None }
+        Self {
+            body: body.into(),
+            expires_at_ms: None,
+        }
     }
 
     /// Sets the absolute expiry.
@@ -33,7 +36,9 @@ impl Message {
 
 /// Milliseconds since the Unix epoch, the clock that expiries use.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// How a queue behaves.
@@ -69,7 +74,11 @@ impl QueueSpec {
 
     /// A reply queue owned by one process.
     pub fn reply(name: impl Into<String>) -> Self {
-        Self { durable: false, exclusive: true, ..Self::work(name) }
+        Self {
+            durable: false,
+            exclusive: true,
+            ..Self::work(name)
+        }
     }
 
     /// Sets the length limit.
@@ -131,14 +140,27 @@ pub struct Delivery {
 
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Delivery").field("len", &self.body.len()).field("attempt", &self.attempt).finish()
+        f.debug_struct("Delivery")
+            .field("len", &self.body.len())
+            .field("attempt", &self.attempt)
+            .finish()
     }
 }
 
 impl Delivery {
     /// Builds a delivery for a backend.
-    pub fn new(body: Bytes, attempt: u32, expires_at_ms: Option<u64>, acker: Box<dyn Acker>) -> Self {
-        Self { body, attempt, expires_at_ms, acker }
+    pub fn new(
+        body: Bytes,
+        attempt: u32,
+        expires_at_ms: Option<u64>,
+        acker: Box<dyn Acker>,
+    ) -> Self {
+        Self {
+            body,
+            attempt,
+            expires_at_ms,
+            acker,
+        }
     }
 
     /// Acknowledges: the message is done.
@@ -153,7 +175,8 @@ impl Delivery {
 
     /// Time left before expiry, if the message has one.
     pub fn time_left(&self) -> Option<Duration> {
-        self.expires_at_ms.map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
+        self.expires_at_ms
+            .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
     }
 }
 

@@ -133,7 +133,10 @@ impl RequestEnvelope {
 
     /// The first value of a header (names are stored lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -156,7 +159,8 @@ impl ResponseEnvelope {
         let id = id.into();
         let body = serde_json::json!({ "error": message.to_string(), "request_id": id });
         let mut resp = Self::new(id, status);
-        resp.headers.push(("content-type".into(), "application/json".into()));
+        resp.headers
+            .push(("content-type".into(), "application/json".into()));
         resp.body = Body::json_value(&body);
         resp
     }
@@ -200,7 +204,9 @@ fn decode<T: for<'de> Deserialize<'de> + Versioned>(bytes: &[u8]) -> Result<T, E
     }
     match serde_json::from_slice::<T>(bytes) {
         Ok(value) if major_of(value.version()) == Some(MAJOR) => Ok(value),
-        Ok(value) => Err(EnvelopeError::UnsupportedVersion { found: value.version().to_owned() }),
+        Ok(value) => Err(EnvelopeError::UnsupportedVersion {
+            found: value.version().to_owned(),
+        }),
         // A future major may change the shape: name the version rather than the field.
         Err(error) => match serde_json::from_slice::<VersionOnly>(bytes) {
             Ok(v) if major_of(&v.version) != Some(MAJOR) => {

@@ -33,9 +33,15 @@ mod tests {
 
     #[test]
     fn func_queue_depends_on_route_only() {
-        assert_eq!(func_queue(Some("a.com"), "/x"), func_queue(Some("a.com"), "/x"));
+        assert_eq!(
+            func_queue(Some("a.com"), "/x"),
+            func_queue(Some("a.com"), "/x")
+        );
         assert_ne!(func_queue(Some("a.com"), "/x"), func_queue(None, "/x"));
-        assert_ne!(func_queue(Some("a.com"), "/x"), func_queue(Some("a.com"), "/y"));
+        assert_ne!(
+            func_queue(Some("a.com"), "/x"),
+            func_queue(Some("a.com"), "/y")
+        );
         assert!(func_queue(None, "").starts_with("funcmesh.func."));
     }
 }

@@ -42,7 +42,8 @@ impl Route {
 
     /// Whether two routes claim the same requests.
     pub fn same_place(&self, other: &Route) -> bool {
-        self.host.as_deref().map(str::to_ascii_lowercase) == other.host.as_deref().map(str::to_ascii_lowercase)
+        self.host.as_deref().map(str::to_ascii_lowercase)
+            == other.host.as_deref().map(str::to_ascii_lowercase)
             && self.base_path == other.base_path
     }
 
@@ -89,7 +90,10 @@ impl RouteTable {
                 Some(h) if h.starts_with("*.") => 1,
                 Some(_) => 2,
             };
-            rank(b).cmp(&rank(a)).then(b.base_path.len().cmp(&a.base_path.len())).then(a.base_path.cmp(&b.base_path))
+            rank(b)
+                .cmp(&rank(a))
+                .then(b.base_path.len().cmp(&a.base_path.len()))
+                .then(a.base_path.cmp(&b.base_path))
         });
         Self { generation, routes }
     }
@@ -103,7 +107,9 @@ impl RouteTable {
     pub fn lookup(&self, host: &str, path: &str) -> Option<&Route> {
         // Routes are sorted by host rank, then by base path length: the first
         // match is the most specific one.
-        self.routes.iter().find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path))
+        self.routes
+            .iter()
+            .find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path))
     }
 }
 

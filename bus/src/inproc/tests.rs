@@ -9,14 +9,20 @@ async fn bus_with(spec: QueueSpec) -> InProcBus {
 }
 
 async fn next(consumer: &mut Consumer) -> Delivery {
-    tokio::time::timeout(Duration::from_secs(5), consumer.next()).await.unwrap().unwrap().unwrap()
+    tokio::time::timeout(Duration::from_secs(5), consumer.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn publish_then_consume_in_order() {
     let bus = bus_with(QueueSpec::work("q")).await;
     for i in 0..3 {
-        bus.publish("q", Message::new(format!("m{i}"))).await.unwrap();
+        bus.publish("q", Message::new(format!("m{i}")))
+            .await
+            .unwrap();
     }
     let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     for i in 0..3 {
@@ -51,7 +57,13 @@ async fn dropped_delivery_is_redelivered_to_another_consumer() {
     bus.publish("q", Message::new("work")).await.unwrap();
     let mut first = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     let d = next(&mut first).await;
-    assert_eq!(bus.depth("q").await.unwrap(), QueueDepth { ready: 0, unacked: 1 });
+    assert_eq!(
+        bus.depth("q").await.unwrap(),
+        QueueDepth {
+            ready: 0,
+            unacked: 1
+        }
+    );
     drop(d);
     drop(first);
     let mut second = bus.consume("q", ConsumeOptions::default()).await.unwrap();
@@ -65,10 +77,15 @@ async fn competing_consumers_share_the_work() {
     let bus = bus_with(QueueSpec::work("q")).await;
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let mut c = bus.consume("q", ConsumeOptions { prefetch: 1 }).await.unwrap();
+        let mut c = bus
+            .consume("q", ConsumeOptions { prefetch: 1 })
+            .await
+            .unwrap();
         tasks.push(tokio::spawn(async move {
             let mut seen = Vec::new();
-            while let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_millis(200), c.next()).await {
+            while let Ok(Some(Ok(d))) =
+                tokio::time::timeout(Duration::from_millis(200), c.next()).await
+            {
                 seen.push(d.body.clone());
                 d.ack().await.unwrap();
                 tokio::task::yield_now().await;
@@ -94,10 +111,17 @@ async fn prefetch_limits_unacked_deliveries() {
     for i in 0..3 {
         bus.publish("q", Message::new(i.to_string())).await.unwrap();
     }
-    let mut c = bus.consume("q", ConsumeOptions { prefetch: 2 }).await.unwrap();
+    let mut c = bus
+        .consume("q", ConsumeOptions { prefetch: 2 })
+        .await
+        .unwrap();
     let a = next(&mut c).await;
     let _b = next(&mut c).await;
-    assert!(tokio::time::timeout(Duration::from_millis(50), c.next()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), c.next())
+            .await
+            .is_err()
+    );
     a.ack().await.unwrap();
     assert_eq!(next(&mut c).await.body, "2");
 }
@@ -114,15 +138,22 @@ async fn poison_message_goes_to_the_dead_letter_queue() {
         d.nack(true).await.unwrap();
     }
     assert_eq!(bus.depth("q").await.unwrap(), QueueDepth::default());
-    let mut dead = bus.consume("q.dead", ConsumeOptions::default()).await.unwrap();
+    let mut dead = bus
+        .consume("q.dead", ConsumeOptions::default())
+        .await
+        .unwrap();
     assert_eq!(next(&mut dead).await.body, "poison");
 }
 
 #[tokio::test]
 async fn expired_messages_are_not_delivered() {
     let bus = bus_with(QueueSpec::work("q")).await;
-    bus.publish("q", Message::new("late").expires_at_ms(now_ms() - 1)).await.unwrap();
-    bus.publish("q", Message::new("fresh").expires_at_ms(now_ms() + 60_000)).await.unwrap();
+    bus.publish("q", Message::new("late").expires_at_ms(now_ms() - 1))
+        .await
+        .unwrap();
+    bus.publish("q", Message::new("fresh").expires_at_ms(now_ms() + 60_000))
+        .await
+        .unwrap();
     let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     assert_eq!(next(&mut c).await.body, "fresh");
 }

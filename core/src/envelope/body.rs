@@ -43,12 +43,21 @@ impl Body {
         if bytes.is_empty() {
             return Body::Empty;
         }
-        let mime = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let jsonish = mime == "application/json" || mime.ends_with("+json");
         let textual = jsonish
             || mime.starts_with("text/")
             || mime.ends_with("+xml")
-            || matches!(mime.as_str(), "application/xml" | "application/x-www-form-urlencoded" | "application/javascript");
+            || matches!(
+                mime.as_str(),
+                "application/xml" | "application/x-www-form-urlencoded" | "application/javascript"
+            );
         if !textual {
             return Body::Binary(bytes);
         }
@@ -168,10 +177,17 @@ impl<'de> Visitor<'de> for BodyVisitor {
             "text" => Body::Text(map.next_value::<String>()?),
             "base64" => {
                 let text = map.next_value::<std::borrow::Cow<'de, str>>()?;
-                let bytes = BASE64.decode(text.as_bytes()).map_err(|e| de::Error::custom(format!("bad base64 body: {e}")))?;
+                let bytes = BASE64
+                    .decode(text.as_bytes())
+                    .map_err(|e| de::Error::custom(format!("bad base64 body: {e}")))?;
                 Body::Binary(Bytes::from(bytes))
             }
-            other => return Err(de::Error::unknown_variant(other, &["json", "text", "base64"])),
+            other => {
+                return Err(de::Error::unknown_variant(
+                    other,
+                    &["json", "text", "base64"],
+                ));
+            }
         };
         if map.next_key::<de::IgnoredAny>()?.is_some() {
             return Err(de::Error::custom("a body names exactly one encoding"));

@@ -25,9 +25,13 @@ fn request() -> RequestEnvelope {
 fn arb_body() -> impl Strategy<Value = Body> {
     prop_oneof![
         Just(Body::Empty),
-        any::<Vec<u8>>().prop_filter("non-empty", |b| !b.is_empty()).prop_map(|b| Body::Binary(Bytes::from(b))),
+        any::<Vec<u8>>()
+            .prop_filter("non-empty", |b| !b.is_empty())
+            .prop_map(|b| Body::Binary(Bytes::from(b))),
         "\\PC+".prop_map(Body::Text),
-        (any::<i64>(), "\\PC*").prop_map(|(n, s)| Body::json_value(&serde_json::json!({"n": n, "s": s, "a": [1, null]}))),
+        (any::<i64>(), "\\PC*").prop_map(|(n, s)| Body::json_value(
+            &serde_json::json!({"n": n, "s": s, "a": [1, null]})
+        )),
     ]
 }
 
@@ -58,14 +62,21 @@ proptest! {
 
 #[test]
 fn bodies_state_their_encoding() {
-    let json = Body::from_bytes(Bytes::from_static(br#"{"a":1}"#), Some("application/json; charset=utf-8"));
+    let json = Body::from_bytes(
+        Bytes::from_static(br#"{"a":1}"#),
+        Some("application/json; charset=utf-8"),
+    );
     assert_eq!(json.encoding(), "json");
     let text = Body::from_bytes(Bytes::from_static(b"hi"), Some("text/plain"));
     assert_eq!(text.encoding(), "text");
     let bin = Body::from_bytes(Bytes::from_static(&[0, 159, 146, 150]), Some("text/plain"));
     assert_eq!(bin.encoding(), "base64");
     let broken_json = Body::from_bytes(Bytes::from_static(b"{nope"), Some("application/json"));
-    assert_eq!(broken_json.as_bytes(), b"{nope", "bad JSON is carried, not lost");
+    assert_eq!(
+        broken_json.as_bytes(),
+        b"{nope",
+        "bad JSON is carried, not lost"
+    );
     let mut env = request();
     env.body = json;
     let wire = String::from_utf8(env.encode()).unwrap();
@@ -86,15 +97,25 @@ fn unknown_major_version_is_rejected_clearly() {
     let mut v: serde_json::Value = serde_json::from_slice(&request().encode()).unwrap();
     v["version"] = "2.0".into();
     let err = RequestEnvelope::decode(&serde_json::to_vec(&v).unwrap()).unwrap_err();
-    assert!(matches!(&err, EnvelopeError::UnsupportedVersion { found } if found == "2.0"), "{err}");
+    assert!(
+        matches!(&err, EnvelopeError::UnsupportedVersion { found } if found == "2.0"),
+        "{err}"
+    );
     let reshaped = br#"{"version":"3.1","id":42}"#;
     let err = RequestEnvelope::decode(reshaped).unwrap_err();
-    assert!(err.to_string().contains("unsupported envelope version \"3.1\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unsupported envelope version \"3.1\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn garbage_is_malformed() {
-    assert!(matches!(RequestEnvelope::decode(b"not json"), Err(EnvelopeError::Malformed(_))));
+    assert!(matches!(
+        RequestEnvelope::decode(b"not json"),
+        Err(EnvelopeError::Malformed(_))
+    ));
 }
 
 #[test]

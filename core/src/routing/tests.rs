@@ -24,14 +24,21 @@ fn table() -> RouteTable {
 }
 
 fn hit(t: &RouteTable, host: &str, path: &str) -> Option<(Option<String>, String)> {
-    t.lookup(host, path).map(|r| (r.host.clone(), r.base_path.clone()))
+    t.lookup(host, path)
+        .map(|r| (r.host.clone(), r.base_path.clone()))
 }
 
 #[test]
 fn longest_base_path_wins() {
     let t = table();
-    assert_eq!(hit(&t, "other.org", "/api/v2/pets"), Some((None, "/api/v2".into())));
-    assert_eq!(hit(&t, "other.org", "/api/v1/pets"), Some((None, "/api".into())));
+    assert_eq!(
+        hit(&t, "other.org", "/api/v2/pets"),
+        Some((None, "/api/v2".into()))
+    );
+    assert_eq!(
+        hit(&t, "other.org", "/api/v1/pets"),
+        Some((None, "/api".into()))
+    );
     assert_eq!(hit(&t, "other.org", "/api"), Some((None, "/api".into())));
 }
 
@@ -47,11 +54,27 @@ fn base_paths_match_at_segment_boundaries() {
 #[test]
 fn exact_host_beats_wildcard_beats_any() {
     let t = table();
-    assert_eq!(hit(&t, "shop.example.com", "/api/x"), Some((Some("shop.example.com".into()), "/api".into())));
-    assert_eq!(hit(&t, "SHOP.Example.com", "/api/x"), Some((Some("shop.example.com".into()), "/api".into())));
-    assert_eq!(hit(&t, "blog.example.com", "/api/x"), Some((Some("*.example.com".into()), "/api".into())));
-    assert_eq!(hit(&t, "example.com", "/api/x"), Some((None, "/api".into())), "a wildcard needs a subdomain");
-    assert_eq!(hit(&t, "badexample.com", "/api/x"), Some((None, "/api".into())));
+    assert_eq!(
+        hit(&t, "shop.example.com", "/api/x"),
+        Some((Some("shop.example.com".into()), "/api".into()))
+    );
+    assert_eq!(
+        hit(&t, "SHOP.Example.com", "/api/x"),
+        Some((Some("shop.example.com".into()), "/api".into()))
+    );
+    assert_eq!(
+        hit(&t, "blog.example.com", "/api/x"),
+        Some((Some("*.example.com".into()), "/api".into()))
+    );
+    assert_eq!(
+        hit(&t, "example.com", "/api/x"),
+        Some((None, "/api".into())),
+        "a wildcard needs a subdomain"
+    );
+    assert_eq!(
+        hit(&t, "badexample.com", "/api/x"),
+        Some((None, "/api".into()))
+    );
 }
 
 #[test]
@@ -59,7 +82,10 @@ fn empty_base_path_catches_the_rest() {
     let t = table();
     assert_eq!(hit(&t, "x", "/elsewhere"), Some((None, "".into())));
     let none = RouteTable::new(1, vec![route(Some("a.com"), "/x")]);
-    assert!(none.lookup("b.com", "/x").is_none(), "unknown host has no route");
+    assert!(
+        none.lookup("b.com", "/x").is_none(),
+        "unknown host has no route"
+    );
 }
 
 #[test]

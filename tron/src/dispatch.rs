@@ -1,0 +1,192 @@
+//! The firehose consumer.
+//!
+//! Each request envelope is matched against the routing table, stamped with
+//! the bundle version that serves its route, and forwarded to the route's
+//! Func queue; a request no route serves is answered 404 on its reply queue.
+//! The delivery is acknowledged only once the forward (or the answer) is
+//! published, so a dispatcher that dies mid-way loses nothing.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use funcmesh_bus::{Bus, ConsumeOptions, Delivery, Error as BusError, Message};
+use funcmesh_core::envelope::{RequestEnvelope, ResponseEnvelope};
+use funcmesh_core::routing::RouteTable;
+use serde::Serialize;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+/// Counters of one dispatcher.
+#[derive(Debug, Default)]
+pub struct DispatchStats {
+    forwarded: AtomicU64,
+    no_route: AtomicU64,
+    rejected: AtomicU64,
+    expired: AtomicU64,
+}
+
+/// A point-in-time copy of [`DispatchStats`].
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct DispatchSnapshot {
+    /// Requests forwarded to a Func queue.
+    pub forwarded: u64,
+    /// Requests answered 404.
+    pub no_route: u64,
+    /// Requests answered 503 because their Func queue was full.
+    pub rejected: u64,
+    /// Requests dropped because their client had stopped waiting.
+    pub expired: u64,
+}
+
+impl DispatchStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> DispatchSnapshot {
+        DispatchSnapshot {
+            forwarded: self.forwarded.load(Ordering::Relaxed),
+            no_route: self.no_route.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Forwards requests from the firehose to Func queues.
+pub struct Dispatcher {
+    bus: Arc<dyn Bus>,
+    routes: watch::Receiver<Arc<RouteTable>>,
+    stats: Arc<DispatchStats>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("bus", &self.bus.system())
+            .finish()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher that follows `routes`.
+    pub fn new(bus: Arc<dyn Bus>, routes: watch::Receiver<Arc<RouteTable>>) -> Self {
+        Self {
+            bus,
+            routes,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> Arc<DispatchStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Consumes `firehose` until `shutdown` resolves or the bus closes.
+    pub async fn serve(
+        &self,
+        firehose: &str,
+        shutdown: impl Future<Output = ()>,
+    ) -> funcmesh_bus::Result<()> {
+        let mut consumer = self
+            .bus
+            .consume(firehose, ConsumeOptions { prefetch: 256 })
+            .await?;
+        tokio::pin!(shutdown);
+        loop {
+            let delivery = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                next = consumer.next() => match next {
+                    Some(Ok(d)) => d,
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "firehose consumer error");
+                        continue;
+                    }
+                    None => return Ok(()),
+                },
+            };
+            self.dispatch(delivery).await;
+        }
+    }
+
+    async fn dispatch(&self, delivery: Delivery) {
+        let mut envelope = match RequestEnvelope::decode(&delivery.body) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, "undecodable envelope on the firehose; dead-lettering it");
+                settle(delivery.nack(false).await);
+                return;
+            }
+        };
+        let span = tracing::debug_span!("tron.dispatch", request_id = %envelope.id, messaging.system = self.bus.system());
+        async {
+            if envelope.is_expired(funcmesh_bus::now_ms()) {
+                self.stats.expired.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("client stopped waiting; request dropped");
+                settle(delivery.ack().await);
+                return;
+            }
+            let route = self.routes.borrow().lookup(&envelope.host, &envelope.path).cloned();
+            let Some(route) = route else {
+                self.stats.no_route.fetch_add(1, Ordering::Relaxed);
+                let message = format!("no Func serves {}{}", envelope.host, envelope.path);
+                tracing::debug!(host = %envelope.host, path = %envelope.path, "no route");
+                self.answer(delivery, &envelope, ResponseEnvelope::error(&envelope.id, 404, message)).await;
+                return;
+            };
+            envelope.bundle = Some(route.bundle);
+            let message = Message::new(envelope.encode()).expires_at_ms(envelope.deadline_ms);
+            match self.bus.publish(&route.queue, message).await {
+                Ok(()) => {
+                    self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+                    settle(delivery.ack().await);
+                }
+                Err(BusError::QueueFull { queue, limit }) => {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%queue, limit, "Func queue full; answering 503");
+                    let busy = ResponseEnvelope::error(&envelope.id, 503, format!("{} is overloaded; retry later", route.name));
+                    self.answer(delivery, &envelope, busy).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, queue = %route.queue, "forward failed; the request goes back on the firehose");
+                    settle(delivery.nack(true).await);
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Answers the client directly, then settles the delivery.
+    async fn answer(
+        &self,
+        delivery: Delivery,
+        request: &RequestEnvelope,
+        response: ResponseEnvelope,
+    ) {
+        let Some(reply_to) = &request.reply_to else {
+            settle(delivery.ack().await);
+            return;
+        };
+        let message = Message::new(response.encode()).expires_at_ms(request.deadline_ms);
+        match self.bus.publish(reply_to, message).await {
+            Ok(()) => settle(delivery.ack().await),
+            Err(BusError::UnknownQueue(_)) => {
+                tracing::debug!(%reply_to, "reply queue gone; nobody to answer");
+                settle(delivery.ack().await);
+            }
+            Err(error) => {
+                tracing::warn!(%error, %reply_to, "could not answer; retrying the request");
+                settle(delivery.nack(true).await);
+            }
+        }
+    }
+}
+
+fn settle(result: funcmesh_bus::Result<()>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "could not settle a firehose delivery");
+    }
+}
+
+#[cfg(test)]
+mod tests;
