@@ -1,0 +1,41 @@
+//! Func bundles: the model every component reads, and how it is loaded.
+//!
+//! A bundle is a directory holding `swagger.{yaml,yml,json}` or
+//! `openapi.{yaml,yml,json}`, the code (`*.wasm`, or a Rust func crate that
+//! is built to one), and an optional `funcmesh.toml` manifest. Loading
+//! validates all of it and names the file and the problem when it fails.
+//!
+//! - `model`, `manifest`, `error`: the types.
+//! - `spec`: the API description (Swagger 2.0, OpenAPI 3.0/3.1; YAML or
+//!   JSON) read into host, basePath and operations, local `$ref`s resolved.
+//! - `load`: [`load_dir`] finds the files of a bundle directory, checks the
+//!   manifest and that the module exports a handler per operationId, and
+//!   hashes the contents; [`find_bundles`] lists the bundles under a root.
+//! - `build`: [`load_any`] builds a Rust func crate with cargo first.
+//! - `wasm`: [`wasm_exports`], the export section of a module, read without
+//!   compiling it.
+//!
+//! The [`Bundle::hash`] is the hex SHA-256 over, sorted by relative path,
+//! `path \0 len \0 bytes` of the API description, `funcmesh.toml`, the module
+//! and every file under the directories the manifest grants.
+
+mod build;
+mod check;
+mod error;
+mod hash;
+mod load;
+mod manifest;
+mod model;
+mod spec;
+mod wasm;
+
+#[cfg(test)]
+mod tests;
+
+pub use build::{build_rust, is_rust_crate, load_any};
+pub use error::{BundleError, Result};
+pub use load::{MANIFEST_FILE, SPEC_FILES, find_bundles, is_bundle_dir, load_dir, load_with_wasm};
+pub use manifest::{DirGrant, Manifest, WasiGrants};
+pub use model::{Bundle, Code, Operation, ParamLocation, Parameter, RequestBody};
+pub use spec::{ApiSpec, parse_spec, read_spec};
+pub use wasm::{ExportKind, WasmExport, is_wasm, wasm_export_list, wasm_exports};

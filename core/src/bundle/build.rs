@@ -1,0 +1,173 @@
+//! Rust func crates: built to `wasm32-wasip1` with cargo, then loaded.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use super::{Bundle, BundleError, Result, load_dir, load_with_wasm};
+
+const TARGET: &str = "wasm32-wasip1";
+/// Variables an outer cargo (`cargo test`, `cargo run`) sets that would
+/// retarget or reconfigure the guest build.
+const STRIPPED_VARS: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "CARGO_TARGET_DIR",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_CRATE_NAME",
+];
+const STRIPPED_PREFIXES: &[&str] = &["__CARGO_", "CARGO_PKG_", "CARGO_MANIFEST_"];
+
+/// Whether `dir` is a Rust crate (holds a `Cargo.toml`).
+pub fn is_rust_crate(dir: &Path) -> bool {
+    dir.join("Cargo.toml").is_file()
+}
+
+/// Loads the bundle in `dir`, building it first if it is a Rust crate.
+/// Blocking (it may run cargo): call it from `spawn_blocking`.
+pub fn load_any(dir: &Path) -> Result<Bundle> {
+    if is_rust_crate(dir) {
+        let wasm = build_rust(dir)?;
+        load_with_wasm(dir, &wasm)
+    } else {
+        load_dir(dir)
+    }
+}
+
+/// Builds the Rust crate in `dir` for `wasm32-wasip1` (release) and returns
+/// its `.wasm`. Cargo runs in `dir`, so a workspace around it is found and
+/// its target directory shared; its diagnostics go to this process's stderr.
+pub fn build_rust(dir: &Path) -> Result<PathBuf> {
+    let fail = |message: String| BundleError::Build {
+        dir: dir.to_path_buf(),
+        message,
+    };
+    ensure_target(dir).map_err(fail)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    clean_env(&mut command);
+    let mut child = command
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {}: {e}", cargo.to_string_lossy())))?;
+    let manifest = dir.join("Cargo.toml");
+    let manifest = manifest.canonicalize().unwrap_or(manifest);
+    let mut wasm = None;
+    if let Some(stdout) = child.stdout.take() {
+        // Read to the end even after a match, so cargo never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| fail(format!("reading cargo's output: {e}")))?;
+            wasm = wasm.or_else(|| cdylib_wasm(&line, &manifest));
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| fail(format!("waiting for cargo: {e}")))?;
+    if !status.success() {
+        return Err(fail(format!(
+            "cargo build --target {TARGET} {status}; its diagnostics are above"
+        )));
+    }
+    wasm.ok_or_else(|| {
+        fail(format!(
+            "cargo built no cdylib .wasm for {} (add `crate-type = [\"cdylib\"]` under [lib])",
+            manifest.display()
+        ))
+    })
+}
+
+/// Installs the target with rustup when it is missing.
+fn ensure_target(dir: &Path) -> Result<(), String> {
+    let rustup = |args: &[&str]| {
+        let mut command = Command::new("rustup");
+        command
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit());
+        command
+    };
+    let listed = rustup(&["target", "list", "--installed"]).output().map_err(|e| {
+        format!("rustup is needed to install the {TARGET} target and could not be run ({e}); install it from https://rustup.rs")
+    })?;
+    if String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|l| l.trim() == TARGET)
+    {
+        return Ok(());
+    }
+    tracing::info!(target = TARGET, "installing the wasm target with rustup");
+    let status = rustup(&["target", "add", TARGET])
+        .status()
+        .map_err(|e| format!("rustup target add {TARGET}: {e}"))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(format!("rustup target add {TARGET} {status}")),
+    }
+}
+
+/// Removes what an outer cargo set from the child's environment only.
+fn clean_env(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let strip = key.to_str().is_some_and(|key| {
+            STRIPPED_VARS.contains(&key)
+                || STRIPPED_PREFIXES
+                    .iter()
+                    .any(|prefix| key.starts_with(prefix))
+        });
+        if strip {
+            command.env_remove(&key);
+        }
+    }
+}
+
+/// A `compiler-artifact` line of cargo's JSON output.
+#[derive(Deserialize)]
+struct Artifact {
+    reason: String,
+    #[serde(default)]
+    manifest_path: PathBuf,
+    #[serde(default)]
+    target: ArtifactTarget,
+    #[serde(default)]
+    filenames: Vec<PathBuf>,
+}
+
+#[derive(Default, Deserialize)]
+struct ArtifactTarget {
+    #[serde(default)]
+    kind: Vec<String>,
+}
+
+/// The `.wasm` of the cdylib that `line` reports for `manifest`, if it does.
+pub(super) fn cdylib_wasm(line: &str, manifest: &Path) -> Option<PathBuf> {
+    let artifact: Artifact = serde_json::from_str(line).ok()?;
+    let ours = artifact.manifest_path == manifest
+        || artifact.manifest_path.canonicalize().ok().as_deref() == Some(manifest);
+    if artifact.reason != "compiler-artifact"
+        || !ours
+        || !artifact.target.kind.iter().any(|k| k == "cdylib")
+    {
+        return None;
+    }
+    artifact
+        .filenames
+        .into_iter()
+        .find(|f| f.extension() == Some(OsStr::new("wasm")))
+}

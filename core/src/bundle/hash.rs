@@ -1,0 +1,81 @@
+//! The content hash that identifies a bundle.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{BundleError, Result};
+
+/// Where the bytes of one hashed file are.
+pub(super) enum Source<'a> {
+    /// Already read.
+    Bytes(&'a [u8]),
+    /// To be read.
+    File(PathBuf),
+}
+
+/// The files of a bundle by their `/`-separated path relative to it.
+#[derive(Default)]
+pub(super) struct Contents<'a> {
+    files: BTreeMap<String, Source<'a>>,
+}
+
+impl<'a> Contents<'a> {
+    /// Adds a file; the first one given for a relative path wins.
+    pub(super) fn add(&mut self, relative: String, source: Source<'a>) {
+        self.files.entry(relative).or_insert(source);
+    }
+
+    /// Adds every file below `dir` (`relative` to the bundle). Symlinked
+    /// files are read through; symlinked directories are not entered, so a
+    /// link loop cannot hang the loader.
+    pub(super) fn add_dir(&mut self, dir: &Path, relative: &str) -> Result<()> {
+        let io = |source| BundleError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = if relative.is_empty() {
+                name
+            } else {
+                format!("{relative}/{name}")
+            };
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(io)?;
+            if file_type.is_dir() {
+                self.add_dir(&path, &relative)?;
+            } else if file_type.is_file() || path.is_file() {
+                self.add(relative, Source::File(path));
+            }
+        }
+        Ok(())
+    }
+
+    /// Hex SHA-256 over `path \0 len \0 bytes` of each file, sorted by
+    /// path; `len` is decimal. The bundle's location plays no part.
+    pub(super) fn sha256(&self) -> Result<String> {
+        let mut hasher = Sha256::new();
+        for (relative, source) in &self.files {
+            let read;
+            let bytes = match source {
+                Source::Bytes(bytes) => *bytes,
+                Source::File(path) => {
+                    read = std::fs::read(path).map_err(|source| BundleError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    &read[..]
+                }
+            };
+            hasher.update(relative.as_bytes());
+            hasher.update([0]);
+            hasher.update(bytes.len().to_string().as_bytes());
+            hasher.update([0]);
+            hasher.update(bytes);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+}

@@ -1,0 +1,239 @@
+//! Loading a bundle directory: find its files, parse, check, hash.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::check::{check_manifest, check_module, inside};
+use super::hash::{Contents, Source};
+use super::spec::{line_column, parse_spec};
+use super::{Bundle, BundleError, Code, Manifest, Result};
+
+/// The names an API description may have, in the order they are looked for.
+pub const SPEC_FILES: [&str; 6] = [
+    "swagger.yaml",
+    "swagger.yml",
+    "swagger.json",
+    "openapi.yaml",
+    "openapi.yml",
+    "openapi.json",
+];
+/// The optional manifest.
+pub const MANIFEST_FILE: &str = "funcmesh.toml";
+
+/// Whether `dir` holds an API description, which makes it a bundle.
+pub fn is_bundle_dir(dir: &Path) -> bool {
+    SPEC_FILES.iter().any(|name| dir.join(name).is_file())
+}
+
+/// The bundles under `root`: `root` itself if it is one, else its immediate
+/// subdirectories that are, hidden ones and `target` skipped, sorted.
+pub fn find_bundles(root: &Path) -> Vec<PathBuf> {
+    if is_bundle_dir(root) {
+        return vec![root.to_path_buf()];
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name != "target"
+        })
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir() && is_bundle_dir(path))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Loads the bundle in `dir`, its module a `*.wasm` file there (or the one
+/// `module` names in `funcmesh.toml`).
+pub fn load_dir(dir: &Path) -> Result<Bundle> {
+    load(dir, None)
+}
+
+/// Loads the bundle in `dir` with the module at `wasm`, built elsewhere
+/// (a Rust func crate's target directory).
+pub fn load_with_wasm(dir: &Path, wasm: &Path) -> Result<Bundle> {
+    load(dir, Some(wasm))
+}
+
+fn load(dir: &Path, wasm: Option<&Path>) -> Result<Bundle> {
+    let spec_name = find_spec(dir)?;
+    let spec_file = dir.join(spec_name);
+    let spec_text = read(&spec_file)?;
+    let spec = parse_spec(&spec_file, utf8(&spec_file, &spec_text)?)?;
+    let manifest_file = dir.join(MANIFEST_FILE);
+    let manifest_text = match manifest_file.is_file() {
+        true => Some(read(&manifest_file)?),
+        false => None,
+    };
+    let manifest = match &manifest_text {
+        Some(text) => parse_manifest(&manifest_file, utf8(&manifest_file, text)?)?,
+        None => Manifest::default(),
+    };
+    let grants = check_manifest(dir, &manifest_file, &manifest)?;
+    let module = match wasm {
+        Some(wasm) => wasm.to_path_buf(),
+        None => find_module(dir, &manifest)?,
+    };
+    let bytes = read(&module)?;
+    check_module(&module, &bytes, &spec.operations)?;
+
+    let mut contents = Contents::default();
+    contents.add(spec_name.to_owned(), Source::Bytes(&spec_text));
+    if let Some(text) = &manifest_text {
+        contents.add(MANIFEST_FILE.to_owned(), Source::Bytes(text));
+    }
+    contents.add(module_key(dir, &module), Source::Bytes(&bytes));
+    for (relative, path) in &grants {
+        contents.add_dir(path, relative)?;
+    }
+    let hash = contents.sha256()?;
+    Ok(Bundle {
+        hash,
+        name: bundle_name(dir),
+        dir: dir.to_path_buf(),
+        spec_file,
+        host: spec.host,
+        base_path: spec.base_path,
+        operations: spec.operations,
+        manifest,
+        code: Code::Wasm {
+            path: module,
+            bytes: Arc::from(bytes),
+        },
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| BundleError::Syntax {
+        path: path.to_path_buf(),
+        message: format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ),
+    })
+}
+
+/// The one API description in `dir`.
+fn find_spec(dir: &Path) -> Result<&'static str> {
+    let found: Vec<&str> = SPEC_FILES
+        .into_iter()
+        .filter(|name| dir.join(name).is_file())
+        .collect();
+    match found[..] {
+        [one] => Ok(one),
+        [] => Err(BundleError::NoSpec {
+            dir: dir.to_path_buf(),
+        }),
+        _ => Err(BundleError::Invalid {
+            path: dir.to_path_buf(),
+            message: format!(
+                "more than one API description ({}); keep one",
+                found.join(", ")
+            ),
+        }),
+    }
+}
+
+fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
+    toml::from_str(text).map_err(|error| {
+        let problem = error.message().trim_end();
+        let message = match error.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                format!("line {line} column {column}: {problem}")
+            }
+            None => problem.to_owned(),
+        };
+        BundleError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        }
+    })
+}
+
+/// The module `manifest.module` names, or the one `*.wasm` in `dir`.
+fn find_module(dir: &Path, manifest: &Manifest) -> Result<PathBuf> {
+    let code = |message: String| BundleError::Code {
+        path: dir.to_path_buf(),
+        message,
+    };
+    if let Some(module) = &manifest.module {
+        let relative = inside(module).filter(|r| !r.is_empty());
+        let relative = relative.ok_or_else(|| {
+            code(format!(
+                "module `{module}` must be a path inside the bundle"
+            ))
+        })?;
+        let path = dir.join(relative);
+        return match path.is_file() {
+            true => Ok(path),
+            false => Err(code(format!(
+                "module `{module}` named in {MANIFEST_FILE} does not exist"
+            ))),
+        };
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| BundleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut modules: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
+        .collect();
+    modules.sort();
+    match &modules[..] {
+        [one] => Ok(one.clone()),
+        [] => Err(code(
+            "no .wasm module (build the Rust crate with `cargo build --release --target wasm32-wasip1` \
+             and copy the .wasm here, or name it with `module` in funcmesh.toml)"
+                .to_owned(),
+        )),
+        many => {
+            let names: Vec<String> = many.iter().map(|p| file_name(p)).collect();
+            Err(code(format!("more than one .wasm module ({}); name one with `module` in {MANIFEST_FILE}", names.join(", "))))
+        }
+    }
+}
+
+/// The module's path relative to the bundle, or its file name when it was
+/// built outside it.
+fn module_key(dir: &Path, module: &Path) -> String {
+    module
+        .strip_prefix(dir)
+        .ok()
+        .and_then(|relative| inside(&relative.to_string_lossy()))
+        .filter(|relative| !relative.is_empty())
+        .unwrap_or_else(|| file_name(module))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+}
+
+/// The directory's name; `.` and the like are resolved first.
+fn bundle_name(dir: &Path) -> String {
+    let name = match dir.file_name() {
+        Some(name) => Some(name.to_owned()),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|real| real.file_name().map(ToOwned::to_owned)),
+    };
+    name.map_or_else(
+        || "bundle".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}

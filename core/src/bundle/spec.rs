@@ -1,0 +1,97 @@
+//! The API description: Swagger 2.0 or OpenAPI 3.0/3.1, YAML or JSON, read
+//! into the routing facts and the [`Operation`]s of a bundle.
+//!
+//! The text becomes one `serde_json::Value` first (`syntax`), so both
+//! formats share one walk. Each dialect reads its own layout (`swagger2`,
+//! `openapi3`) with local `$ref`s resolved (`refs`) and shared helpers
+//! (`common`); `checks` then holds the rules that span the whole document.
+
+mod checks;
+mod common;
+mod openapi3;
+mod refs;
+mod swagger2;
+mod syntax;
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{BundleError, Operation, Result};
+
+pub(crate) use syntax::line_column;
+
+/// What an API description says about routing and operations.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiSpec {
+    /// The host served, port stripped, lower case; `None` for any host.
+    pub host: Option<String>,
+    /// `""` or `/seg/seg`: a leading slash, no trailing one.
+    pub base_path: String,
+    /// The operations, sorted by path, each path's in the order get, put,
+    /// post, delete, options, head, patch, trace.
+    pub operations: Vec<Operation>,
+}
+
+/// Reads and validates the API description at `path`.
+pub fn read_spec(path: &Path) -> Result<ApiSpec> {
+    let text = std::fs::read_to_string(path).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_spec(path, &text)
+}
+
+/// Parses and validates `text`, an API description read from `path`
+/// (`.json` is read as JSON, anything else as YAML). Errors name `path`.
+pub fn parse_spec(path: &Path, text: &str) -> Result<ApiSpec> {
+    let doc = syntax::parse_document(path, text)?;
+    dialect_parse(&doc).map_err(|message| BundleError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+fn dialect_parse(doc: &Value) -> Result<ApiSpec, String> {
+    const READS: &str = "funcmesh reads Swagger 2.0 and OpenAPI 3.0.x/3.1.x";
+    if !doc.is_object() {
+        return Err(format!(
+            "not an API description: the document is not a mapping ({READS})"
+        ));
+    }
+    let spec = match (doc.get("swagger"), doc.get("openapi")) {
+        (Some(_), Some(_)) => return Err("has both `swagger` and `openapi`; keep one".to_owned()),
+        (Some(version), None) if version == "2.0" || version.as_f64() == Some(2.0) => {
+            swagger2::parse(doc)?
+        }
+        (Some(version), None) => return Err(format!("unsupported `swagger: {version}` ({READS})")),
+        (None, Some(Value::String(version))) => match openapi_minor(version) {
+            Some(minor) => openapi3::parse(doc, minor)?,
+            None => return Err(format!("unsupported `openapi: {version}` ({READS})")),
+        },
+        (None, Some(version)) => {
+            return Err(format!(
+                "`openapi: {version}` must be a string such as \"3.0.3\" (quote it)"
+            ));
+        }
+        (None, None) => return Err(format!("no `swagger` or `openapi` version field ({READS})")),
+    };
+    for op in &spec.operations {
+        checks::check_path_params(op)?;
+    }
+    checks::check_unique(&spec.operations)?;
+    Ok(spec)
+}
+
+/// 0 for `3.0.x`, 1 for `3.1.x`.
+fn openapi_minor(version: &str) -> Option<u32> {
+    let mut parts = version.splitn(3, '.');
+    let (major, minor, patch) = (parts.next()?, parts.next()?, parts.next()?);
+    let patch_ok = !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit());
+    match (major, minor) {
+        ("3", "0") if patch_ok => Some(0),
+        ("3", "1") if patch_ok => Some(1),
+        _ => None,
+    }
+}

@@ -1,0 +1,220 @@
+//! OpenAPI 3.0.x and 3.1.x: `servers[0].url`, `paths`, parameters with a
+//! `schema`, `requestBody` with `content`.
+
+use serde_json::Value;
+
+use super::ApiSpec;
+use super::common::{self, RawOperation, bool_field, str_field};
+use super::refs::Refs;
+use crate::bundle::{Operation, ParamLocation, Parameter, RequestBody};
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+const OTHER_KEYS: &[&str] = &["parameters", "$ref", "summary", "description", "servers"];
+
+/// `minor` is 0 or 1: in 3.1 keywords beside a schema's `$ref` apply.
+pub(super) fn parse(doc: &Value, minor: u32) -> Result<ApiSpec, String> {
+    let refs = Refs::new(doc, minor >= 1);
+    let (host, base_path) = server(doc)?;
+    let operations = common::operations(doc, &refs, METHODS, OTHER_KEYS)?
+        .iter()
+        .map(|raw| operation(raw, &refs))
+        .collect::<Result<_, _>>()?;
+    Ok(ApiSpec {
+        host,
+        base_path,
+        operations,
+    })
+}
+
+/// Host and base path from `servers[0].url`, variables at their defaults.
+fn server(doc: &Value) -> Result<(Option<String>, String), String> {
+    let Some(first) = doc
+        .get("servers")
+        .and_then(|s| s.as_array())
+        .and_then(|s| s.first())
+    else {
+        return Ok((None, String::new()));
+    };
+    let context = "servers[0]";
+    let template = str_field(first, "url", context)?.ok_or("servers[0] has no `url`")?;
+    let url = substitute(template, first.get("variables"))?;
+    let (authority, path) = match url.split_once("://") {
+        Some((_, rest)) => split_authority(rest),
+        None => match url.strip_prefix("//") {
+            Some(rest) => split_authority(rest),
+            None => ("", url.as_str()),
+        },
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = common::normalize_host(host).map_err(|e| format!("{context}: {e}"))?;
+    let base_path = common::normalize_base_path(path).map_err(|e| format!("{context}: {e}"))?;
+    Ok((host, base_path))
+}
+
+fn split_authority(rest: &str) -> (&str, &str) {
+    rest.find('/')
+        .map_or((rest, ""), |slash| rest.split_at(slash))
+}
+
+/// `{name}` replaced by `variables.name.default`.
+fn substitute(template: &str, variables: Option<&Value>) -> Result<String, String> {
+    let mut url = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("servers[0].url `{template}` has an unclosed `{{`"))?;
+        let name = &rest[open + 1..open + close];
+        let value = variables
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.get("default"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                format!("servers[0].url `{template}`: variable `{name}` has no string `default`")
+            })?;
+        url.push_str(&rest[..open]);
+        url.push_str(value);
+        rest = &rest[open + close + 1..];
+    }
+    url.push_str(rest);
+    Ok(url)
+}
+
+fn operation(raw: &RawOperation<'_>, refs: &Refs<'_>) -> Result<Operation, String> {
+    let label = raw.label();
+    let id = raw.id()?;
+    let shared = params(raw.shared_params, refs, &label)?;
+    let own = match raw.op.get("parameters") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => params(list, refs, &label)?,
+        Some(_) => return Err(format!("{label}: `parameters` must be a list")),
+    };
+    let parameters = common::merge(shared, own, |p| (p.name.clone(), p.location));
+    let body = match raw.op.get("requestBody") {
+        Some(body) => Some(request_body(
+            refs.follow(body).map_err(|e| format!("{label}: {e}"))?,
+            refs,
+            &label,
+        )?),
+        None => None,
+    };
+    Ok(Operation {
+        id,
+        method: raw.method.clone(),
+        path: raw.path.to_owned(),
+        parameters,
+        body,
+    })
+}
+
+fn params(list: &[Value], refs: &Refs<'_>, label: &str) -> Result<Vec<Parameter>, String> {
+    let mut out: Vec<Parameter> = Vec::with_capacity(list.len());
+    for value in list {
+        let param = param(
+            refs.follow(value).map_err(|e| format!("{label}: {e}"))?,
+            refs,
+            label,
+        )?;
+        if out
+            .iter()
+            .any(|p| p.name == param.name && p.location == param.location)
+        {
+            return Err(format!(
+                "{label}: parameter `{}` is declared twice",
+                param.name
+            ));
+        }
+        out.push(param);
+    }
+    Ok(out)
+}
+
+fn param(value: &Value, refs: &Refs<'_>, label: &str) -> Result<Parameter, String> {
+    let name = str_field(value, "name", label)?
+        .ok_or_else(|| format!("{label}: a parameter has no `name`"))?;
+    let context = format!("{label}: parameter `{name}`");
+    let location = match str_field(value, "in", &context)? {
+        Some("path") => ParamLocation::Path,
+        Some("query") => ParamLocation::Query,
+        Some("header") => ParamLocation::Header,
+        Some("cookie") => ParamLocation::Cookie,
+        Some(other) => {
+            return Err(format!(
+                "{context}: unsupported `in: {other}` (path, query, header, cookie)"
+            ));
+        }
+        None => return Err(format!("{context}: no `in`")),
+    };
+    // A parameter has a `schema`, or a `content` map with one media type.
+    let schema = value.get("schema").or_else(|| {
+        value
+            .get("content")?
+            .as_object()?
+            .values()
+            .next()?
+            .get("schema")
+    });
+    let schema = match schema {
+        Some(schema) => refs.schema(schema).map_err(|e| format!("{context}: {e}"))?,
+        None => Value::Object(Default::default()),
+    };
+    let required = bool_field(value, "required", &context)?;
+    Ok(Parameter {
+        name: name.to_owned(),
+        location,
+        required,
+        schema,
+    })
+}
+
+fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBody, String> {
+    let context = format!("{label}: requestBody");
+    let required = bool_field(body, "required", &context)?;
+    let content = match body.get("content") {
+        None => {
+            return Ok(RequestBody {
+                required,
+                content_types: Vec::new(),
+                schema: None,
+            });
+        }
+        Some(Value::Object(content)) => content,
+        Some(_) => {
+            return Err(format!(
+                "{context}: `content` must be a mapping of media types"
+            ));
+        }
+    };
+    let content_types = content.keys().cloned().collect();
+    let json = content
+        .iter()
+        .find(|(media, _)| essence(media) == "application/json")
+        .or_else(|| {
+            content
+                .iter()
+                .find(|(media, _)| essence(media).ends_with("+json"))
+        });
+    let schema = match json.and_then(|(_, media)| media.get("schema")) {
+        Some(schema) => Some(refs.schema(schema).map_err(|e| format!("{context}: {e}"))?),
+        None => None,
+    };
+    Ok(RequestBody {
+        required,
+        content_types,
+        schema,
+    })
+}
+
+/// `application/json` of `Application/JSON; charset=utf-8`.
+fn essence(media: &str) -> String {
+    media
+        .split(';')
+        .next()
+        .unwrap_or(media)
+        .trim()
+        .to_ascii_lowercase()
+}

@@ -1,0 +1,190 @@
+use serde_json::json;
+
+use super::spec;
+use crate::bundle::ParamLocation;
+
+fn with_servers(version: &str, servers: &str) -> String {
+    format!(
+        "openapi: {version}\ninfo: {{title: t, version: '1'}}\n{servers}\n\
+         paths:\n  /hello:\n    get:\n      operationId: hello\n      responses: {{'200': {{description: ok}}}}\n"
+    )
+}
+
+#[test]
+fn server_url_gives_host_and_base_path() {
+    let cases = [
+        ("servers: [{url: /api/v1/}]", None, "/api/v1"),
+        (
+            "servers: [{url: 'https://API.example.com:8443/v2'}, {url: /ignored}]",
+            Some("api.example.com"),
+            "/v2",
+        ),
+        (
+            "servers: [{url: 'http://example.com'}]",
+            Some("example.com"),
+            "",
+        ),
+        (
+            "servers: [{url: '//user@cdn.example.com/assets'}]",
+            Some("cdn.example.com"),
+            "/assets",
+        ),
+        ("servers: [{url: /}]", None, ""),
+        ("servers: []", None, ""),
+        ("", None, ""),
+    ];
+    for version in ["3.0.3", "3.1.0"] {
+        for (servers, host, base) in cases {
+            let spec = spec("openapi.yaml", &with_servers(version, servers));
+            assert_eq!(
+                (spec.host.as_deref(), spec.base_path.as_str()),
+                (host, base),
+                "{version} {servers}"
+            );
+        }
+    }
+}
+
+#[test]
+fn server_variables_take_their_defaults() {
+    let servers = r#"servers:
+  - url: "{scheme}://{tenant}.example.com:{port}/{basePath}"
+    variables:
+      scheme: {default: https, enum: [http, https]}
+      tenant: {default: acme}
+      port: {default: "443"}
+      basePath: {default: v3}"#;
+    let spec = spec("openapi.yaml", &with_servers("3.1.0", servers));
+    assert_eq!(spec.host.as_deref(), Some("acme.example.com"));
+    assert_eq!(spec.base_path, "/v3");
+}
+
+const PETS: &str = r#"
+openapi: 3.0.3
+info: {title: Pets, version: "1"}
+paths:
+  /pets/{petId}:
+    parameters:
+      - {name: petId, in: path, required: true, schema: {type: integer, minimum: 1}}
+    patch:
+      operationId: updatePet
+      parameters:
+        - {name: session, in: cookie, schema: {type: string}}
+        - name: filter
+          in: query
+          content:
+            application/json:
+              schema: {type: object}
+      requestBody:
+        required: true
+        content:
+          application/merge-patch+json:
+            schema: {type: object, properties: {name: {type: string}}}
+          text/plain: {}
+      responses: {"200": {description: ok}}
+    delete:
+      operationId: deletePet
+      responses: {"204": {description: gone}}
+"#;
+
+#[test]
+fn parameters_take_their_schema_or_content_schema() {
+    let spec = spec("openapi.yaml", PETS);
+    let update = spec
+        .operations
+        .iter()
+        .find(|o| o.id == "updatePet")
+        .unwrap();
+    assert_eq!(update.method, "PATCH");
+    let params: Vec<(&str, ParamLocation, bool)> = update
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.location, p.required))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("petId", ParamLocation::Path, true),
+            ("session", ParamLocation::Cookie, false),
+            ("filter", ParamLocation::Query, false)
+        ]
+    );
+    assert_eq!(
+        update.parameters[0].schema,
+        json!({"type": "integer", "minimum": 1})
+    );
+    assert_eq!(update.parameters[2].schema, json!({"type": "object"}));
+}
+
+#[test]
+fn request_body_lists_media_types_and_keeps_the_json_schema() {
+    let spec = spec("openapi.yaml", PETS);
+    let update = spec
+        .operations
+        .iter()
+        .find(|o| o.id == "updatePet")
+        .unwrap();
+    let body = update.body.as_ref().unwrap();
+    assert!(body.required);
+    assert_eq!(
+        body.content_types,
+        ["application/merge-patch+json", "text/plain"]
+    );
+    assert_eq!(
+        body.schema.as_ref().unwrap()["properties"]["name"]["type"],
+        "string"
+    );
+    let delete = spec
+        .operations
+        .iter()
+        .find(|o| o.id == "deletePet")
+        .unwrap();
+    assert!(delete.body.is_none());
+    assert_eq!(delete.parameters.len(), 1, "the path-level petId");
+}
+
+#[test]
+fn application_json_wins_over_other_json_types_and_form_has_no_schema() {
+    let text = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /a:
+    post:
+      operationId: a
+      requestBody:
+        content:
+          application/problem+json: {schema: {type: string}}
+          application/json; charset=utf-8: {schema: {type: integer}}
+  /b:
+    post:
+      operationId: b
+      requestBody:
+        content:
+          application/x-www-form-urlencoded: {schema: {type: object}}
+"#;
+    let spec = spec("openapi.yml", text);
+    let a = spec.operations[0].body.as_ref().unwrap();
+    assert_eq!(a.schema, Some(json!({"type": "integer"})));
+    assert!(!a.required);
+    let b = spec.operations[1].body.as_ref().unwrap();
+    assert_eq!(
+        (b.content_types.as_slice(), &b.schema),
+        (&["application/x-www-form-urlencoded".to_owned()][..], &None)
+    );
+}
+
+#[test]
+fn json_spec_and_trace_method() {
+    let text = r#"{"openapi": "3.1.1", "info": {"title": "t", "version": "1"},
+        "paths": {"/t": {"trace": {"operationId": "traceIt"}, "summary": "s", "x-internal": true}},
+        "webhooks": {}}"#;
+    let spec = spec("openapi.json", text);
+    assert_eq!(
+        (
+            spec.operations[0].method.as_str(),
+            spec.operations[0].id.as_str()
+        ),
+        ("TRACE", "traceIt")
+    );
+}
