@@ -1,0 +1,222 @@
+//! One request's way through the gateway.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use funcmesh_bus::{Error as BusError, Message, now_ms};
+use funcmesh_core::routing::Route;
+use http::{Request, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as HttpBody;
+use tokio::time::Instant;
+use tracing::{Instrument, field};
+
+use crate::error::{BoxError, Error};
+use crate::gateway::Gateway;
+use crate::inbound::{self, Received};
+use crate::outbound::{self, short_hash};
+use crate::pending::Waiter;
+use crate::reserved::reserved;
+use crate::{ResponseBody, rescue};
+
+impl Gateway {
+    /// Answers one HTTP request. Never fails: errors become error answers.
+    pub(crate) async fn handle<B>(
+        &self,
+        request: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> Response<ResponseBody>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        self.stats.request();
+        let id = inbound::request_id(request.headers());
+        let response = match reserved(&request) {
+            Some(endpoint) => self.reserved(endpoint, request.method(), &id),
+            None => {
+                let span = tracing::info_span!(
+                    "gateway.request",
+                    request_id = %id,
+                    http.request.method = %request.method(),
+                    url.path = request.uri().path(),
+                    funcmesh.bundle = field::Empty,
+                    http.response.status_code = field::Empty,
+                );
+                self.proxy(request, remote, id).instrument(span).await
+            }
+        };
+        self.stats.response(response.status());
+        response
+    }
+
+    async fn proxy<B>(
+        &self,
+        request: Request<B>,
+        remote: Option<SocketAddr>,
+        mut id: String,
+    ) -> Response<ResponseBody>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let response = match self.forward(request, remote, &mut id).await {
+            Ok(response) => response,
+            Err(error) => {
+                let response = rescue(&error, &id);
+                let error = &error as &dyn std::error::Error;
+                match response.status().is_server_error() {
+                    true => {
+                        tracing::warn!(error, status = response.status().as_u16(), "request failed")
+                    }
+                    false => tracing::debug!(
+                        error,
+                        status = response.status().as_u16(),
+                        "request refused"
+                    ),
+                }
+                response
+            }
+        };
+        tracing::Span::current().record("http.response.status_code", response.status().as_u16());
+        response
+    }
+
+    /// Publishes the request and waits for its reply. `id` may change when
+    /// the client's id is already waiting here; it holds the id in use.
+    async fn forward<B>(
+        &self,
+        request: Request<B>,
+        remote: Option<SocketAddr>,
+        id: &mut String,
+    ) -> Result<Response<ResponseBody>, Error>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let limit = self.config.max_in_flight;
+        let _in_flight = self.stats.enter(limit).ok_or(Error::Overloaded { limit })?;
+        let (parts, body) = request.into_parts();
+        let started = Instant::now();
+        let deadline_ms = now_ms();
+        let timeout = inbound::timeout(&parts.headers, self.config.timeout)?;
+        let deadline_ms =
+            deadline_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        let host = inbound::host(&parts)?;
+        let fire_and_forget = inbound::prefers_async(&parts.headers);
+        let body =
+            tokio::time::timeout_at(started + timeout, read_body(body, self.config.body_limit))
+                .await
+                .map_err(|_| Error::BodyTimeout { timeout })??;
+
+        // Clone the table's `Arc` so that the watch channel's lock is not held.
+        let table = self
+            .config
+            .direct_routing
+            .then(|| self.routes.borrow().clone());
+        let route = table
+            .as_deref()
+            .and_then(|t| t.lookup(&host, parts.uri.path()));
+        let received = Received {
+            id: std::mem::take(id),
+            host,
+            body,
+            deadline_ms,
+            remote,
+        };
+        let mut envelope = inbound::envelope(&parts, received);
+        if let Some(route) = route {
+            tracing::Span::current().record("funcmesh.bundle", short_hash(&route.bundle));
+            envelope.bundle = Some(route.bundle.clone());
+        }
+        let rx = match fire_and_forget {
+            true => None,
+            false => {
+                envelope.reply_to = Some(self.reply_queue.clone());
+                Some(self.register(&mut envelope.id))
+            }
+        };
+        let message = Message {
+            body: Bytes::from(envelope.encode()),
+            expires_at_ms: Some(deadline_ms),
+        };
+        *id = envelope.id;
+        // From here on, leaving early (deadline, client gone) cancels the wait.
+        let waiter = rx.map(|rx| Waiter::new(&self.pending, id, rx));
+        self.publish(route, message).await?;
+        let Some(mut waiter) = waiter else {
+            return Ok(outbound::accepted(id));
+        };
+        let reply = tokio::time::timeout_at(started + timeout, waiter.reply()).await;
+        let reply = reply
+            .map_err(|_| Error::Timeout { timeout })?
+            .ok_or(Error::ReplyLost)?;
+        if let Some(bundle) = &reply.bundle {
+            tracing::Span::current().record("funcmesh.bundle", short_hash(bundle));
+        }
+        outbound::from_envelope(reply, id)
+    }
+
+    /// Registers a waiter for `id`, replacing the id with a fresh one when a
+    /// request with the same id waits already (so that no client can take
+    /// over another's reply).
+    fn register(
+        &self,
+        id: &mut String,
+    ) -> tokio::sync::oneshot::Receiver<funcmesh_core::ResponseEnvelope> {
+        loop {
+            if let Some(rx) = self.pending.register(id) {
+                return rx;
+            }
+            let fresh = inbound::new_request_id();
+            tracing::debug!(request_id = %id, new_request_id = %fresh, "request id in use; replaced");
+            *id = fresh;
+        }
+    }
+
+    /// Straight to the route's Func queue when there is one, else to the
+    /// firehose. A route whose queue is gone (a stale table) falls back to the
+    /// firehose, where the tron decides.
+    async fn publish(&self, route: Option<&Route>, message: Message) -> Result<(), Error> {
+        if let Some(route) = route {
+            match self.bus.publish(&route.queue, message.clone()).await {
+                Err(BusError::UnknownQueue(_)) => {
+                    tracing::debug!(queue = %route.queue, "routed queue missing; using the firehose");
+                }
+                result => {
+                    return result.map_err(|source| Error::Publish {
+                        queue: route.queue.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        let firehose = &self.config.firehose;
+        self.bus
+            .publish(firehose, message)
+            .await
+            .map_err(|source| Error::Publish {
+                queue: firehose.clone(),
+                source,
+            })
+    }
+}
+
+/// The whole body, refused at once when its declared length is over `limit`.
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Error>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if body.size_hint().lower() > limit as u64 {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(Error::BodyTooLarge { limit }),
+        Err(error) => Err(Error::ReadBody(error)),
+    }
+}
