@@ -1,0 +1,29 @@
+//! The funcmesh runner: takes requests off a Func queue, runs the function
+//! and publishes its answer.
+//!
+//! A request travels through the modules in this order:
+//!
+//! - [`worker`]: the bus consumer. It decodes each delivery's envelope,
+//!   finds the bundle by the hash the tron chose, and acknowledges only after
+//!   the reply is published. [`Runner`] is its entry point; [`RunnerStats`]
+//!   counts what it did.
+//! - [`matcher`]: method + path to an operation of the bundle, with the path
+//!   parameters (404 / 405 otherwise).
+//! - [`validate`]: parameters and body checked against the operation's
+//!   schemas (400 / 415 otherwise), so the function only sees valid input.
+//! - [`wasm`]: the [`Executor`], which runs the operation on a fresh
+//!   wasmtime instance with the bundle's limits and maps every guest fault
+//!   to a [`CallError`] for that request alone.
+//! - [`http`]: percent-decoding, query strings, cookies, media types.
+
+pub mod http;
+pub mod matcher;
+pub mod validate;
+pub mod wasm;
+pub mod worker;
+
+#[cfg(test)]
+mod test_support;
+
+pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};
+pub use worker::{Runner, RunnerConfig, RunnerStats, StatsSnapshot};

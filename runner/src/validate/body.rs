@@ -1,0 +1,65 @@
+//! The request body: presence, media type, JSON syntax, schema.
+
+use funcmesh_core::bundle::RequestBody;
+use serde_json::Value;
+
+use super::schema::Checker;
+use super::{Patterns, Problem, Rejection};
+use crate::http;
+
+/// Checks the body against its declaration. A wrong media type ends the
+/// check with a 415; everything else adds to `problems`.
+pub fn check(
+    decl: &RequestBody,
+    content_type: Option<&str>,
+    body: &[u8],
+    patterns: &Patterns,
+    problems: &mut Vec<Problem>,
+) -> Result<(), Rejection> {
+    let problem = |path: &str, problem: String| Problem {
+        location: "body",
+        name: None,
+        path: Some(path.to_owned()),
+        problem,
+    };
+    if body.is_empty() {
+        if decl.required {
+            problems.push(problem("", "is required".into()));
+        }
+        return Ok(());
+    }
+    let essence = content_type.map(http::mime_essence);
+    if !decl.content_types.is_empty() {
+        let accepted = essence
+            .as_deref()
+            .is_some_and(|e| decl.content_types.iter().any(|r| http::mime_matches(r, e)));
+        if !accepted {
+            return Err(Rejection::UnsupportedMediaType {
+                found: content_type.map(str::to_owned),
+                expected: decl.content_types.clone(),
+            });
+        }
+    }
+    // Only a JSON body can be checked against a schema; others pass as bytes.
+    if !essence.as_deref().is_some_and(http::is_json) {
+        return Ok(());
+    }
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(error) => {
+            problems.push(problem("", format!("is not valid JSON: {error}")));
+            return Ok(());
+        }
+    };
+    if let Some(schema) = &decl.schema {
+        let mut checker = Checker::new(patterns);
+        checker.check(schema, &value, &mut String::new());
+        problems.extend(
+            checker
+                .problems
+                .into_iter()
+                .map(|(path, p)| problem(&path, p)),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The WebAssembly executor: runs the operations of installed bundles, each
+//! call on a fresh instance of a pre-compiled, pre-linked module.
+//!
+//! - `engine`: the process's one engine (Cranelift, epoch interruption,
+//!   pooling allocator), its WASI linker, and the epoch ticker thread.
+//! - `install`: compile once per module, check the ABI, pre-link.
+//! - `instance`: one call, from a fresh store to the decoded response,
+//!   with guest failures classified.
+//! - `output`: the bounded capture of a call's stdout and stderr.
+
+mod config;
+mod engine;
+mod error;
+mod install;
+mod instance;
+mod output;
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use func_sdk::abi::{self, RequestMeta};
+use funcmesh_core::bundle::Bundle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::{Engine, Linker};
+
+pub use config::{ExecutorConfig, default_concurrency};
+pub use engine::MAX_MEMORY_MB;
+pub use error::{CallError, InstallError, SetupError};
+
+use engine::EpochTicker;
+use install::Installed;
+use instance::Host;
+
+/// What a function answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestResponse {
+    /// The HTTP status, 100..=599.
+    pub status: u16,
+    /// Header pairs, repeats kept.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Runs the functions of installed bundles. One per runner process; share
+/// it behind an `Arc`.
+pub struct Executor {
+    engine: Engine,
+    linker: Linker<Host>,
+    config: ExecutorConfig,
+    installed: RwLock<HashMap<String, Arc<Installed>>>,
+    /// One permit per call running anywhere in this executor.
+    slots: Arc<Semaphore>,
+    tick: Duration,
+    _ticker: EpochTicker,
+}
+
+impl Executor {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: ExecutorConfig) -> Result<Executor, SetupError> {
+        let engine = engine::build(&config).map_err(|e| SetupError::Engine(format!("{e:#}")))?;
+        let linker = engine::linker(&engine)
+            .map_err(|e| SetupError::Engine(format!("linking WASI: {e:#}")))?;
+        let tick = Duration::from_millis(config.epoch_tick_ms.max(1));
+        let ticker = EpochTicker::start(engine.clone(), tick)?;
+        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Ok(Executor {
+            engine,
+            linker,
+            config,
+            installed: RwLock::default(),
+            slots,
+            tick,
+            _ticker: ticker,
+        })
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    /// Compiles and checks a bundle so its operations can be called.
+    /// Installing a hash again does nothing; a module already compiled for
+    /// another version with the same bytes is reused.
+    pub async fn install(&self, bundle: Arc<Bundle>) -> Result<(), InstallError> {
+        if self.is_installed(&bundle.hash) {
+            return Ok(());
+        }
+        let module = match self.cached_module(&bundle) {
+            Some(module) => module,
+            None => install::compile(&self.engine, &bundle).await?,
+        };
+        let installed = Arc::new(install::prepare(
+            &self.linker,
+            &bundle,
+            module,
+            self.max_memory_mb(),
+        )?);
+        let store = install::probe_store(&self.engine, &installed, self.tick);
+        let probe = Arc::clone(&installed);
+        let checked = tokio::task::spawn_blocking(move || install::check_version(&probe, store))
+            .await
+            .map_err(|e| InstallError::Internal {
+                hash: bundle.hash.clone(),
+                message: e.to_string(),
+            })?;
+        checked.map_err(|message| InstallError::Abi {
+            hash: bundle.hash.clone(),
+            path: bundle_code_path(&bundle),
+            message,
+        })?;
+        self.write().entry(bundle.hash.clone()).or_insert(installed);
+        tracing::info!(bundle = %bundle.short_hash(), name = %bundle.name, operations = bundle.operations.len(), "bundle installed");
+        Ok(())
+    }
+
+    /// Forgets a bundle. Calls in flight finish; new calls get
+    /// [`CallError::UnknownBundle`].
+    pub fn retire(&self, hash: &str) {
+        if self.write().remove(hash).is_some() {
+            tracing::info!(bundle = %short(hash), "bundle retired");
+        }
+    }
+
+    /// Whether a bundle with this hash is installed.
+    pub fn is_installed(&self, hash: &str) -> bool {
+        self.read().contains_key(hash)
+    }
+
+    /// The installed bundle with this hash.
+    pub fn bundle(&self, hash: &str) -> Option<Arc<Bundle>> {
+        self.read().get(hash).map(|i| Arc::clone(&i.bundle))
+    }
+
+    /// Every installed bundle.
+    pub fn bundles(&self) -> Vec<Arc<Bundle>> {
+        self.read()
+            .values()
+            .map(|i| Arc::clone(&i.bundle))
+            .collect()
+    }
+
+    /// Calls operation `op_id` of bundle `hash` with a request, on a fresh
+    /// instance, stopping it at `deadline` or the manifest's timeout,
+    /// whichever comes first. Waiting for a free slot counts against the
+    /// deadline.
+    pub async fn call(
+        &self,
+        hash: &str,
+        op_id: &str,
+        meta: &RequestMeta,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<GuestResponse, CallError> {
+        let installed = self
+            .read()
+            .get(hash)
+            .cloned()
+            .ok_or_else(|| CallError::UnknownBundle(hash.to_owned()))?;
+        let operation = *installed
+            .exports
+            .operations
+            .get(op_id)
+            .ok_or_else(|| CallError::UnknownOperation(op_id.to_owned()))?;
+        let deadline = Instant::now()
+            .checked_add(installed.timeout)
+            .map_or(deadline, |t| deadline.min(t));
+        let budget_ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64;
+        let permits = self.permits(&installed, deadline, budget_ms).await?;
+        let input = abi::encode_input(meta, body)
+            .map_err(|e| CallError::Internal(format!("encoding the request: {e}")))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(CallError::Timeout { budget_ms });
+        }
+        let call = instance::Call {
+            installed,
+            operation,
+            input,
+            // The tick in progress may end at once: one more keeps the budget whole.
+            epoch_ticks: remaining.as_nanos().div_ceil(self.tick.as_nanos()) as u64 + 1,
+            budget_ms,
+            capture_bytes: self.config.output_capture_bytes,
+        };
+        let engine = self.engine.clone();
+        let request_id = meta.request_id.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permits = permits;
+            let outcome = instance::run(&engine, &call);
+            output::log_guest_output(&call.installed.bundle, &request_id, &outcome);
+            outcome.result
+        })
+        .await;
+        outcome.unwrap_or_else(|e| Err(CallError::Internal(format!("call task failed: {e}"))))
+    }
+
+    async fn permits(
+        &self,
+        installed: &Installed,
+        deadline: Instant,
+        budget_ms: u64,
+    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), CallError> {
+        let acquire = async {
+            let bundle = Arc::clone(&installed.permits).acquire_owned().await;
+            let slot = Arc::clone(&self.slots).acquire_owned().await;
+            bundle.and_then(|b| slot.map(|s| (b, s)))
+        };
+        match tokio::time::timeout_at(deadline.into(), acquire).await {
+            Ok(Ok(permits)) => Ok(permits),
+            Ok(Err(_closed)) => Err(CallError::Internal("executor is shutting down".into())),
+            Err(_elapsed) => Err(CallError::Timeout { budget_ms }),
+        }
+    }
+
+    fn cached_module(&self, bundle: &Bundle) -> Option<wasmtime::Module> {
+        let funcmesh_core::bundle::Code::Wasm { bytes, .. } = &bundle.code;
+        self.read().values().find_map(|i| {
+            let funcmesh_core::bundle::Code::Wasm { bytes: other, .. } = &i.bundle.code;
+            (other == bytes).then(|| i.module.clone())
+        })
+    }
+
+    fn max_memory_mb(&self) -> u32 {
+        self.config.max_memory_mb.clamp(1, MAX_MEMORY_MB)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Installed>>> {
+        self.installed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Installed>>> {
+        self.installed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn bundle_code_path(bundle: &Bundle) -> String {
+    let funcmesh_core::bundle::Code::Wasm { path, .. } = &bundle.code;
+    path.display().to_string()
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+//! The bus consumer: one [`Runner`] per process serves one or more Func
+//! queues.
+//!
+//! Each delivery is decoded, checked for expiry, answered (see `handle`)
+//! and the answer published to `reply_to`; only then is the delivery
+//! acknowledged, so a runner that dies mid-request leaves it to be
+//! delivered again. A delivery that is not an envelope is dead-lettered.
+
+mod api;
+mod handle;
+mod stats;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use funcmesh_bus::{Bus, ConsumeOptions, Delivery, Message, now_ms};
+use funcmesh_core::RequestEnvelope;
+use funcmesh_core::bundle::Bundle;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::wasm::{Executor, InstallError};
+
+pub use api::Api;
+pub use stats::{Failure, RunnerStats, StatsSnapshot};
+
+/// How a runner works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// How many requests are worked on at once (also the prefetch).
+    #[serde(default = "crate::wasm::default_concurrency")]
+    pub concurrency: usize,
+    /// Development mode: 502 answers carry the guest's panic message and
+    /// other details that production keeps in the log.
+    #[serde(default)]
+    pub dev_mode: bool,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: crate::wasm::default_concurrency(),
+            dev_mode: false,
+        }
+    }
+}
+
+/// Consumes Func queues and runs the requests on them. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bus: Arc<dyn Bus>,
+    executor: Arc<Executor>,
+    config: RunnerConfig,
+    stats: Arc<RunnerStats>,
+    apis: RwLock<HashMap<String, Arc<Api>>>,
+}
+
+impl Runner {
+    /// A runner that takes requests from `bus` and runs them on `executor`.
+    pub fn new(bus: Arc<dyn Bus>, executor: Arc<Executor>, config: RunnerConfig) -> Runner {
+        let inner = Inner {
+            bus,
+            executor,
+            config,
+            stats: Arc::default(),
+            apis: RwLock::default(),
+        };
+        Runner {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Installs a bundle in the executor and compiles its routes.
+    pub async fn install(&self, bundle: Arc<Bundle>) -> Result<(), InstallError> {
+        self.inner.executor.install(Arc::clone(&bundle)).await?;
+        self.inner.api(&bundle.hash);
+        Ok(())
+    }
+
+    /// Stops serving a bundle; requests for it get 503.
+    pub fn retire(&self, hash: &str) {
+        self.inner
+            .apis
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(hash);
+        self.inner.executor.retire(hash);
+    }
+
+    /// The counters, read now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// The live counters, for a reporter that outlives this handle.
+    pub fn stats_handle(&self) -> Arc<RunnerStats> {
+        Arc::clone(&self.inner.stats)
+    }
+
+    /// Answers one request without the bus: match, validate, run.
+    pub async fn handle(&self, envelope: &RequestEnvelope) -> funcmesh_core::ResponseEnvelope {
+        self.inner.handle(envelope, now_ms()).await
+    }
+
+    /// Consumes `queue` until `shutdown` resolves or the bus closes, working
+    /// on up to `concurrency` deliveries at once. On shutdown it stops taking
+    /// deliveries and returns once those in flight are settled.
+    pub async fn serve(
+        &self,
+        queue: &str,
+        shutdown: impl Future<Output = ()>,
+    ) -> funcmesh_bus::Result<()> {
+        let concurrency = self.inner.config.concurrency.max(1);
+        let prefetch = u16::try_from(concurrency).unwrap_or(u16::MAX);
+        let mut consumer = self
+            .inner
+            .bus
+            .consume(queue, ConsumeOptions { prefetch })
+            .await?;
+        tracing::info!(queue, concurrency, "runner serving");
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => report_panic(joined),
+                next = consumer.next(), if tasks.len() < concurrency => match next {
+                    Some(Ok(delivery)) => {
+                        let inner = Arc::clone(&self.inner);
+                        tasks.spawn(async move { inner.process(delivery).await });
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(queue, %error, "consuming failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    None => break,
+                },
+            }
+        }
+        drop(consumer);
+        tracing::info!(queue, in_flight = tasks.len(), "runner draining");
+        while let Some(joined) = tasks.join_next().await {
+            report_panic(joined);
+        }
+        Ok(())
+    }
+}
+
+fn report_panic(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = joined {
+        // A bug: the delivery was dropped unsettled and will come again.
+        tracing::error!(%error, "request task failed");
+    }
+}
+
+impl Inner {
+    /// The routes of bundle `hash`, compiled on first use.
+    fn api(&self, hash: &str) -> Option<Arc<Api>> {
+        if let Some(api) = self
+            .apis
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(hash)
+        {
+            return Some(Arc::clone(api));
+        }
+        let api = Arc::new(Api::new(self.executor.bundle(hash)?));
+        let mut apis = self.apis.write().unwrap_or_else(PoisonError::into_inner);
+        Some(Arc::clone(apis.entry(hash.to_owned()).or_insert(api)))
+    }
+
+    async fn process(&self, delivery: Delivery) {
+        let picked_up_ms = now_ms();
+        let envelope = match RequestEnvelope::decode(&delivery.body) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, attempt = delivery.attempt, bytes = delivery.body.len(), "malformed envelope; dead-lettering");
+                self.stats.malformed_envelope();
+                return settle(delivery.nack(false).await);
+            }
+        };
+        let bundle = envelope
+            .bundle
+            .as_deref()
+            .map_or("", |h| &h[..h.len().min(12)]);
+        let span = tracing::info_span!(
+            "runner.delivery",
+            request_id = %envelope.id,
+            bundle,
+            messaging.system = self.bus.system(),
+            attempt = delivery.attempt,
+        );
+        self.deliver(delivery, &envelope, picked_up_ms)
+            .instrument(span)
+            .await;
+    }
+
+    /// Answers a decoded delivery, publishes the answer, then settles.
+    async fn deliver(&self, delivery: Delivery, envelope: &RequestEnvelope, picked_up_ms: u64) {
+        if envelope.is_expired(picked_up_ms) {
+            tracing::debug!("deadline passed before pick-up; skipped");
+            self.stats.expired();
+            return settle(delivery.ack().await);
+        }
+        let _in_flight = self.stats.started();
+        let response = self.handle(envelope, picked_up_ms).await;
+        let Some(reply_to) = &envelope.reply_to else {
+            tracing::debug!(status = response.status, "fire-and-forget; result dropped");
+            return settle(delivery.ack().await);
+        };
+        let message = Message::new(response.encode()).expires_at_ms(envelope.deadline_ms);
+        match self.bus.publish(reply_to, message).await {
+            Ok(()) => settle(delivery.ack().await),
+            Err(error) => {
+                tracing::warn!(reply_to = %reply_to, %error, "reply not published; request requeued");
+                self.stats.publish_failed();
+                settle(delivery.nack(true).await);
+            }
+        }
+    }
+}
+
+fn settle(result: funcmesh_bus::Result<()>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "settling the delivery failed");
+    }
+}
+
+#[cfg(test)]
+mod tests;

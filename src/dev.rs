@@ -1,0 +1,55 @@
+//! `funcmesh dev`: gateway, tron and runner in one process on the in-process
+//! bus, serving every bundle found under a directory.
+//!
+//! The request path is the production one: gateway → (firehose → tron →)
+//! Func queue → runner → reply queue → gateway. Only the bus is embedded.
+
+mod mesh;
+
+pub use mesh::{DevMesh, LoadOutcome};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How `funcmesh dev` runs.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// The directory of bundles.
+    pub dir: PathBuf,
+    /// Gateway settings.
+    pub gateway: funcmesh_gateway::GatewayConfig,
+    /// Calls run at once by the runner.
+    pub concurrency: usize,
+    /// Requests that may wait on one Func queue before new ones get 503.
+    pub queue_limit: usize,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_deliveries: u32,
+    /// Whether error bodies may carry a function's panic message.
+    pub dev_mode: bool,
+}
+
+impl DevOptions {
+    /// Defaults for serving `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            gateway: funcmesh_gateway::GatewayConfig::default(),
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+            queue_limit: 10_000,
+            max_deliveries: 5,
+            dev_mode: true,
+        }
+    }
+
+    /// Sets the gateway's request timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.gateway.timeout = timeout;
+        self
+    }
+}
+
+/// What the listener of a running mesh is bound to.
+pub fn describe(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}

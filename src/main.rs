@@ -1,0 +1,145 @@
+//! `funcmesh`: one binary, every component.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use funcmesh::dev::{DevMesh, DevOptions};
+
+/// A serverless dispatch mesh: Swagger-described Func bundles behind a message bus.
+#[derive(Debug, Parser)]
+#[command(name = "funcmesh", version)]
+struct Cli {
+    /// Log filter, e.g. `info` or `funcmesh_runner=debug,info`.
+    #[arg(long, global = true, env = "FUNCMESH_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every bundle under DIR: gateway, tron and runners in one process
+    /// on the in-process bus.
+    Dev(DevArgs),
+    /// Load a bundle (building a Rust func crate first) and print its routes.
+    Check {
+        /// The bundle directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DevArgs {
+    /// The directory of bundles (or one bundle).
+    dir: PathBuf,
+    /// Where the gateway listens.
+    #[arg(long, env = "FUNCMESH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// How long a client waits for its answer, in milliseconds.
+    #[arg(long, env = "FUNCMESH_TIMEOUT_MS", default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "FUNCMESH_BODY_LIMIT", default_value_t = 6 * 1024 * 1024)]
+    body_limit: usize,
+    /// Function calls run at once (default: twice the cores).
+    #[arg(long, env = "FUNCMESH_CONCURRENCY")]
+    concurrency: Option<usize>,
+    /// Send every request through the firehose and the tron, even when the
+    /// gateway knows the route.
+    #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
+    no_direct_routing: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("parsing --log")?)
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Dev(args) => dev(args).await,
+            Command::Check { dir } => check(&dir).await,
+        }
+    })
+}
+
+async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    let mut options = DevOptions::new(&args.dir).timeout(Duration::from_millis(args.timeout_ms));
+    options.gateway.body_limit = args.body_limit;
+    options.gateway.direct_routing = !args.no_direct_routing;
+    if let Some(n) = args.concurrency {
+        options.concurrency = n.max(1);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let mesh = DevMesh::start(options, listener).await?;
+    let table = mesh.registry().table();
+    for route in &table.routes {
+        tracing::info!(
+            "route http://{}{}/ -> {} ({})",
+            route.host.as_deref().unwrap_or("*"),
+            route.base_path,
+            route.name,
+            &route.bundle[..12.min(route.bundle.len())]
+        );
+    }
+    tracing::info!(
+        "funcmesh dev serving {} bundle(s) on {}",
+        table.routes.len(),
+        funcmesh::dev::describe(mesh.local_addr())
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down: answering requests in flight");
+    mesh.shutdown().await
+}
+
+async fn check(dir: &std::path::Path) -> anyhow::Result<()> {
+    let owned = dir.to_path_buf();
+    let bundle =
+        tokio::task::spawn_blocking(move || funcmesh_core::bundle::load_any(&owned)).await??;
+    println!("bundle   {}", bundle.name);
+    println!("hash     {}", bundle.hash);
+    println!(
+        "route    {}{}",
+        bundle.host.as_deref().unwrap_or("*"),
+        bundle.base_path
+    );
+    for op in &bundle.operations {
+        println!(
+            "  {:7} {}{}  -> {}",
+            op.method, bundle.base_path, op.path, op.id
+        );
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

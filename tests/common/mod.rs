@@ -1,0 +1,159 @@
+//! Helpers for the end-to-end tests: one mesh per test binary, started on a
+//! shared runtime, and a small HTTP client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use funcmesh::dev::{DevMesh, DevOptions};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The runtime every test of the binary runs on, so that one mesh serves them all.
+pub fn rt() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+/// Runs a test body on the shared runtime.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    rt().block_on(f)
+}
+
+/// A mesh serving `swagger-examples/` plus the fault fixtures, shared by the
+/// tests of one binary. `direct`: whether the gateway routes by itself or
+/// sends everything through the firehose and the tron.
+pub fn shared_mesh(direct: bool) -> &'static Arc<DevMesh> {
+    static MESH: OnceLock<Arc<DevMesh>> = OnceLock::new();
+    MESH.get_or_init(|| {
+        block_on(async {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("warn")
+                .with_test_writer()
+                .try_init();
+            let mut options = DevOptions::new(root().join("swagger-examples"));
+            options.gateway.direct_routing = direct;
+            let mesh = start(options).await;
+            mesh.load(&root().join("tests/fixtures/faults"))
+                .await
+                .expect("loading the fault fixtures");
+            mesh
+        })
+    })
+}
+
+/// Starts a mesh on 127.0.0.1:0.
+pub async fn start(options: DevOptions) -> Arc<DevMesh> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    DevMesh::start(options, listener)
+        .await
+        .expect("starting the mesh")
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn client() -> &'static Client<HttpConnector, Full<Bytes>> {
+    static CLIENT: OnceLock<Client<HttpConnector, Full<Bytes>>> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(64)
+            .build_http()
+    })
+}
+
+/// A request builder bound to a mesh's address.
+pub struct Call {
+    addr: SocketAddr,
+    req: http::request::Builder,
+    body: Bytes,
+}
+
+/// Starts a request to a given address.
+pub fn call_at(addr: SocketAddr, method: &str, path: &str) -> Call {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    Call {
+        addr,
+        req,
+        body: Bytes::new(),
+    }
+}
+
+impl Call {
+    pub fn host(self, host: &str) -> Self {
+        self.header("host", host)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.req = self.req.header(name, value);
+        self
+    }
+
+    pub fn json(self, value: serde_json::Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(value.to_string())
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub async fn send(self) -> Resp {
+        let _ = self.addr;
+        let req = self.req.body(Full::new(self.body)).expect("request");
+        let resp = client().request(req).await.expect("the gateway answers");
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.expect("reading the body").to_bytes();
+        Resp {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+/// Writes a bundle that has a spec and a copy of an already built module.
+pub fn write_bundle(dir: &Path, spec_name: &str, spec: &str, wasm: Option<&Path>) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    std::fs::write(dir.join(spec_name), spec).expect("write spec");
+    if let Some(wasm) = wasm {
+        std::fs::copy(wasm, dir.join("func.wasm")).expect("copy wasm");
+    }
+}
