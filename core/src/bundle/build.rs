@@ -1,7 +1,7 @@
 //! Rust func crates: built to `wasm32-wasip1` with cargo, then loaded.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -56,7 +56,7 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf> {
             "--lib",
             "--target",
             TARGET,
-            "--message-format=json-render-diagnostics",
+            message_format(),
         ])
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -69,10 +69,16 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     let manifest = manifest.canonicalize().unwrap_or(manifest);
     let mut wasm = None;
+    let mut errors = Errors::default();
     if let Some(stdout) = child.stdout.take() {
         // Read to the end even after a match, so cargo never blocks on a full pipe.
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| fail(format!("reading cargo's output: {e}")))?;
+            if let Some(diagnostic) = compiler_message(&line) {
+                // As cargo would have printed it, as it comes.
+                let _ = std::io::stderr().write_all(diagnostic.rendered.as_bytes());
+                errors.note(&diagnostic);
+            }
             wasm = wasm.or_else(|| cdylib_wasm(&line, &manifest));
         }
     }
@@ -80,9 +86,9 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf> {
         .wait()
         .map_err(|e| fail(format!("waiting for cargo: {e}")))?;
     if !status.success() {
-        return Err(fail(format!(
-            "cargo build --target {TARGET} {status}; its diagnostics are above"
-        )));
+        return Err(fail(errors.summary().unwrap_or_else(|| {
+            format!("cargo build --target {TARGET} {status}; its diagnostics are above")
+        })));
     }
     wasm.ok_or_else(|| {
         fail(format!(
@@ -90,6 +96,15 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf> {
             manifest.display()
         ))
     })
+}
+
+/// JSON on stdout, with each diagnostic rendered (in colour when stderr is a
+/// terminal, as cargo itself decides) for this process to print.
+fn message_format() -> &'static str {
+    match std::io::stderr().is_terminal() {
+        true => "--message-format=json-diagnostic-rendered-ansi",
+        false => "--message-format=json",
+    }
 }
 
 /// Installs the target with rustup when it is missing.
@@ -170,4 +185,83 @@ pub(super) fn cdylib_wasm(line: &str, manifest: &Path) -> Option<PathBuf> {
         .filenames
         .into_iter()
         .find(|f| f.extension() == Some(OsStr::new("wasm")))
+}
+
+/// A `compiler-message` line of cargo's JSON output: one rustc diagnostic.
+#[derive(Deserialize)]
+struct CompilerMessage {
+    reason: String,
+    message: Diagnostic,
+}
+
+/// A rustc diagnostic.
+#[derive(Deserialize)]
+pub(super) struct Diagnostic {
+    /// The text rustc would have printed.
+    #[serde(default)]
+    rendered: String,
+    /// `error`, `warning`, `note`, ...
+    level: String,
+    /// The headline, e.g. "expected `;`, found `}`".
+    message: String,
+    #[serde(default)]
+    spans: Vec<Span>,
+}
+
+#[derive(Deserialize)]
+struct Span {
+    /// Relative to the workspace root cargo ran rustc in.
+    file_name: String,
+    line_start: u32,
+    column_start: u32,
+    is_primary: bool,
+}
+
+/// The diagnostic that `line` reports, if it is a compiler message.
+pub(super) fn compiler_message(line: &str) -> Option<Diagnostic> {
+    if !line.contains(r#""reason":"compiler-message""#) {
+        return None;
+    }
+    let message: CompilerMessage = serde_json::from_str(line).ok()?;
+    (message.reason == "compiler-message").then_some(message.message)
+}
+
+/// The compile errors seen, for a summary that names the file.
+#[derive(Default)]
+pub(super) struct Errors {
+    first: Option<String>,
+    count: usize,
+}
+
+impl Errors {
+    /// Counts `diagnostic` if it is an error located in a file; summaries
+    /// such as "aborting due to 2 previous errors" have no location.
+    pub(super) fn note(&mut self, diagnostic: &Diagnostic) {
+        if !diagnostic.level.starts_with("error") {
+            return;
+        }
+        let Some(at) = diagnostic.spans.iter().find(|s| s.is_primary) else {
+            return;
+        };
+        self.count += 1;
+        self.first.get_or_insert_with(|| {
+            format!(
+                "{}:{}:{}: {}",
+                at.file_name, at.line_start, at.column_start, diagnostic.message
+            )
+        });
+    }
+
+    /// `src/lib.rs:5:9: expected ... (and 2 more errors)`, or `None`.
+    pub(super) fn summary(&self) -> Option<String> {
+        let first = self.first.as_ref()?;
+        let more = match self.count {
+            0 | 1 => String::new(),
+            2 => " (and 1 more error)".to_owned(),
+            n => format!(" (and {} more errors)", n - 1),
+        };
+        Some(format!(
+            "{first}{more}; the compiler's diagnostics are above"
+        ))
+    }
 }

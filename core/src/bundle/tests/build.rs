@@ -2,7 +2,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Dir, one_op_spec};
-use crate::bundle::build::cdylib_wasm;
+use crate::bundle::build::{Errors, cdylib_wasm, compiler_message};
 use crate::bundle::{BundleError, Code, is_rust_crate, load_any, wasm_exports};
 
 const CARGO_TOML: &str = "[package]\nname = \"tiny-func\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
@@ -68,9 +68,34 @@ fn a_failed_build_is_a_build_error() {
     assert!(
         error
             .to_string()
-            .contains("cargo build failed: cargo build --target wasm32-wasip1 exit status"),
-        "{error}"
+            .contains("cargo build failed: src/lib.rs:1:"),
+        "names the file of the first error: {error}"
     );
+}
+
+#[test]
+fn the_first_located_error_names_the_file() {
+    let message = |level: &str, text: &str, spans: &str| {
+        format!(
+            r#"{{"reason":"compiler-message","message":{{"rendered":"r","level":"{level}","message":"{text}","spans":[{spans}]}}}}"#
+        )
+    };
+    let span = r#"{"file_name":"src/lib.rs","line_start":5,"column_start":9,"is_primary":true}"#;
+    let mut errors = Errors::default();
+    assert_eq!(errors.summary(), None);
+    for line in [
+        message("warning", "unused", span),
+        message("error", "expected `;`", span),
+        message("error", "cannot find `x`", span),
+        message("error", "aborting due to 2 previous errors", ""),
+    ] {
+        errors.note(&compiler_message(&line).unwrap());
+    }
+    assert_eq!(
+        errors.summary().unwrap(),
+        "src/lib.rs:5:9: expected `;` (and 1 more error); the compiler's diagnostics are above"
+    );
+    assert!(compiler_message(r#"{"reason":"build-finished","success":false}"#).is_none());
 }
 
 #[test]
