@@ -14,10 +14,19 @@
 //! - `build`: [`load_any`] builds a Rust func crate with cargo first.
 //! - `wasm`: [`wasm_exports`], the export section of a module, read without
 //!   compiling it.
+//! - `vars`: [`Vars`], `${VAR}` / `${VAR:-default}` in the spec's `host`,
+//!   `basePath`, `servers[].url` and the manifest's `[env]` values, filled
+//!   from the process environment at load.
 //!
 //! The [`Bundle::hash`] is the hex SHA-256 over, sorted by relative path,
 //! `path \0 len \0 bytes` of the API description, `funcmesh.toml`, the module
-//! and every file under the directories the manifest grants.
+//! and every file under the directories the manifest grants. When the spec
+//! or manifest uses `${VAR}`s, one more entry is hashed: path `\0vars` (no
+//! file can have that name), bytes `NAME=value\n` per variable used with the
+//! value it took, sorted by name. The files are hashed as written; the
+//! resolved values are mixed in, so the same files loaded in another
+//! environment are another version, and a bundle without variables keeps
+//! the hash of its files alone.
 
 mod build;
 mod check;
@@ -27,6 +36,7 @@ mod load;
 mod manifest;
 mod model;
 mod spec;
+mod vars;
 mod wasm;
 
 #[cfg(test)]
@@ -37,5 +47,6 @@ pub use error::{BundleError, Result};
 pub use load::{MANIFEST_FILE, SPEC_FILES, find_bundles, is_bundle_dir, load_dir, load_with_wasm};
 pub use manifest::{DirGrant, Manifest, WasiGrants};
 pub use model::{Bundle, Code, Operation, ParamLocation, Parameter, RequestBody};
-pub use spec::{ApiSpec, parse_spec, read_spec};
+pub use spec::{ApiSpec, parse_spec, parse_spec_with, read_spec};
+pub use vars::Vars;
 pub use wasm::{ExportKind, WasmExport, is_wasm, wasm_export_list, wasm_exports};

@@ -25,7 +25,7 @@ pub enum BundleError {
         /// What the parser said, with the line and column.
         message: String,
     },
-    /// The API description is well-formed but wrong.
+    /// The API description or manifest is well-formed but wrong.
     #[error("{path}: {message}")]
     Invalid {
         /// The file.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::check::{check_manifest, check_module, inside};
 use super::hash::{Contents, Source};
-use super::spec::{line_column, parse_spec};
-use super::{Bundle, BundleError, Code, Manifest, Result};
+use super::spec::{line_column, parse_spec_with};
+use super::{Bundle, BundleError, Code, Manifest, Result, Vars};
 
 /// The names an API description may have, in the order they are looked for.
 pub const SPEC_FILES: [&str; 6] = [
@@ -19,6 +19,8 @@ pub const SPEC_FILES: [&str; 6] = [
 ];
 /// The optional manifest.
 pub const MANIFEST_FILE: &str = "funcmesh.toml";
+/// The hash entry for the `${VAR}` values used; no file can have this name.
+const VARS_KEY: &str = "\0vars";
 
 /// Whether `dir` holds an API description, which makes it a bundle.
 pub fn is_bundle_dir(dir: &Path) -> bool {
@@ -51,27 +53,31 @@ pub fn find_bundles(root: &Path) -> Vec<PathBuf> {
 /// Loads the bundle in `dir`, its module a `*.wasm` file there (or the one
 /// `module` names in `funcmesh.toml`).
 pub fn load_dir(dir: &Path) -> Result<Bundle> {
-    load(dir, None)
+    load(dir, None, &mut Vars::from_env())
 }
 
 /// Loads the bundle in `dir` with the module at `wasm`, built elsewhere
 /// (a Rust func crate's target directory).
 pub fn load_with_wasm(dir: &Path, wasm: &Path) -> Result<Bundle> {
-    load(dir, Some(wasm))
+    load(dir, Some(wasm), &mut Vars::from_env())
 }
 
-fn load(dir: &Path, wasm: Option<&Path>) -> Result<Bundle> {
+/// Loads the bundle in `dir`, `${VAR}`s read from `vars`.
+pub(crate) fn load(dir: &Path, wasm: Option<&Path>, vars: &mut Vars) -> Result<Bundle> {
     let spec_name = find_spec(dir)?;
     let spec_file = dir.join(spec_name);
     let spec_text = read(&spec_file)?;
-    let spec = parse_spec(&spec_file, utf8(&spec_file, &spec_text)?)?;
+    let spec = parse_spec_with(&spec_file, utf8(&spec_file, &spec_text)?, vars)?;
     let manifest_file = dir.join(MANIFEST_FILE);
     let manifest_text = match manifest_file.is_file() {
         true => Some(read(&manifest_file)?),
         false => None,
     };
     let manifest = match &manifest_text {
-        Some(text) => parse_manifest(&manifest_file, utf8(&manifest_file, text)?)?,
+        Some(text) => {
+            let manifest = parse_manifest(&manifest_file, utf8(&manifest_file, text)?)?;
+            fill_env(&manifest_file, manifest, vars)?
+        }
         None => Manifest::default(),
     };
     let grants = check_manifest(dir, &manifest_file, &manifest)?;
@@ -90,6 +96,10 @@ fn load(dir: &Path, wasm: Option<&Path>) -> Result<Bundle> {
     contents.add(module_key(dir, &module), Source::Bytes(&bytes));
     for (relative, path) in &grants {
         contents.add_dir(path, relative)?;
+    }
+    let used = vars.fingerprint();
+    if let Some(used) = &used {
+        contents.add(VARS_KEY.to_owned(), Source::Bytes(used.as_bytes()));
     }
     let hash = contents.sha256()?;
     Ok(Bundle {
@@ -161,6 +171,17 @@ fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
             message,
         }
     })
+}
+
+/// The manifest with `${VAR}`s in its `[env]` values filled in.
+fn fill_env(path: &Path, mut manifest: Manifest, vars: &mut Vars) -> Result<Manifest> {
+    for (name, value) in &mut manifest.env {
+        *value = vars.expand(value).map_err(|e| BundleError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("[env] {name}: {e}"),
+        })?;
+    }
+    Ok(manifest)
 }
 
 /// The module `manifest.module` names, or the one `*.wasm` in `dir`.

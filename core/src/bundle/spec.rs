@@ -5,9 +5,12 @@
 //! formats share one walk. Each dialect reads its own layout (`swagger2`,
 //! `openapi3`) with local `$ref`s resolved (`refs`) and shared helpers
 //! (`common`); `checks` then holds the rules that span the whole document.
+//! Before that, `${VAR}` references in the routing fields are filled in
+//! (`env`).
 
 mod checks;
 mod common;
+mod env;
 mod openapi3;
 mod refs;
 mod swagger2;
@@ -18,7 +21,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{BundleError, Operation, Result};
+use super::{BundleError, Operation, Result, Vars};
 
 pub(crate) use syntax::line_column;
 
@@ -44,13 +47,22 @@ pub fn read_spec(path: &Path) -> Result<ApiSpec> {
 }
 
 /// Parses and validates `text`, an API description read from `path`
-/// (`.json` is read as JSON, anything else as YAML). Errors name `path`.
+/// (`.json` is read as JSON, anything else as YAML), with `${VAR}`s read
+/// from the process environment. Errors name `path`.
 pub fn parse_spec(path: &Path, text: &str) -> Result<ApiSpec> {
-    let doc = syntax::parse_document(path, text)?;
-    dialect_parse(&doc).map_err(|message| BundleError::Invalid {
+    parse_spec_with(path, text, &mut Vars::from_env())
+}
+
+/// [`parse_spec`] with `${VAR}`s in `host`, `basePath` and `servers[].url`
+/// read from `vars`.
+pub fn parse_spec_with(path: &Path, text: &str, vars: &mut Vars) -> Result<ApiSpec> {
+    let invalid = |message| BundleError::Invalid {
         path: path.to_path_buf(),
         message,
-    })
+    };
+    let mut doc = syntax::parse_document(path, text)?;
+    env::fill_routing(&mut doc, vars).map_err(invalid)?;
+    dialect_parse(&doc).map_err(invalid)
 }
 
 fn dialect_parse(doc: &Value) -> Result<ApiSpec, String> {

@@ -10,6 +10,7 @@ mod openapi3;
 mod refs;
 mod swagger2;
 mod validation;
+mod vars;
 mod wasm;
 
 use std::path::{Path, PathBuf};
