@@ -3,10 +3,16 @@
 //!
 //! The request path is the production one: gateway → (firehose → tron →)
 //! Func queue → runner → reply queue → gateway. Only the bus is embedded.
+//!
+//! - `mesh`: [`DevMesh`], the components composed, loading and unloading
+//!   bundles while it serves.
+//! - `watch`: [`DevMesh::watch`], reload on save through [`crate::watch`].
 
 mod mesh;
+mod watch;
 
-pub use mesh::{DevMesh, LoadOutcome};
+pub use crate::watch::{LoadOutcome, ReloadEvent, WatchHandle};
+pub use mesh::DevMesh;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +33,9 @@ pub struct DevOptions {
     pub max_deliveries: u32,
     /// Whether error bodies may carry a function's panic message.
     pub dev_mode: bool,
+    /// How long the watcher holds a file's events to merge a burst of
+    /// writes into one reload.
+    pub debounce: Duration,
 }
 
 impl DevOptions {
@@ -39,6 +48,7 @@ impl DevOptions {
             queue_limit: 10_000,
             max_deliveries: 5,
             dev_mode: true,
+            debounce: crate::watch::WatchOptions::default().debounce,
         }
     }
 

@@ -3,6 +3,9 @@
 //! - [`dev`]: `funcmesh dev DIR`, the whole mesh in one process on the
 //!   in-process bus.
 //! - [`shutdown`]: one signal that every task of a process listens to.
+//! - [`watch`]: reload on save, for any [`watch::Target`] that can load and
+//!   remove bundles.
 
 pub mod dev;
 pub mod shutdown;
+pub mod watch;

@@ -12,8 +12,14 @@ use funcmesh::dev::{DevMesh, DevOptions};
 #[derive(Debug, Parser)]
 #[command(name = "funcmesh", version)]
 struct Cli {
-    /// Log filter, e.g. `info` or `funcmesh_runner=debug,info`.
-    #[arg(long, global = true, env = "FUNCMESH_LOG", default_value = "info")]
+    /// Log filter, e.g. `info` or `funcmesh_runner=debug,info`. The file
+    /// watcher's own chatter is kept to warnings by default.
+    #[arg(
+        long,
+        global = true,
+        env = "FUNCMESH_LOG",
+        default_value = "info,notify=warn"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -51,6 +57,13 @@ struct DevArgs {
     /// gateway knows the route.
     #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
     no_direct_routing: bool,
+    /// Serve the bundles as loaded at start: no reload on save.
+    #[arg(long, env = "FUNCMESH_NO_WATCH")]
+    no_watch: bool,
+    /// How long a file's events are held to merge a burst of writes into
+    /// one reload, in milliseconds.
+    #[arg(long, env = "FUNCMESH_DEBOUNCE_MS", default_value_t = 100)]
+    debounce_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,6 +88,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let mut options = DevOptions::new(&args.dir).timeout(Duration::from_millis(args.timeout_ms));
     options.gateway.body_limit = args.body_limit;
     options.gateway.direct_routing = !args.no_direct_routing;
+    options.debounce = Duration::from_millis(args.debounce_ms.max(1));
     if let Some(n) = args.concurrency {
         options.concurrency = n.max(1);
     }
@@ -97,8 +111,13 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         table.routes.len(),
         funcmesh::dev::describe(mesh.local_addr())
     );
+    let watching = match args.no_watch {
+        true => None,
+        false => Some(mesh.watch()?),
+    };
     wait_for_signal().await;
     tracing::info!("shutting down: answering requests in flight");
+    drop(watching);
     mesh.shutdown().await
 }
 

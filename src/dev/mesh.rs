@@ -18,22 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::DevOptions;
 use crate::shutdown::Shutdown;
-
-/// What [`DevMesh::load`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoadOutcome {
-    /// The bundle is live; `previous` is the hash it replaced.
-    Live {
-        /// The bundle's name.
-        name: String,
-        /// Its content hash.
-        hash: String,
-        /// The version it replaced, if any.
-        previous: Option<String>,
-    },
-    /// The same version is already live.
-    Unchanged,
-}
+use crate::watch::LoadOutcome;
 
 /// A whole mesh in one process.
 pub struct DevMesh {
@@ -163,13 +148,16 @@ impl DevMesh {
                 if current.is_none() {
                     self.runner.retire(&bundle.hash);
                 }
-                return Err(conflict.into());
+                // Named by the file that declares the route.
+                let spec = bundle.spec_file.display().to_string();
+                return Err(anyhow::Error::new(conflict).context(spec));
             }
         };
         if let Some(old) = &previous {
             self.retire_later(old);
         }
-        tracing::info!(
+        // The watcher, or the caller, says why at INFO.
+        tracing::debug!(
             bundle = %bundle.name,
             hash = bundle.short_hash(),
             previous = previous.as_ref().map(|p| p.short_hash()).unwrap_or("-"),
@@ -190,8 +178,13 @@ impl DevMesh {
     pub fn unload(&self, dir: &Path) -> Option<Arc<Bundle>> {
         let removed = self.registry.remove(dir)?;
         self.retire_later(&removed);
-        tracing::info!(bundle = %removed.name, hash = removed.short_hash(), "bundle removed");
+        tracing::debug!(bundle = %removed.name, hash = removed.short_hash(), "bundle removed");
         Some(removed)
+    }
+
+    /// How the mesh was started.
+    pub fn options(&self) -> &DevOptions {
+        &self.options
     }
 
     /// Where the gateway listens.
