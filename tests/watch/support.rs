@@ -134,10 +134,10 @@ impl Watched {
     pub async fn removed(&mut self, dir: &str) -> String {
         let want = self.path(dir);
         loop {
-            if let ReloadEvent::Removed { dir, hash } = self.next(RELOAD).await {
-                if dir == want {
-                    return hash;
-                }
+            if let ReloadEvent::Removed { dir, hash } = self.next(RELOAD).await
+                && dir == want
+            {
+                return hash;
             }
         }
     }
