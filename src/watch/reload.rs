@@ -121,11 +121,11 @@ impl<T: Target> Reloader<T> {
                 let elapsed_ms = elapsed.as_millis() as u64;
                 match &previous {
                     Some(old) => tracing::info!(
-                        bundle = %name, from = short(old), to = short(&hash), elapsed_ms, %changed,
+                        bundle = %name, from = %short(old), to = %short(&hash), elapsed_ms, %changed,
                         "bundle reloaded"
                     ),
                     None => tracing::info!(
-                        bundle = %name, hash = short(&hash), elapsed_ms, "bundle live"
+                        bundle = %name, hash = %short(&hash), elapsed_ms, "bundle live"
                     ),
                 }
                 ReloadEvent::Reloaded {
@@ -158,7 +158,7 @@ impl<T: Target> Reloader<T> {
                 }
             }
             Attempt::Removed(Some(hash)) => {
-                tracing::info!(bundle = %name_of(dir), hash = short(&hash), "bundle removed; its routes answer 404");
+                tracing::info!(bundle = %name_of(dir), hash = %short(&hash), "bundle removed; its routes answer 404");
                 ReloadEvent::Removed {
                     dir: dir.clone(),
                     hash,
