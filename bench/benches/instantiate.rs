@@ -4,10 +4,9 @@
 //!
 //! `cargo bench -p funcmesh-bench --bench instantiate`
 //!
-//! - `hello/instance` runs on the benchmark thread (`Executor::call_sync`):
-//!   the cost of the instance itself.
-//! - `hello/executor` goes through `Executor::call` as the runner does, with
-//!   the concurrency permits and the hand-off to the blocking pool.
+//! `Executor::call` runs the instance as a fiber on the calling task, as the
+//! runner does; a current-thread runtime keeps the measurement free of
+//! thread hand-offs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,7 +22,7 @@ fn hello_bench(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../swagger-examples/hello");
     let bundle =
         Arc::new(funcmesh_core::bundle::load_any(&dir).expect("building swagger-examples/hello"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -39,20 +38,13 @@ fn hello_bench(c: &mut Criterion) {
         ..RequestMeta::default()
     };
     let far = || Instant::now() + Duration::from_secs(60);
-    let first = executor
-        .call_sync(&bundle.hash, "greet", &meta, b"", far())
+    let first = rt
+        .block_on(executor.call(&bundle.hash, "greet", &meta, b"", far()))
         .unwrap();
     assert_eq!(first.body.as_ref(), br#"{"greeting":"Hello, Ada!"}"#);
 
     let mut group = c.benchmark_group("hello");
-    group.bench_function("instance", |b| {
-        b.iter(|| {
-            executor
-                .call_sync(&bundle.hash, "greet", &meta, b"", far())
-                .unwrap()
-        })
-    });
-    group.bench_function("executor", |b| {
+    group.bench_function("instantiate_call", |b| {
         b.iter(|| {
             rt.block_on(executor.call(&bundle.hash, "greet", &meta, b"", far()))
                 .unwrap()

@@ -101,12 +101,7 @@ impl Executor {
         )?);
         let store = install::probe_store(&self.engine, &installed, self.tick);
         let probe = Arc::clone(&installed);
-        let checked = tokio::task::spawn_blocking(move || install::check_version(&probe, store))
-            .await
-            .map_err(|e| InstallError::Internal {
-                hash: bundle.hash.clone(),
-                message: e.to_string(),
-            })?;
+        let checked = install::check_version(&probe, store).await;
         checked.map_err(|message| InstallError::Abi {
             hash: bundle.hash.clone(),
             path: bundle_code_path(&bundle),
@@ -174,69 +169,19 @@ impl Executor {
         let permits = self.permits(&installed, deadline, budget_ms).await?;
         let input = abi::encode_input(meta, body)
             .map_err(|e| CallError::Internal(format!("encoding the request: {e}")))?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
+        if deadline <= Instant::now() {
             return Err(CallError::Timeout { budget_ms });
         }
         let call = instance::Call {
             installed,
             operation,
             input,
-            // The tick in progress may end at once: one more keeps the budget whole.
-            epoch_ticks: remaining.as_nanos().div_ceil(self.tick.as_nanos()) as u64 + 1,
+            deadline,
             budget_ms,
             capture_bytes: self.config.output_capture_bytes,
         };
-        let engine = self.engine.clone();
-        let request_id = meta.request_id.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let _permits = permits;
-            let outcome = instance::run(&engine, &call);
-            output::log_guest_output(&call.installed.bundle, &request_id, &outcome);
-            outcome.result
-        })
-        .await;
-        outcome.unwrap_or_else(|e| Err(CallError::Internal(format!("call task failed: {e}"))))
-    }
-
-    /// Like [`call`](Self::call), but runs the instance on the calling
-    /// thread, without the blocking-pool hand-off or the concurrency permits.
-    /// For callers that are already off the async workers and bound their
-    /// own concurrency (benchmarks, batch replays); never call it from an
-    /// async task.
-    pub fn call_sync(
-        &self,
-        hash: &str,
-        op_id: &str,
-        meta: &RequestMeta,
-        body: &[u8],
-        deadline: Instant,
-    ) -> Result<GuestResponse, CallError> {
-        let installed = self
-            .read()
-            .get(hash)
-            .cloned()
-            .ok_or_else(|| CallError::UnknownBundle(hash.to_owned()))?;
-        let operation = *installed
-            .exports
-            .operations
-            .get(op_id)
-            .ok_or_else(|| CallError::UnknownOperation(op_id.to_owned()))?;
-        let deadline = Instant::now()
-            .checked_add(installed.timeout)
-            .map_or(deadline, |t| deadline.min(t));
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let input = abi::encode_input(meta, body)
-            .map_err(|e| CallError::Internal(format!("encoding the request: {e}")))?;
-        let call = instance::Call {
-            installed,
-            operation,
-            input,
-            epoch_ticks: remaining.as_nanos().div_ceil(self.tick.as_nanos()) as u64 + 1,
-            budget_ms: remaining.as_millis() as u64,
-            capture_bytes: self.config.output_capture_bytes,
-        };
-        let outcome = instance::run(&self.engine, &call);
+        let outcome = instance::run(&self.engine, &call).await;
+        drop(permits);
         output::log_guest_output(&call.installed.bundle, &meta.request_id, &outcome);
         outcome.result
     }

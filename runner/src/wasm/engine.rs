@@ -25,6 +25,13 @@ pub fn build(config: &ExecutorConfig) -> wasmtime::Result<Engine> {
         .total_memories(slots)
         .total_tables(slots)
         .total_component_instances(0)
+        // Calls run on the async workers as fibers that yield at every epoch
+        // tick: no hand-off to a blocking thread per request, and a
+        // long-running guest cannot starve the tasks beside it.
+        .total_stacks(slots)
+        // The top of a call's stack is zeroed and stays resident; the rest
+        // of the stack is given back to the kernel.
+        .async_stack_keep_resident(64 << 10)
         .max_memory_size(max_memory)
         .linear_memory_keep_resident(config.keep_resident_bytes)
         .table_keep_resident(config.keep_resident_bytes.min(1 << 20));
@@ -41,7 +48,7 @@ pub fn build(config: &ExecutorConfig) -> wasmtime::Result<Engine> {
 /// else, set up once per process.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<Host>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi)?;
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |host: &mut Host| &mut host.wasi)?;
     Ok(linker)
 }
 

@@ -160,15 +160,16 @@ pub fn prepare(
 
 /// Instantiates once and asks `funcmesh_abi_version`, when exported. This
 /// also proves the module instantiates within its limits.
-pub fn check_version(installed: &Installed, mut store: Store<Host>) -> Result<(), String> {
+pub async fn check_version(installed: &Installed, mut store: Store<Host>) -> Result<(), String> {
     let instance = installed
         .pre
-        .instantiate(&mut store)
+        .instantiate_async(&mut store)
+        .await
         .map_err(|e| format!("cannot be instantiated: {e:#}"))?;
     let Ok(version) = instance.get_typed_func::<(), i32>(&mut store, abi::VERSION_EXPORT) else {
         return Ok(());
     };
-    match version.call(&mut store, ()) {
+    match version.call_async(&mut store, ()).await {
         Ok(abi::ABI_VERSION) => Ok(()),
         Ok(other) => Err(format!(
             "speaks funcmesh ABI version {other}; this runner speaks {}",

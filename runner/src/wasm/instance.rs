@@ -1,7 +1,7 @@
 //! One call: a fresh store and WASI context, an instance from the pre-linked
 //! module, the request written in, the handler called, the response read out.
-//! Runs on a blocking thread; every failure of the guest is a [`CallError`]
-//! for this request only.
+//! Runs on the async workers as a fiber that yields at every epoch tick;
+//! every failure of the guest is a [`CallError`] for this request only.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use bytes::Bytes;
 use func_sdk::abi;
 use wasmtime::{
     Engine, Extern, Memory, ModuleExport, PoolConcurrencyLimitError, ResourceLimiter, Store, Trap,
-    TypedFunc,
+    TypedFunc, UpdateDeadline,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
@@ -81,12 +81,12 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-/// Everything one call needs, owned so it can move to a blocking thread.
+/// Everything one call needs.
 pub struct Call {
     pub installed: Arc<Installed>,
     pub operation: ModuleExport,
     pub input: Vec<u8>,
-    pub epoch_ticks: u64,
+    pub deadline: std::time::Instant,
     pub budget_ms: u64,
     pub capture_bytes: usize,
 }
@@ -99,16 +99,18 @@ pub struct Outcome {
 }
 
 /// Runs one call to completion, trap or deadline.
-pub fn run(engine: &Engine, call: &Call) -> Outcome {
+pub async fn run(engine: &Engine, call: &Call) -> Outcome {
     let installed = &call.installed;
     let log_output = installed.bundle.manifest.wasi.log_output;
     let stdout = log_output.then(|| Capture::new(call.capture_bytes));
     // stderr is always kept: it carries the panic message of a trap.
     let stderr = Capture::new(call.capture_bytes);
-    let result = store(engine, call, stdout.as_ref(), &stderr).and_then(|mut store| {
-        let outcome = invoke(&mut store, call);
-        outcome.map_err(|error| classify(error, store.data().limits.exceeded, call, &stderr))
-    });
+    let result = match store(engine, call, stdout.as_ref(), &stderr) {
+        Ok(mut store) => invoke(&mut store, call)
+            .await
+            .map_err(|error| classify(error, store.data().limits.exceeded, call, &stderr)),
+        Err(error) => Err(error),
+    };
     Outcome {
         result,
         stdout,
@@ -124,8 +126,9 @@ fn store(
 ) -> Result<Store<Host>, CallError> {
     let installed = &call.installed;
     let mut wasi = WasiCtxBuilder::new();
-    wasi.allow_blocking_current_thread(true)
-        .stderr(stderr.clone());
+    // No `allow_blocking_current_thread`: calls run on the async workers, and
+    // with it a guest's sleep would block a worker thread instead of yielding.
+    wasi.stderr(stderr.clone());
     if let Some(stdout) = stdout {
         wasi.stdout(stdout.clone());
     }
@@ -146,14 +149,24 @@ fn store(
     };
     let mut store = Store::new(engine, host);
     store.limiter(|host| &mut host.limits);
-    store.set_epoch_deadline(call.epoch_ticks);
+    // At every tick: past the deadline the guest is interrupted (504);
+    // before it, the fiber yields so the worker serves other tasks.
+    let deadline = call.deadline;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if std::time::Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
     Ok(store)
 }
 
 /// The guest part: any error here is the guest's (or the deadline's).
-fn invoke(store: &mut Store<Host>, call: &Call) -> Result<GuestResponse, Failure> {
+async fn invoke(store: &mut Store<Host>, call: &Call) -> Result<GuestResponse, Failure> {
     let exports = &call.installed.exports;
-    let instance = call.installed.pre.instantiate(&mut *store)?;
+    let instance = call.installed.pre.instantiate_async(&mut *store).await?;
     let mut func = |export: &ModuleExport| instance.get_module_export(&mut *store, export);
     let memory = func(&exports.memory).and_then(Extern::into_memory);
     let alloc = func(&exports.alloc).and_then(Extern::into_func);
@@ -171,11 +184,13 @@ fn invoke(store: &mut Store<Host>, call: &Call) -> Result<GuestResponse, Failure
     let alloc: TypedFunc<i32, i32> = alloc.typed(&*store)?;
     let handler: TypedFunc<(i32, i32), i64> = handler.typed(&*store)?;
     if let Some(init) = initialize {
-        init.typed::<(), ()>(&*store)?.call(&mut *store, ())?;
+        init.typed::<(), ()>(&*store)?
+            .call_async(&mut *store, ())
+            .await?;
     }
     let len = i32::try_from(call.input.len())
         .map_err(|_| Failure::Host("request exceeds 2 GiB".into()))?;
-    let ptr = alloc.call(&mut *store, len)?;
+    let ptr = alloc.call_async(&mut *store, len).await?;
     memory
         .write(&mut *store, ptr as u32 as usize, &call.input)
         .map_err(|_| {
@@ -183,7 +198,7 @@ fn invoke(store: &mut Store<Host>, call: &Call) -> Result<GuestResponse, Failure
                 "funcmesh_alloc({len}) returned {ptr:#x}, outside memory"
             ))
         })?;
-    let packed = handler.call(&mut *store, (ptr, len))?;
+    let packed = handler.call_async(&mut *store, (ptr, len)).await?;
     read_output(store, memory, packed)
 }
 

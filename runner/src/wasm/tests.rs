@@ -482,7 +482,7 @@ fn breakdown() {
         installed: Arc::clone(&installed),
         operation,
         input,
-        epoch_ticks: 1_000_000,
+        deadline: Instant::now() + std::time::Duration::from_secs(3600),
         budget_ms: 1_000,
         capture_bytes: 64 << 10,
     };
@@ -502,7 +502,11 @@ fn breakdown() {
         drop(wasmtime_wasi::WasiCtxBuilder::new().build_p1())
     });
     time("instance::run (whole call)", &mut || {
-        assert!(instance::run(&executor.engine, &call).result.is_ok())
+        assert!(
+            rt.block_on(instance::run(&executor.engine, &call))
+                .result
+                .is_ok()
+        )
     });
     time("Executor::call via the pool", &mut || {
         rt.block_on(executor.call(&hash, "ok", &meta("ok"), b"", soon(5_000)))
