@@ -104,10 +104,14 @@ impl Gateway {
             deadline_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         let host = inbound::host(&parts)?;
         let fire_and_forget = inbound::prefers_async(&parts.headers);
-        let body =
-            tokio::time::timeout_at(started + timeout, read_body(body, self.config.body_limit))
-                .await
-                .map_err(|_| Error::BodyTimeout { timeout })??;
+        let expects_continue = parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let read = read_body(body, self.config.body_limit, !expects_continue);
+        let body = tokio::time::timeout_at(started + timeout, read)
+            .await
+            .map_err(|_| Error::BodyTimeout { timeout })??;
 
         // Clone the table's `Arc` so that the watch channel's lock is not held.
         let table = self
@@ -202,13 +206,27 @@ impl Gateway {
     }
 }
 
-/// The whole body, refused at once when its declared length is over `limit`.
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Error>
+/// How much of an oversized body is read and thrown away before the 413.
+const DRAIN_FACTOR: u64 = 4;
+
+/// The whole body, refused when its declared length is over `limit`.
+///
+/// A client that did not ask `Expect: 100-continue` is already sending the
+/// body; closing on it mid-upload makes it see a broken pipe instead of the
+/// 413. So a body up to `DRAIN_FACTOR` times the limit is read and discarded
+/// first (within the request's deadline, like any read); a larger one is
+/// refused at once.
+async fn read_body<B>(body: B, limit: usize, drain: bool) -> Result<Bytes, Error>
 where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    if body.size_hint().lower() > limit as u64 {
+    let declared = body.size_hint().lower();
+    if declared > limit as u64 {
+        if drain && declared <= (limit as u64).saturating_mul(DRAIN_FACTOR) {
+            // The read's outcome does not matter: the answer is 413 either way.
+            let _ = body.collect().await;
+        }
         return Err(Error::BodyTooLarge { limit });
     }
     if body.is_end_stream() {
