@@ -23,4 +23,4 @@ ROUNDS=${ROUNDS:-20}
 
 ensure_wasm_target
 cargo build --release --locked -p funcmesh-bench --bin save-to-live >&2
-target/release/save-to-live "$ROUNDS" | tail -n 1
+"${CARGO_TARGET_DIR:-target}/release/save-to-live" "$ROUNDS" | tail -n 1
