@@ -136,6 +136,15 @@ pub fn decode_output(buf: &[u8]) -> Result<(ResponseMeta, &[u8]), AbiError> {
     ))
 }
 
+/// The first value of header `name` in a meta's header list, the name
+/// compared case-insensitively. Both sides of the ABI look headers up this way.
+pub fn first_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// Packs an output buffer address the way operations return it:
 /// `(ptr << 32) | len`.
 pub const fn pack_ptr_len(ptr: u32, len: u32) -> i64 {

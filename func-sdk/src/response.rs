@@ -91,11 +91,7 @@ impl Response {
 
     /// The first value of a header, the name compared case-insensitively.
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.meta
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::abi::first_header(&self.meta.headers, name)
     }
 
     /// All headers in order.

@@ -98,12 +98,7 @@ pub fn mime_matches(range: &str, essence: &str) -> bool {
 }
 
 /// The first value of a header, matching the name case-insensitively.
-pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
+pub use func_sdk::abi::first_header as header;
 
 #[cfg(test)]
 mod tests {
