@@ -199,7 +199,7 @@ impl Validator {
     }
 
     fn check_param(&self, param: &Parameter, raw: &[&str], problems: &mut Vec<Problem>) {
-        let location = location_name(param.location);
+        let location = param.location.as_str();
         let problem = |path: Option<String>, problem: String| Problem {
             location,
             name: Some(param.name.clone()),
@@ -224,15 +224,6 @@ impl Validator {
                 .into_iter()
                 .map(|(path, p)| problem((!path.is_empty()).then_some(path), p)),
         );
-    }
-}
-
-fn location_name(location: ParamLocation) -> &'static str {
-    match location {
-        ParamLocation::Path => "path",
-        ParamLocation::Query => "query",
-        ParamLocation::Header => "header",
-        ParamLocation::Cookie => "cookie",
     }
 }
 

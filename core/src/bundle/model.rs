@@ -79,6 +79,18 @@ pub enum ParamLocation {
     Cookie,
 }
 
+impl ParamLocation {
+    /// The name of the location as the API description writes it (`in:`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ParamLocation::Path => "path",
+            ParamLocation::Query => "query",
+            ParamLocation::Header => "header",
+            ParamLocation::Cookie => "cookie",
+        }
+    }
+}
+
 /// A declared parameter.
 #[derive(Debug, Clone, Serialize)]
 pub struct Parameter {

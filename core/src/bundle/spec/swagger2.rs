@@ -50,7 +50,7 @@ enum Param {
 impl Param {
     fn key(&self) -> (&str, &'static str) {
         match self {
-            Param::Plain(p) => (&p.name, location_name(p.location)),
+            Param::Plain(p) => (&p.name, p.location.as_str()),
             Param::Body { name, .. } => (name, "body"),
             Param::Form { name, .. } => (name, "formData"),
         }
@@ -247,14 +247,5 @@ fn form_body(fields: Vec<(String, bool, Value)>, consumes: &[String]) -> Request
         required,
         content_types,
         schema: Some(schema),
-    }
-}
-
-fn location_name(location: ParamLocation) -> &'static str {
-    match location {
-        ParamLocation::Path => "path",
-        ParamLocation::Query => "query",
-        ParamLocation::Header => "header",
-        ParamLocation::Cookie => "cookie",
     }
 }
