@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 
 use crate::{
     Acker, Bus, ConsumeOptions, Consumer, Delivery, Error, Message, QueueDepth, QueueSpec, Result,
@@ -21,7 +21,11 @@ use crate::{
 #[derive(Clone, Default)]
 pub struct InProcBus {
     queues: Arc<Mutex<HashMap<String, Arc<Queue>>>>,
+    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Bytes>>>>,
 }
+
+/// How many broadcasts a slow listener may fall behind before it skips some.
+const TOPIC_BACKLOG: usize = 256;
 
 impl std::fmt::Debug for InProcBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +189,59 @@ impl Bus for InProcBus {
             ready,
             unacked: queue.unacked.load(std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
+        if let Some(sender) = lock(&self.topics).get(topic) {
+            // No receiver is not an error: a broadcast is for whoever listens.
+            let _ = sender.send(body);
+        }
+        Ok(())
+    }
+
+    async fn listen(&self, topic: &str) -> Result<Consumer> {
+        let receiver = lock(&self.topics)
+            .entry(topic.to_owned())
+            .or_insert_with(|| broadcast::channel(TOPIC_BACKLOG).0)
+            .subscribe();
+        Ok(Consumer::new(TopicListener {
+            topic: topic.to_owned(),
+            receiver,
+        }))
+    }
+}
+
+struct TopicListener {
+    topic: String,
+    receiver: broadcast::Receiver<Bytes>,
+}
+
+#[async_trait::async_trait]
+impl Subscription for TopicListener {
+    async fn next(&mut self) -> Option<Result<Delivery>> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(body) => return Some(Ok(Delivery::new(body, 1, None, Box::new(NoAck)))),
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    tracing::warn!(topic = %self.topic, skipped, "listener fell behind; broadcasts skipped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// Settles nothing: broadcasts are not acknowledged.
+pub(crate) struct NoAck;
+
+#[async_trait::async_trait]
+impl Acker for NoAck {
+    async fn ack(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn nack(self: Box<Self>, _requeue: bool) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -9,6 +9,8 @@
 //! - [`connect`] picks an implementation from a bus URL.
 #![deny(missing_docs)]
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 mod error;
 pub mod inproc;
 mod types;
@@ -19,6 +21,8 @@ pub use types::{
 };
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 /// A message broker as funcmesh uses it.
 ///
@@ -41,6 +45,15 @@ pub trait Bus: Send + Sync + 'static {
 
     /// How many messages wait on the queue and how many are out unacknowledged.
     async fn depth(&self, queue: &str) -> Result<QueueDepth>;
+
+    /// Fans `body` out to every listener of `topic` (routing tables, runner
+    /// heartbeats). Nothing is kept: a listener that starts later sees only
+    /// later messages, and a topic with no listener drops the message.
+    async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()>;
+
+    /// Starts listening to `topic`. Each listener gets every message
+    /// broadcast after it started; [`Delivery::ack`] is a no-op on these.
+    async fn listen(&self, topic: &str) -> Result<Consumer>;
 }
 
 /// Opens the bus that `url` names.

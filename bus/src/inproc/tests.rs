@@ -176,3 +176,24 @@ async fn shared_url_names_one_bus() {
     b.publish("x", Message::new("1")).await.unwrap();
     assert_eq!(a.depth("x").await.unwrap().ready, 1);
 }
+
+#[tokio::test]
+async fn every_listener_gets_every_broadcast_after_it_started() {
+    let bus = InProcBus::new();
+    bus.broadcast("t", Bytes::from_static(b"before"))
+        .await
+        .unwrap();
+    let mut a = bus.listen("t").await.unwrap();
+    let mut b = bus.listen("t").await.unwrap();
+    bus.broadcast("t", Bytes::from_static(b"one"))
+        .await
+        .unwrap();
+    bus.broadcast("other", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    for listener in [&mut a, &mut b] {
+        let delivery = listener.next().await.unwrap().unwrap();
+        assert_eq!(&delivery.body[..], b"one");
+        delivery.ack().await.unwrap();
+    }
+}

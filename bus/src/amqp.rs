@@ -1,0 +1,1 @@
+//! The RabbitMQ (AMQP 0-9-1) backend, through lapin.
