@@ -14,6 +14,10 @@
 //! - `build`: [`load_any`] builds a Rust func crate with cargo first.
 //! - `wasm`: [`wasm_exports`], the export section of a module, read without
 //!   compiling it.
+//! - `pack`: [`pack_any`] loads a bundle and writes its pack, the byte
+//!   stream its hash is taken over; [`unpack`] checks a pack against the
+//!   hash asked for and unpacks it into a cache, [`unpack_to`] into a
+//!   directory of its own.
 //! - `vars`: [`Vars`], `${VAR}` / `${VAR:-default}` in the spec's `host`,
 //!   `basePath`, `servers[].url` and the manifest's `[env]` values, filled
 //!   from the process environment at load.
@@ -35,6 +39,7 @@ mod hash;
 mod load;
 mod manifest;
 mod model;
+mod pack;
 mod spec;
 mod vars;
 mod wasm;
@@ -47,6 +52,9 @@ pub use error::{BundleError, Result};
 pub use load::{MANIFEST_FILE, SPEC_FILES, find_bundles, is_bundle_dir, load_dir, load_with_wasm};
 pub use manifest::{DirGrant, Manifest, WasiGrants};
 pub use model::{Bundle, Code, Operation, ParamLocation, Parameter, RequestBody};
+pub use pack::{
+    Packed, is_bundle_hash, load_cached, pack_any, pack_hash, remove_cached, unpack, unpack_to,
+};
 pub use spec::{ApiSpec, parse_spec, parse_spec_with, read_spec};
 pub use vars::Vars;
 pub use wasm::{ExportKind, WasmExport, is_wasm, wasm_export_list, wasm_exports};

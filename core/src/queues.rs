@@ -9,8 +9,22 @@ use sha2::{Digest, Sha256};
 /// The queue every gateway publishes unrouted requests to.
 pub const FIREHOSE: &str = "funcmesh.firehose";
 
-/// Where messages go after too many failed deliveries.
+/// Where messages go after too many failed deliveries. The tron answers
+/// each request found here with a 502, then parks it on [`PARKED`].
 pub const DEAD_LETTER: &str = "funcmesh.dead-letter";
+
+/// Dead letters already answered, kept for an operator to inspect or replay.
+pub const PARKED: &str = "funcmesh.dead-letter.parked";
+
+/// The control topic on which trons announce the routing table.
+pub const ROUTES_TOPIC: &str = "routes";
+
+/// The control topic on which a starting gateway or runner asks the trons
+/// to announce the routing table now.
+pub const HELLO_TOPIC: &str = "hello";
+
+/// The control topic of runner heartbeats and statistics.
+pub const RUNNER_STATS_TOPIC: &str = "runner.stats";
 
 /// The queue of the Func that serves `host` (`None`: any host) and `base_path`.
 pub fn func_queue(host: Option<&str>, base_path: &str) -> String {

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bundle::Bundle;
 use crate::queues;
 
 /// One entry of the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// Exact host, `*.suffix` wildcard, or `None` for any host.
     pub host: Option<String>,
@@ -73,7 +73,7 @@ pub fn base_path_matches(base: &str, path: &str) -> bool {
 }
 
 /// An immutable table; a change builds a new one and swaps the `Arc`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RouteTable {
     /// Bumped on every change, so that a pushed table never replaces a newer one.
     pub generation: u64,

@@ -14,8 +14,12 @@
 //! - [`wasm`]: the [`Executor`], which runs the operation on a fresh
 //!   wasmtime instance with the bundle's limits and maps every guest fault
 //!   to a [`CallError`] for that request alone.
+//! - [`fetch`]: [`BundleFetcher`], which gets a bundle version the tron
+//!   named by its hash: from the disk cache, else downloaded from a tron,
+//!   checked against the hash and cached.
 //! - [`http`]: percent-decoding, query strings, cookies, media types.
 
+pub mod fetch;
 pub mod http;
 pub mod matcher;
 pub mod validate;
@@ -25,5 +29,6 @@ pub mod worker;
 #[cfg(test)]
 mod test_support;
 
+pub use fetch::{BundleFetcher, FetchConfig, FetchError};
 pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};
-pub use worker::{Runner, RunnerConfig, RunnerStats, StatsSnapshot};
+pub use worker::{BundleSource, Runner, RunnerConfig, RunnerStats, SourceError, StatsSnapshot};

@@ -12,7 +12,8 @@ mod stats;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use funcmesh_bus::{Bus, ConsumeOptions, Delivery, Message, now_ms};
@@ -49,6 +50,19 @@ impl Default for RunnerConfig {
     }
 }
 
+/// Where a runner gets a bundle version it has not installed when a request
+/// for it arrives: a runner in a cluster fetches it from the tron by hash.
+pub trait BundleSource: Send + Sync + 'static {
+    /// The bundle whose content hash is `hash`, verified.
+    fn bundle(
+        &self,
+        hash: &str,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<Bundle>, SourceError>> + Send + '_>>;
+}
+
+/// Why a [`BundleSource`] could not give a bundle.
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Consumes Func queues and runs the requests on them. Cheap to clone.
 #[derive(Clone)]
 pub struct Runner {
@@ -61,6 +75,10 @@ struct Inner {
     config: RunnerConfig,
     stats: Arc<RunnerStats>,
     apis: RwLock<HashMap<String, Arc<Api>>>,
+    source: OnceLock<Arc<dyn BundleSource>>,
+    /// Held while a missing bundle is fetched and installed, so that the
+    /// requests that find it missing together install it once.
+    installing: tokio::sync::Mutex<()>,
 }
 
 impl Runner {
@@ -72,6 +90,8 @@ impl Runner {
             config,
             stats: Arc::default(),
             apis: RwLock::default(),
+            source: OnceLock::new(),
+            installing: tokio::sync::Mutex::new(()),
         };
         Runner {
             inner: Arc::new(inner),
@@ -83,6 +103,24 @@ impl Runner {
         self.inner.executor.install(Arc::clone(&bundle)).await?;
         self.inner.api(&bundle.hash);
         Ok(())
+    }
+
+    /// Fetches bundle versions that requests name and this runner lacks from
+    /// `source` (once; later calls are ignored). Without a source such
+    /// requests get 503.
+    pub fn set_source(&self, source: Arc<dyn BundleSource>) {
+        let _ = self.inner.source.set(source);
+    }
+
+    /// Installs bundle `hash` from the source unless it is installed
+    /// already; whether it is installed now.
+    pub async fn ensure(&self, hash: &str) -> bool {
+        self.inner.api(hash).is_some() || self.inner.install_missing(hash).await.is_some()
+    }
+
+    /// Whether bundle `hash` is installed.
+    pub fn has(&self, hash: &str) -> bool {
+        self.inner.executor.bundle(hash).is_some()
     }
 
     /// Stops serving a bundle; requests for it get 503.
@@ -176,6 +214,29 @@ impl Inner {
         let api = Arc::new(Api::new(self.executor.bundle(hash)?));
         let mut apis = self.apis.write().unwrap_or_else(PoisonError::into_inner);
         Some(Arc::clone(apis.entry(hash.to_owned()).or_insert(api)))
+    }
+
+    /// Installs bundle `hash` from the source, if there is one and the
+    /// bundle is not installed yet.
+    async fn install_missing(&self, hash: &str) -> Option<Arc<Api>> {
+        let source = self.source.get()?;
+        let _one_at_a_time = self.installing.lock().await;
+        if let Some(api) = self.api(hash) {
+            return Some(api);
+        }
+        let bundle = match source.bundle(hash).await {
+            Ok(bundle) => bundle,
+            Err(error) => {
+                tracing::warn!(bundle = %hash, %error, "bundle could not be fetched");
+                return None;
+            }
+        };
+        if let Err(error) = self.executor.install(bundle).await {
+            tracing::warn!(bundle = %hash, %error, "bundle could not be installed");
+            return None;
+        }
+        tracing::info!(bundle = %hash, "bundle fetched and installed on demand");
+        self.api(hash)
     }
 
     async fn process(&self, delivery: Delivery) {

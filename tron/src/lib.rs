@@ -5,12 +5,25 @@
 //!   gateways) on each change.
 //! - [`dispatch`]: the firehose consumer that forwards each request envelope
 //!   to its Func queue, or answers 404 when no route serves it.
+//! - [`store`]: the packs of the bundles served, by hash, for runners to
+//!   fetch.
+//! - [`admin`]: the admin listener: `GET /bundles/{sha256}` serves a pack
+//!   from the store, `PUT /bundles/{name}` unpacks an uploaded one into the
+//!   bundles directory, plus `/bundles`, `/status` and `/health`.
+//! - [`dead_letter`]: answers 502 for each request whose deliveries all
+//!   failed, then parks it for inspection.
 
+pub mod admin;
+pub mod dead_letter;
 pub mod dispatch;
 pub mod registry;
+pub mod store;
 
 #[cfg(test)]
 mod test_support;
 
+pub use admin::{AdminState, UploadHook};
+pub use dead_letter::{DeadLetterSnapshot, DeadLetters};
 pub use dispatch::{DispatchStats, Dispatcher};
 pub use registry::{Registry, RegistryError};
+pub use store::{BundleInfo, BundleStore};

@@ -49,6 +49,28 @@ pub enum BundleError {
         /// The summary; cargo's own diagnostics went to the log.
         message: String,
     },
+    /// A bundle's bytes are not the version asked for.
+    #[error("bundle hash mismatch: expected {expected}, got {actual}")]
+    HashMismatch {
+        /// The hash asked for.
+        expected: String,
+        /// The hash of what was received or found.
+        actual: String,
+    },
+    /// A string given as a bundle hash is not one.
+    #[error("`{hash}` is not a bundle hash (64 lowercase hex digits)")]
+    BadHash {
+        /// The string.
+        hash: String,
+    },
+    /// A pack is truncated or garbled, or names a path outside its bundle.
+    #[error("pack, at byte {offset}: {message}")]
+    Pack {
+        /// Where in the pack the problem is.
+        offset: usize,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// `Result` with [`BundleError`] as the default error.

@@ -1,4 +1,5 @@
-//! The content hash that identifies a bundle.
+//! The content hash that identifies a bundle, and the pack that carries it:
+//! one byte stream, written to a hasher, to a buffer, or to both at once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,46 @@ pub(super) enum Source<'a> {
     Bytes(&'a [u8]),
     /// To be read.
     File(PathBuf),
+}
+
+/// Where the stream of entries goes.
+pub(super) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Both sinks get every byte.
+impl<A: Sink, B: Sink> Sink for (A, B) {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.put(bytes);
+        self.1.put(bytes);
+    }
+}
+
+/// Writes one entry: `path \0 len \0 bytes`, `len` in decimal.
+pub(super) fn put_entry(sink: &mut impl Sink, path: &str, bytes: &[u8]) {
+    sink.put(path.as_bytes());
+    sink.put(&[0]);
+    sink.put(bytes.len().to_string().as_bytes());
+    sink.put(&[0]);
+    sink.put(bytes);
+}
+
+/// Hex SHA-256 of `bytes`.
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The files of a bundle by their `/`-separated path relative to it.
@@ -58,6 +99,21 @@ impl<'a> Contents<'a> {
     /// path; `len` is decimal. The bundle's location plays no part.
     pub(super) fn sha256(&self) -> Result<String> {
         let mut hasher = Sha256::new();
+        self.write(&mut hasher)?;
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// The stream [`Contents::sha256`] hashes, and its hash, in one pass
+    /// over the files.
+    pub(super) fn pack(&self) -> Result<(String, Vec<u8>)> {
+        let mut both = (Sha256::new(), Vec::new());
+        self.write(&mut both)?;
+        let (hasher, bytes) = both;
+        Ok((hex::encode(hasher.finalize()), bytes))
+    }
+
+    /// Writes every entry, sorted by path, into `sink`.
+    fn write(&self, sink: &mut impl Sink) -> Result<()> {
         for (relative, source) in &self.files {
             let read;
             let bytes = match source {
@@ -70,12 +126,8 @@ impl<'a> Contents<'a> {
                     &read[..]
                 }
             };
-            hasher.update(relative.as_bytes());
-            hasher.update([0]);
-            hasher.update(bytes.len().to_string().as_bytes());
-            hasher.update([0]);
-            hasher.update(bytes);
+            put_entry(sink, relative, bytes);
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok(())
     }
 }

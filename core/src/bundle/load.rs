@@ -20,7 +20,7 @@ pub const SPEC_FILES: [&str; 6] = [
 /// The optional manifest.
 pub const MANIFEST_FILE: &str = "funcmesh.toml";
 /// The hash entry for the `${VAR}` values used; no file can have this name.
-const VARS_KEY: &str = "\0vars";
+pub(super) const VARS_KEY: &str = "\0vars";
 
 /// Whether `dir` holds an API description, which makes it a bundle.
 pub fn is_bundle_dir(dir: &Path) -> bool {
@@ -64,6 +64,17 @@ pub fn load_with_wasm(dir: &Path, wasm: &Path) -> Result<Bundle> {
 
 /// Loads the bundle in `dir`, `${VAR}`s read from `vars`.
 pub(crate) fn load(dir: &Path, wasm: Option<&Path>, vars: &mut Vars) -> Result<Bundle> {
+    load_as(dir, wasm, vars, false).map(|(bundle, _)| bundle)
+}
+
+/// Loads the bundle in `dir` and, when `pack` is set, also returns the byte
+/// stream its hash is taken over; the files are read once either way.
+pub(super) fn load_as(
+    dir: &Path,
+    wasm: Option<&Path>,
+    vars: &mut Vars,
+    pack: bool,
+) -> Result<(Bundle, Option<Vec<u8>>)> {
     let spec_name = find_spec(dir)?;
     let spec_file = dir.join(spec_name);
     let spec_text = read(&spec_file)?;
@@ -101,8 +112,11 @@ pub(crate) fn load(dir: &Path, wasm: Option<&Path>, vars: &mut Vars) -> Result<B
     if let Some(used) = &used {
         contents.add(VARS_KEY.to_owned(), Source::Bytes(used.as_bytes()));
     }
-    let hash = contents.sha256()?;
-    Ok(Bundle {
+    let (hash, packed) = match pack {
+        true => contents.pack().map(|(hash, bytes)| (hash, Some(bytes)))?,
+        false => (contents.sha256()?, None),
+    };
+    let bundle = Bundle {
         hash,
         name: bundle_name(dir),
         dir: dir.to_path_buf(),
@@ -115,7 +129,8 @@ pub(crate) fn load(dir: &Path, wasm: Option<&Path>, vars: &mut Vars) -> Result<B
             path: module,
             bytes: Arc::from(bytes),
         },
-    })
+    };
+    Ok((bundle, packed))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

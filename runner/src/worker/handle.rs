@@ -30,7 +30,11 @@ impl Inner {
             queued_us: queued_us(&envelope.id, picked_up_ms),
             run_us: 0,
         };
-        let Some(api) = self.find_api(envelope) else {
+        let found = match (self.find_api(envelope), &envelope.bundle) {
+            (None, Some(hash)) => self.install_missing(hash).await,
+            (found, _) => found,
+        };
+        let Some(api) = found else {
             let hash = envelope.bundle.as_deref().unwrap_or("(none)");
             tracing::warn!(bundle = %hash, "bundle not available on this runner");
             self.stats.failed(Failure::Unavailable, 0);

@@ -427,3 +427,65 @@ async fn retired_bundles_are_unavailable() {
         503
     );
 }
+
+/// Gives back one bundle, counting the calls.
+struct OneBundle {
+    bundle: Arc<Bundle>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl BundleSource for OneBundle {
+    fn bundle(
+        &self,
+        hash: &str,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<Bundle>, SourceError>> + Send + '_>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let found = (hash == self.bundle.hash).then(|| Arc::clone(&self.bundle));
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            found.ok_or_else(|| "no such bundle".into())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_missing_bundle_is_fetched_once_from_the_source() {
+    let (runner, _bus) = runner(false).await;
+    let fresh = bundle(
+        "feedfacefeedface",
+        "/faults",
+        vec![op("ok", "GET", "/ok")],
+        guest(1).as_bytes(),
+        Manifest {
+            memory_limit_mb: 4,
+            ..Manifest::default()
+        },
+    );
+    let source = Arc::new(OneBundle {
+        bundle: fresh,
+        calls: Default::default(),
+    });
+    runner.set_source(source.clone());
+    let mut request = envelope("GET", "/faults/ok", None);
+    request.bundle = Some("feedfacefeedface".into());
+    let answers = statuses_of(&runner, &request, 8).await;
+    assert!(answers.iter().all(|status| *status == 200), "{answers:?}");
+    assert_eq!(source.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(runner.has("feedfacefeedface"));
+
+    request.bundle = Some("0000000000000000".into());
+    assert_eq!(runner.handle(&request).await.status, 503);
+}
+
+async fn statuses_of(runner: &Runner, request: &RequestEnvelope, n: usize) -> Vec<u16> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (runner, request) = (runner.clone(), request.clone());
+        tasks.spawn(async move { runner.handle(&request).await.status });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    statuses
+}

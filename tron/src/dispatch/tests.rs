@@ -2,31 +2,11 @@ use std::time::Duration;
 
 use funcmesh_bus::inproc::InProcBus;
 use funcmesh_bus::{QueueSpec, now_ms};
-use funcmesh_core::envelope::{Body, VERSION};
 use funcmesh_core::queues;
 
 use super::*;
 use crate::Registry;
-use crate::test_support::bundle;
-
-fn request(host: &str, path: &str) -> RequestEnvelope {
-    RequestEnvelope {
-        version: VERSION.into(),
-        id: format!("req-{path}"),
-        method: "GET".into(),
-        scheme: "http".into(),
-        host: host.into(),
-        path: path.into(),
-        query: String::new(),
-        headers: Vec::new(),
-        body: Body::Empty,
-        reply_to: Some("reply.test".into()),
-        deadline_ms: now_ms() + 60_000,
-        trace: None,
-        bundle: None,
-        remote_addr: None,
-    }
-}
+use crate::test_support::{bundle, request};
 
 struct Setup {
     bus: InProcBus,

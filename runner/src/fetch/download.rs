@@ -1,0 +1,141 @@
+//! `GET {tron}/bundles/{hash}` with a timeout, across the trons in turn,
+//! with backoff after connection errors and 5xx answers.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt as _, Empty, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::{FetchConfig, FetchError};
+
+/// What one attempt came to, when it did not give the pack.
+enum Failure {
+    /// Worth another attempt: the tron was unreachable, slow or failing.
+    Retry(String),
+    /// Not worth one.
+    Final(FetchError),
+}
+
+pub(super) struct Downloader {
+    trons: Vec<String>,
+    config: FetchConfig,
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl Downloader {
+    pub(super) fn new(trons: Vec<String>, config: FetchConfig) -> Self {
+        let trons = trons
+            .into_iter()
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .collect();
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            trons,
+            config,
+            client,
+        }
+    }
+
+    pub(super) fn trons(&self) -> &[String] {
+        &self.trons
+    }
+
+    /// The pack of `hash`, not yet checked.
+    pub(super) async fn download(&self, hash: &str) -> Result<Bytes, FetchError> {
+        let mut last = "no tron URL is configured".to_owned();
+        let mut made = 0;
+        let mut backoff = self.config.backoff;
+        for (attempt, tron) in self
+            .trons
+            .iter()
+            .cycle()
+            .take(self.config.attempts as usize)
+            .enumerate()
+        {
+            if attempt > 0 {
+                tokio::time::sleep(backoff).await;
+                backoff = backoff.saturating_mul(2);
+            }
+            made += 1;
+            let url = format!("{tron}/bundles/{hash}");
+            let outcome = tokio::time::timeout(self.config.timeout, self.get(&url, hash)).await;
+            match outcome {
+                Ok(Ok(bytes)) => return Ok(bytes),
+                Ok(Err(Failure::Final(error))) => return Err(error),
+                Ok(Err(Failure::Retry(why))) => last = format!("{url}: {why}"),
+                Err(_) => last = format!("{url}: no answer within {:?}", self.config.timeout),
+            }
+            tracing::debug!(bundle.hash = hash, attempt = made, error = %last, "bundle download failed");
+        }
+        Err(FetchError::Unavailable {
+            hash: hash.to_owned(),
+            attempts: made,
+            last,
+        })
+    }
+
+    async fn get(&self, url: &str, hash: &str) -> Result<Bytes, Failure> {
+        let request = Request::get(url).body(Empty::new()).map_err(|error| {
+            Failure::Final(FetchError::Unavailable {
+                hash: hash.to_owned(),
+                attempts: 0,
+                last: format!("bad tron URL {url}: {error}"),
+            })
+        })?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|error| Failure::Retry(chain(&error)))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Err(Failure::Final(FetchError::NotFound {
+                hash: hash.to_owned(),
+                url: url.to_owned(),
+            }));
+        }
+        if !status.is_success() {
+            let why = format!("answered {status}");
+            return Err(match status.is_server_error() {
+                true => Failure::Retry(why),
+                false => Failure::Final(FetchError::Unavailable {
+                    hash: hash.to_owned(),
+                    attempts: 1,
+                    last: format!("{url}: {why}"),
+                }),
+            });
+        }
+        let body = Limited::new(response.into_body(), self.config.max_bytes);
+        match body.collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(Failure::Final(FetchError::Unavailable {
+                    hash: hash.to_owned(),
+                    attempts: 1,
+                    last: format!(
+                        "{url}: the pack is larger than {} bytes",
+                        self.config.max_bytes
+                    ),
+                }))
+            }
+            Err(error) => Err(Failure::Retry(format!(
+                "reading the pack: {}",
+                chain(&*error)
+            ))),
+        }
+    }
+}
+
+/// `error` and its sources, `: `-separated.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

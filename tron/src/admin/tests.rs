@@ -1,0 +1,185 @@
+//! The admin routes over real HTTP on 127.0.0.1.
+
+mod upload;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use funcmesh_core::bundle::{Packed, pack_any};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::{AdminState, DEFAULT_MAX_UPLOAD, UploadHook, serve};
+use crate::store::BundleStore;
+
+/// A module exporting `memory`, `funcmesh_alloc` and `hello`: all the
+/// loader reads of a module is its export section.
+const MODULE: &[u8] =
+    b"\0asm\x01\0\0\0\x01\x07\x01`\x02\x7f\x7f\x01~\x03\x03\x02\0\0\x05\x03\x01\0\x01\
+    \x07#\x03\x0efuncmesh_alloc\0\0\x05hello\0\x01\x06memory\x02\0\n\t\x02\x03\0\0\x0b\x03\0\0\x0b";
+
+/// Writes a bundle serving `GET {base}/hello` into `dir` and packs it.
+fn write_bundle(dir: &Path, base: &str) -> Packed {
+    std::fs::create_dir_all(dir).unwrap();
+    let spec = format!(
+        "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\nservers: [{{url: '{base}'}}]\n\
+         paths:\n  /hello:\n    get:\n      operationId: hello\n      responses: {{'200': {{description: ok}}}}\n"
+    );
+    std::fs::write(dir.join("openapi.yaml"), spec).unwrap();
+    std::fs::write(dir.join("hello.wasm"), MODULE).unwrap();
+    pack_any(dir).unwrap()
+}
+
+/// A hook that loads the uploaded directory, as the tron process does, and
+/// stores its pack.
+fn storing_hook(store: Arc<BundleStore>) -> UploadHook {
+    Arc::new(move |dir: PathBuf| {
+        let store = Arc::clone(&store);
+        Box::pin(async move {
+            let packed = tokio::task::spawn_blocking(move || pack_any(&dir)).await??;
+            store.insert(&packed);
+            Ok(packed.bundle.hash)
+        })
+    })
+}
+
+struct Admin {
+    base: String,
+    store: Arc<BundleStore>,
+    bundles: tempfile::TempDir,
+    client: Client<HttpConnector, Full<Bytes>>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Admin {
+    async fn start(configure: impl FnOnce(&mut AdminState)) -> Self {
+        let store = Arc::new(BundleStore::new());
+        let bundles = tempfile::tempdir().unwrap();
+        let mut state = AdminState {
+            store: Arc::clone(&store),
+            bundles_dir: bundles.path().join("bundles"),
+            max_upload: DEFAULT_MAX_UPLOAD,
+            on_upload: storing_hook(Arc::clone(&store)),
+            status: Arc::new(|| json!({"routes": 0})),
+        };
+        configure(&mut state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            base,
+            store,
+            bundles,
+            client,
+            _stop: stop,
+        }
+    }
+
+    fn bundles_dir(&self) -> PathBuf {
+        self.bundles.path().join("bundles")
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> (StatusCode, http::HeaderMap, Bytes) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .client
+            .request(request.body(Full::new(body)).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        (
+            parts.status,
+            parts.headers,
+            body.collect().await.unwrap().to_bytes(),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, http::HeaderMap, Bytes) {
+        self.send(Method::GET, path, &[], Bytes::new()).await
+    }
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+#[tokio::test]
+async fn health_status_and_unknown_resources() {
+    let admin = Admin::start(|_| {}).await;
+    assert_eq!(admin.get("/health").await.0, StatusCode::OK);
+    let (status, _, body) = admin.get("/status").await;
+    assert_eq!(
+        (status, json_of(&body)),
+        (StatusCode::OK, json!({"routes": 0}))
+    );
+    assert_eq!(admin.get("/nope").await.0, StatusCode::NOT_FOUND);
+    let post = admin
+        .send(Method::POST, "/bundles", &[], Bytes::new())
+        .await;
+    assert_eq!(post.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn packs_are_served_by_hash() {
+    let admin = Admin::start(|_| {}).await;
+    let source = tempfile::tempdir().unwrap();
+    let packed = write_bundle(&source.path().join("hello"), "/v1");
+    admin.store.insert(&packed);
+    let hash = &packed.bundle.hash;
+
+    let (status, headers, body) = admin.get(&format!("/bundles/{hash}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, packed.bytes);
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert_eq!(headers["x-bundle-hash"], hash.as_str());
+    assert_eq!(headers["etag"], format!("\"{hash}\"").as_str());
+
+    let (status, _, body) = admin.get("/bundles").await;
+    assert_eq!(status, StatusCode::OK);
+    let size = packed.bytes.len();
+    assert_eq!(
+        json_of(&body),
+        json!([{"name": "hello", "hash": hash, "host": null, "basePath": "/v1", "size": size}])
+    );
+
+    let (status, _, body) = admin.get(&format!("/bundles/{}", "0".repeat(64))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        json_of(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("no bundle")
+    );
+    for bad in ["xyz", &hash.to_uppercase(), &hash[1..]] {
+        let (status, _, body) = admin.get(&format!("/bundles/{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(
+            json_of(&body)["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a bundle hash")
+        );
+    }
+}
