@@ -6,6 +6,7 @@
 //! - [`watch`]: reload on save, for any [`watch::Target`] that can load and
 //!   remove bundles.
 
+pub mod cluster;
 pub mod dev;
 pub mod shutdown;
 pub mod watch;

@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use funcmesh::dev::{DevMesh, DevOptions};
 
+mod cli;
+
 // Every request allocates in several components on several threads; glibc's
 // allocator spent an eighth of the mesh's time in the benchmark.
 #[global_allocator]
@@ -35,6 +37,17 @@ enum Command {
     /// Serve every bundle under DIR: gateway, tron and runners in one process
     /// on the in-process bus.
     Dev(DevArgs),
+    /// Serve HTTP: each request goes onto the bus as an envelope, and its
+    /// answer comes back from this gateway's reply queue.
+    Gateway(cli::GatewayArgs),
+    /// Own the bundle directory and store, announce the routes, dispatch the
+    /// firehose and answer dead letters.
+    Tron(cli::TronArgs),
+    /// Run the Funcs of every announced route, with bundles fetched from a
+    /// tron by hash.
+    Runner(cli::RunnerArgs),
+    /// Upload a bundle to a tron's store; the tron makes it live.
+    Push(cli::PushArgs),
     /// Load a bundle (building a Rust func crate first) and print its routes.
     Check {
         /// The bundle directory.
@@ -84,6 +97,10 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev(args).await,
+            Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
+            Command::Tron(args) => cli::tron(args, wait_for_signal()).await,
+            Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
+            Command::Push(args) => cli::push(args).await,
             Command::Check { dir } => check(&dir).await,
         }
     })

@@ -7,4 +7,8 @@ fn mesh() -> &'static std::sync::Arc<funcmesh::dev::DevMesh> {
     common::shared_mesh(false)
 }
 
+async fn requests_served() -> u64 {
+    mesh().runner_stats().requests
+}
+
 include!("suite/e2e.rs");

@@ -12,7 +12,7 @@ use funcmesh_core::queues;
 use funcmesh_core::routing::Route;
 use funcmesh_gateway::Gateway;
 use funcmesh_runner::{Executor, ExecutorConfig, Runner, RunnerConfig};
-use funcmesh_tron::{Dispatcher, Registry};
+use funcmesh_tron::{DeadLetters, Dispatcher, Registry};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -61,6 +61,8 @@ impl DevMesh {
             .context("reading the listener's address")?;
         let bus: Arc<dyn Bus> = Arc::new(InProcBus::new());
         bus.declare(&QueueSpec::work(queues::DEAD_LETTER)).await?;
+        bus.declare(&QueueSpec::work(queues::PARKED).max_len(options.queue_limit))
+            .await?;
         let firehose = QueueSpec::work(&options.gateway.firehose)
             .max_len(options.queue_limit)
             .dead_letter_after(options.max_deliveries, queues::DEAD_LETTER);
@@ -96,6 +98,13 @@ impl DevMesh {
                 tracing::error!(%error, "the dispatcher stopped");
             }
         });
+        let dead = DeadLetters::new(Arc::clone(&bus), queues::PARKED);
+        let stop = shutdown.wait();
+        let dead_letters = tokio::spawn(async move {
+            if let Err(error) = dead.serve(queues::DEAD_LETTER, stop).await {
+                tracing::error!(%error, "the dead-letter consumer stopped");
+            }
+        });
         let server = tokio::spawn(funcmesh_gateway::serve(
             listener,
             Arc::clone(&gateway),
@@ -109,7 +118,7 @@ impl DevMesh {
             gateway,
             options,
             served: Mutex::default(),
-            tasks: Mutex::new(vec![tron]),
+            tasks: Mutex::new(vec![tron, dead_letters]),
             drain,
             shutdown,
             addr,

@@ -13,6 +13,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+pub mod cluster;
+
 /// The repository's root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -136,16 +138,21 @@ impl Call {
     }
 
     pub async fn send(self) -> Resp {
+        self.try_send().await.expect("the gateway answers")
+    }
+
+    /// Sends, with a connection failure as an error instead of a panic.
+    pub async fn try_send(self) -> Result<Resp, String> {
         let _ = self.addr;
         let req = self.req.body(Full::new(self.body)).expect("request");
-        let resp = client().request(req).await.expect("the gateway answers");
+        let resp = client().request(req).await.map_err(|e| e.to_string())?;
         let (parts, body) = resp.into_parts();
-        let body = body.collect().await.expect("reading the body").to_bytes();
-        Resp {
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Resp {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body,
-        }
+        })
     }
 }
 

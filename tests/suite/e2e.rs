@@ -1,4 +1,6 @@
-// The end-to-end suite, included by each test binary that defines `mesh()`.
+// The end-to-end suite, included by each test binary that defines `mesh()`
+// (anything with `local_addr()`) and `async fn requests_served() -> u64`
+// (requests the runners have executed so far).
 // Every test goes through real HTTP to the gateway on 127.0.0.1.
 
 use std::time::{Duration, Instant};
@@ -207,12 +209,12 @@ fn repeated_headers_reach_the_function() {
 #[test]
 fn fire_and_forget_is_accepted_and_executed() {
     block_on(async {
-        let before = mesh().runner_stats().requests;
+        let before = requests_served().await;
         let resp = call("POST", "/faults/echo").header("prefer", "respond-async").body("x").send().await;
         assert_eq!(resp.status, 202);
         assert!(resp.json()["request_id"].is_string());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while mesh().runner_stats().requests <= before {
+        while requests_served().await <= before {
             assert!(Instant::now() < deadline, "the fire-and-forget request was never executed");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

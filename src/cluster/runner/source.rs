@@ -1,0 +1,65 @@
+//! Bundles for the runner, fetched from a tron's store by hash.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use funcmesh_core::bundle::Bundle;
+use funcmesh_runner::fetch::BundleFetcher;
+use funcmesh_runner::{BundleSource, SourceError};
+
+/// The fetcher of the configured trons, or of the store a tron announced.
+pub(super) struct FetchSource {
+    cache_dir: PathBuf,
+    fixed: bool,
+    fetcher: Mutex<Option<(String, Arc<BundleFetcher>)>>,
+}
+
+impl FetchSource {
+    /// Fetches from `trons`; with none, from the store announced later.
+    pub(super) fn new(trons: &[String], cache_dir: &Path) -> Self {
+        let fetcher = (!trons.is_empty()).then(|| {
+            let fetcher = BundleFetcher::new(trons.to_vec(), cache_dir.to_path_buf());
+            (trons.join(","), Arc::new(fetcher))
+        });
+        Self {
+            cache_dir: cache_dir.to_path_buf(),
+            fixed: !trons.is_empty(),
+            fetcher: Mutex::new(fetcher),
+        }
+    }
+
+    /// Fetches from `store` from now on, unless trons were configured.
+    pub(super) fn use_store(&self, store: &str) {
+        if self.fixed {
+            return;
+        }
+        let mut fetcher = self.fetcher.lock().unwrap_or_else(PoisonError::into_inner);
+        if fetcher.as_ref().is_some_and(|(url, _)| url == store) {
+            return;
+        }
+        tracing::info!(store, "fetching bundles from the announced store");
+        let fresh = BundleFetcher::new(vec![store.to_owned()], self.cache_dir.clone());
+        *fetcher = Some((store.to_owned(), Arc::new(fresh)));
+    }
+
+    fn current(&self) -> Option<Arc<BundleFetcher>> {
+        let fetcher = self.fetcher.lock().unwrap_or_else(PoisonError::into_inner);
+        fetcher.as_ref().map(|(_, f)| Arc::clone(f))
+    }
+}
+
+impl BundleSource for FetchSource {
+    fn bundle(
+        &self,
+        hash: &str,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<Bundle>, SourceError>> + Send + '_>> {
+        let hash = hash.to_owned();
+        Box::pin(async move {
+            let fetcher = self
+                .current()
+                .ok_or("no tron has announced a bundle store yet")?;
+            Ok(fetcher.fetch(&hash).await?)
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! The tron's control traffic: announcing the routes, hearing runners.
+
+use std::sync::{Arc, Weak};
+
+use funcmesh_bus::{Consumer, now_ms};
+
+use super::{TronNode, lock};
+use crate::cluster::control::{
+    self, ANNOUNCE_EVERY, HELLO_TOPIC, Hello, ROUTES_TOPIC, RUNNER_EXPIRY, RUNNER_STATS_TOPIC,
+    RoutesAnnouncement, RunnerHeartbeat,
+};
+
+/// Starts the announcer: on every change of the routes, every
+/// [`ANNOUNCE_EVERY`], and whenever a gateway or runner says hello.
+pub(super) fn spawn(node: &Arc<TronNode>) {
+    let weak = Arc::downgrade(node);
+    let stop = node.shutdown.wait();
+    node.spawn(async move {
+        tokio::select! {
+            () = stop => {}
+            () = run(weak) => {}
+        }
+    });
+}
+
+async fn run(node: Weak<TronNode>) {
+    let Some((mut routes, bus)) = node
+        .upgrade()
+        .map(|n| (n.registry.subscribe(), Arc::clone(&n.bus)))
+    else {
+        return;
+    };
+    let mut hello = listen(&*bus, HELLO_TOPIC).await;
+    let mut stats = listen(&*bus, RUNNER_STATS_TOPIC).await;
+    let mut tick = tokio::time::interval(ANNOUNCE_EVERY);
+    loop {
+        tokio::select! {
+            changed = routes.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+            Some(Ok(delivery)) = next(&mut hello) => {
+                if let Some(hello) = control::decode::<Hello>(HELLO_TOPIC, &delivery.body) {
+                    tracing::debug!(component = %hello.component, id = %hello.id, "hello; announcing the routes");
+                }
+            }
+            Some(Ok(delivery)) = next(&mut stats) => {
+                if let (Some(beat), Some(node)) = (control::decode::<RunnerHeartbeat>(RUNNER_STATS_TOPIC, &delivery.body), node.upgrade()) {
+                    node.heard(beat);
+                }
+                continue;
+            }
+        }
+        let Some(node) = node.upgrade() else { return };
+        node.announce().await;
+    }
+}
+
+async fn listen(bus: &dyn funcmesh_bus::Bus, topic: &str) -> Option<Consumer> {
+    match bus.listen(topic).await {
+        Ok(consumer) => Some(consumer),
+        Err(error) => {
+            tracing::error!(%error, topic, "cannot listen to a control topic");
+            None
+        }
+    }
+}
+
+async fn next(
+    consumer: &mut Option<Consumer>,
+) -> Option<funcmesh_bus::Result<funcmesh_bus::Delivery>> {
+    match consumer {
+        Some(consumer) => consumer.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl TronNode {
+    /// Broadcasts the routing table now.
+    pub(super) async fn announce(&self) {
+        let announcement = RoutesAnnouncement {
+            tron: self.id.clone(),
+            store: Some(self.store_url.clone()),
+            table: (*self.registry.table()).clone(),
+        };
+        if let Err(error) = self
+            .bus
+            .broadcast(ROUTES_TOPIC, control::encode(&announcement))
+            .await
+        {
+            tracing::debug!(%error, "routes not announced; retrying on the next tick");
+        }
+    }
+
+    /// Records a runner's heartbeat and forgets runners gone quiet.
+    fn heard(&self, beat: RunnerHeartbeat) {
+        let now = now_ms();
+        let expiry = RUNNER_EXPIRY.as_millis() as u64;
+        let mut runners = lock(&self.runners);
+        if !runners.contains_key(&beat.runner) {
+            tracing::info!(runner = %beat.runner, host = %beat.host, pid = beat.pid, "runner joined");
+        }
+        runners.insert(beat.runner.clone(), beat);
+        runners.retain(|id, beat| {
+            let alive = now.saturating_sub(beat.at_ms) < expiry;
+            if !alive {
+                tracing::info!(runner = %id, "runner gone quiet; forgotten");
+            }
+            alive
+        });
+    }
+}

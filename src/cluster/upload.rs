@@ -1,0 +1,34 @@
+//! `funcmesh push`: a bundle's pack uploaded to a tron's store.
+
+use anyhow::Context as _;
+use funcmesh_core::bundle::Packed;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// Uploads `packed` to the tron at `tron` (its admin URL) as `name`; the
+/// tron's JSON answer. The tron checks the pack against its hash and makes
+/// the bundle live, or answers why not.
+pub async fn upload(tron: &str, name: &str, packed: &Packed) -> anyhow::Result<String> {
+    let url = format!("{}/bundles/{name}", tron.trim_end_matches('/'));
+    let request = http::Request::put(&url)
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .header("x-bundle-hash", &packed.bundle.hash)
+        .body(Full::new(packed.bytes.clone()))
+        .with_context(|| format!("building the request to {url}"))?;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client
+        .request(request)
+        .await
+        .with_context(|| format!("uploading to {url}"))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}: {text}");
+    Ok(text)
+}

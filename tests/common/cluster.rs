@@ -1,0 +1,294 @@
+//! A mesh of separate `funcmesh` processes (tron, gateway, runners) on a
+//! real broker, for the cluster tests. Each cluster has its own queue
+//! namespace on the broker, its own bundle directory and its own ports.
+//! The processes die with the test binary.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::{call_at, root};
+
+/// RabbitMQ on this machine; `./scripts/test` starts it where it is down.
+pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A running cluster.
+pub struct Cluster {
+    /// The bus URL the processes use, namespace included.
+    pub bus: String,
+    /// The gateway's address.
+    pub gateway: SocketAddr,
+    /// The tron's admin address.
+    pub admin: SocketAddr,
+    /// The tron's bundle directory.
+    pub bundles: PathBuf,
+    dir: tempfile::TempDir,
+    procs: Mutex<BTreeMap<String, Child>>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, mut child) in std::mem::take(&mut *self.procs.lock().unwrap()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Cluster {
+    /// A cluster on `base` (a bus URL without a namespace) whose tron serves
+    /// `swagger-examples/` and the fault fixtures. Nothing is started yet.
+    pub fn new(base: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let bundles = dir.path().join("bundles");
+        std::fs::create_dir_all(&bundles).unwrap();
+        let mut sources = funcmesh_core::bundle::find_bundles(&root().join("swagger-examples"));
+        sources.push(root().join("tests/fixtures/faults"));
+        for source in sources {
+            copy_bundle(&source, &bundles);
+        }
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        // The tail of a v7 UUID is random.
+        let namespace = format!("t{}", &id[id.len() - 12..]);
+        Self {
+            bus: format!("{base}?namespace={namespace}"),
+            gateway: free_port(),
+            admin: free_port(),
+            bundles,
+            dir,
+            procs: Mutex::default(),
+        }
+    }
+
+    /// Starts the tron.
+    pub fn start_tron(&self, name: &str) {
+        let admin = self.admin.to_string();
+        let bundles = self.bundles.display().to_string();
+        self.spawn(name, &["tron", "--bundles", &bundles, "--admin", &admin]);
+    }
+
+    /// Starts the gateway.
+    pub fn start_gateway(&self, name: &str) {
+        let listen = self.gateway.to_string();
+        self.spawn(
+            name,
+            &["gateway", "--listen", &listen, "--timeout-ms", "10000"],
+        );
+    }
+
+    /// Starts a runner with its own bundle cache.
+    pub fn start_runner(&self, name: &str) {
+        self.start_runner_with(name, 64);
+    }
+
+    /// Starts a runner that runs `concurrency` calls at once.
+    pub fn start_runner_with(&self, name: &str, concurrency: usize) {
+        let cache = self
+            .dir
+            .path()
+            .join("cache")
+            .join(name)
+            .display()
+            .to_string();
+        let tron = format!("http://{}", self.admin);
+        let concurrency = concurrency.to_string();
+        self.spawn(
+            name,
+            &[
+                "runner",
+                "--tron",
+                &tron,
+                "--cache-dir",
+                &cache,
+                "--concurrency",
+                &concurrency,
+            ],
+        );
+    }
+
+    /// Starts tron, gateway and `runners` runners, and waits until every
+    /// runner has every bundle.
+    pub async fn start_all(&self, runners: usize) {
+        self.start_tron("tron");
+        self.start_gateway("gateway");
+        for i in 1..=runners {
+            self.start_runner(&format!("runner{i}"));
+        }
+        self.ready(runners).await;
+    }
+
+    /// Kills a process with SIGKILL, as a crash would.
+    pub fn kill(&self, name: &str) {
+        let mut child = self
+            .procs
+            .lock()
+            .unwrap()
+            .remove(name)
+            .expect("no such process");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Whether the named process is still running.
+    pub fn running(&self, name: &str) -> bool {
+        let mut procs = self.procs.lock().unwrap();
+        let child = procs.get_mut(name).expect("no such process");
+        child.try_wait().unwrap().is_none()
+    }
+
+    /// The gateway's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.gateway
+    }
+
+    /// The tron's `GET /status`.
+    pub async fn status(&self) -> serde_json::Value {
+        call_at(self.admin, "GET", "/status").send().await.json()
+    }
+
+    /// Requests the runners have executed, as their last heartbeats say.
+    pub async fn requests_served(&self) -> u64 {
+        let status = self.status().await;
+        let runners = status["runners"].as_array().cloned().unwrap_or_default();
+        runners
+            .iter()
+            .map(|r| r["stats"]["requests"].as_u64().unwrap_or(0))
+            .sum()
+    }
+
+    /// Waits until the gateway serves and `runners` runners report every
+    /// announced bundle installed.
+    pub async fn ready(&self, runners: usize) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if self.is_ready(runners).await {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("the cluster did not come up in 90 s\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn is_ready(&self, runners: usize) -> bool {
+        let Ok(status) = try_get(self.admin, "/status").await else {
+            return false;
+        };
+        let bundles: Vec<&str> = status["routes"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|r| r["bundle"].as_str()).collect())
+            .unwrap_or_default();
+        let ready_runners = status["runners"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| {
+                        let have: Vec<&str> = r["bundles"]
+                            .as_array()
+                            .map(|b| b.iter().filter_map(|h| h.as_str()).collect())
+                            .unwrap_or_default();
+                        bundles.iter().all(|b| have.contains(b))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        !bundles.is_empty()
+            && ready_runners >= runners
+            && try_get(self.gateway, "/hello/greet?name=ready")
+                .await
+                .is_ok()
+    }
+
+    /// The last lines of every process's log.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path().join("logs"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        names.sort();
+        for path in names {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            out += &format!("==> {} <==\n{}\n", path.display(), tail.join("\n"));
+        }
+        out
+    }
+
+    fn spawn(&self, name: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.path().join("logs").join(format!("{name}.log")))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_funcmesh"));
+        command
+            .args(args)
+            .env("FUNCMESH_BUS", &self.bus)
+            .env("FUNCMESH_LOG", "info,notify=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = spawn_outliving_tests(command);
+        self.procs.lock().unwrap().insert(name.to_owned(), child);
+    }
+}
+
+/// GET `path`, Ok with the JSON body on a 200.
+async fn try_get(addr: SocketAddr, path: &str) -> Result<serde_json::Value, ()> {
+    let request = call_at(addr, "GET", path);
+    match tokio::time::timeout(Duration::from_secs(2), request.try_send()).await {
+        Ok(Ok(resp)) if resp.status == 200 => {
+            Ok(serde_json::from_slice(&resp.body).unwrap_or_default())
+        }
+        _ => Err(()),
+    }
+}
+
+/// Copies a bundle as the tron would store it: packed, then unpacked (a
+/// Rust func crate becomes its spec, manifest and built module).
+fn copy_bundle(source: &Path, into: &Path) {
+    let packed = funcmesh_core::bundle::pack_any(source)
+        .unwrap_or_else(|e| panic!("packing {}: {e}", source.display()));
+    let dir = into.join(&packed.bundle.name);
+    funcmesh_core::bundle::unpack_to(&packed.bytes, &packed.bundle.hash, &dir).unwrap();
+}
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Spawns `command` from one thread that lives as long as the test binary,
+/// with the child set to be killed when its parent thread ends: no test
+/// run leaves processes behind, however it ends.
+fn spawn_outliving_tests(command: Command) -> Child {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            for (mut command, reply) in rx {
+                use std::os::unix::process::CommandExt as _;
+                // SAFETY: prctl is async-signal-safe; nothing else runs
+                // between fork and exec.
+                unsafe {
+                    command.pre_exec(|| {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
+                let _ = reply.send(command.spawn());
+            }
+        });
+        Mutex::new(tx)
+    });
+    let (tx, rx) = mpsc::channel();
+    keeper.lock().unwrap().send((command, tx)).unwrap();
+    rx.recv().unwrap().expect("spawning funcmesh")
+}
