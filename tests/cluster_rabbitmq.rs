@@ -1,5 +1,6 @@
 //! The end-to-end suite on RabbitMQ, with the tron, the gateway and two
 //! runners as separate `funcmesh` processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
