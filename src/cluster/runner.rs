@@ -139,6 +139,9 @@ impl RunnerNode {
         {
             self.source.use_store(store);
         }
+        for route in &announced.table.routes {
+            self.source.name(&route.bundle, &route.name);
+        }
         let hashes: HashSet<String> = announced
             .table
             .routes

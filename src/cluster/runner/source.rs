@@ -1,5 +1,6 @@
 //! Bundles for the runner, fetched from a tron's store by hash.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +14,9 @@ pub(super) struct FetchSource {
     cache_dir: PathBuf,
     fixed: bool,
     fetcher: Mutex<Option<(String, Arc<BundleFetcher>)>>,
+    /// The names the routes give each hash: a pack carries no name, and
+    /// logs read better with one.
+    names: Mutex<HashMap<String, String>>,
 }
 
 impl FetchSource {
@@ -26,7 +30,14 @@ impl FetchSource {
             cache_dir: cache_dir.to_path_buf(),
             fixed: !trons.is_empty(),
             fetcher: Mutex::new(fetcher),
+            names: Mutex::default(),
         }
+    }
+
+    /// Remembers the name the routes give bundle `hash`.
+    pub(super) fn name(&self, hash: &str, name: &str) {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        names.insert(hash.to_owned(), name.to_owned());
     }
 
     /// Fetches from `store` from now on, unless trons were configured.
@@ -59,7 +70,20 @@ impl BundleSource for FetchSource {
             let fetcher = self
                 .current()
                 .ok_or("no tron has announced a bundle store yet")?;
-            Ok(fetcher.fetch(&hash).await?)
+            let bundle = fetcher.fetch(&hash).await?;
+            let name = self
+                .names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&hash)
+                .cloned();
+            Ok(match name {
+                Some(name) if name != bundle.name => Arc::new(Bundle {
+                    name,
+                    ..(*bundle).clone()
+                }),
+                _ => bundle,
+            })
         })
     }
 }
