@@ -20,3 +20,40 @@ ensure_command() {
     fi
   fi
 }
+
+# A RabbitMQ broker on 127.0.0.1:5672 for the tests of the amqp backend.
+# Leaves alone whatever already answers there; otherwise installs Debian's
+# rabbitmq-server if needed, starts it and waits until it takes connections
+# (FUNCMESH_RABBITMQ_TIMEOUT seconds, 90 by default).
+ensure_rabbitmq() {
+  local timeout=${FUNCMESH_RABBITMQ_TIMEOUT:-90}
+  if rabbitmq_answers; then
+    return 0
+  fi
+  ensure_command rabbitmq-server rabbitmq-server
+  local deadline=$((SECONDS + timeout))
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  # The package may have started it already; waiting below tells.
+  if ! rabbitmq_answers; then
+    echo "setup: starting rabbitmq-server" >&2
+    $sudo rabbitmq-server -detached >/dev/null 2>&1 ||
+      echo "setup: 'rabbitmq-server -detached' failed; waiting in case it is starting anyway" >&2
+  fi
+  until rabbitmq_answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "setup: RabbitMQ did not answer on 127.0.0.1:5672 within ${timeout}s;" \
+        "see /var/log/rabbitmq/ and 'rabbitmqctl status'" >&2
+      return 1
+    fi
+    # await_startup returns once the node has booted; it fails at once while
+    # the node is not yet reachable, hence the pause.
+    timeout 10 $sudo rabbitmqctl -q await_startup >/dev/null 2>&1 || sleep 1
+  done
+  echo "setup: RabbitMQ is up on 127.0.0.1:5672" >&2
+}
+
+# Whether something accepts TCP connections on 127.0.0.1:5672.
+rabbitmq_answers() {
+  (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null
+}

@@ -13,8 +13,11 @@ pub enum Error {
     #[error("queue {0} does not exist")]
     UnknownQueue(String),
     /// The bus URL names a broker this build does not support.
-    #[error("unsupported bus scheme {0:?} (supported: inproc)")]
+    #[error("unsupported bus scheme {0}; supported: inproc, amqp")]
     UnsupportedScheme(String),
+    /// The bus URL cannot be used (bad syntax, port, or namespace).
+    #[error("{0}")]
+    InvalidUrl(String),
     /// The broker cannot be reached right now; retry later.
     #[error("broker unavailable: {0}")]
     Unavailable(String),

@@ -6,6 +6,8 @@
 //!   ack and a Kafka offset commit all sit behind [`Delivery::ack`].
 //! - [`inproc`] is the embedded implementation: bounded queues, competing
 //!   consumers, redelivery of anything dropped without an ack, dead letters.
+//! - [`amqp`] is the RabbitMQ backend (feature `amqp`, on by default): the
+//!   same promises kept by a broker, with reconnection in the background.
 //! - [`connect`] picks an implementation from a bus URL.
 #![deny(missing_docs)]
 
@@ -60,10 +62,19 @@ pub trait Bus: Send + Sync + 'static {
 ///
 /// `inproc://` (or `inproc://NAME`) is the embedded bus: every call with the
 /// same URL in one process shares one bus.
+///
+/// `amqp://user:pass@host:5672/vhost?namespace=NAME` is a RabbitMQ broker
+/// (see [`amqp`]). It returns at once, even when the broker is down, and
+/// connects in the background. `amqps://` is refused: TLS is not compiled in.
 pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or(url);
     match scheme {
         "inproc" | "mem" => Ok(inproc::InProcBus::shared(url)),
+        #[cfg(feature = "amqp")]
+        "amqp" => Ok(Arc::new(amqp::AmqpBus::open(url)?)),
+        "amqps" => Err(Error::UnsupportedScheme(
+            "amqps (TLS is not compiled in; use amqp://)".to_owned(),
+        )),
         other => Err(Error::UnsupportedScheme(other.to_owned())),
     }
 }

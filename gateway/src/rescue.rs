@@ -128,7 +128,7 @@ fn from_bus(error: &BusError) -> Rescued {
             StatusCode::SERVICE_UNAVAILABLE,
             "no service behind this route yet",
         ),
-        BusError::UnsupportedScheme(_) => {
+        BusError::UnsupportedScheme(_) | BusError::InvalidUrl(_) => {
             Rescued::new(StatusCode::BAD_GATEWAY, format!("bad gateway: {error}"))
         }
     }
