@@ -43,6 +43,32 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Bus>> {
     Ok(bus)
 }
 
+/// Runs `serve` (a consumer loop handed the shutdown signal) until it
+/// returns `Ok`: on shutdown, or when the bus closes. An error (a queue a
+/// tron has not declared yet, say) is logged and the loop started again
+/// with exponential backoff, so a process never stops consuming for good.
+pub(crate) async fn keep_serving<F, Fut>(
+    what: &str,
+    shutdown: crate::shutdown::Shutdown,
+    mut serve: F,
+) where
+    F: FnMut(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = funcmesh_bus::Result<()>>,
+{
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match serve(Box::pin(shutdown.wait())).await {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(%error, "cannot consume {what} yet; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
 /// `url` with its password masked, for logs.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -59,6 +85,37 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use crate::shutdown::Shutdown;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_consumer_that_fails_is_started_again_until_it_serves() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&calls);
+        super::keep_serving("a queue", Shutdown::new(), move |_stop| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    0 | 1 => Err(funcmesh_bus::Error::UnknownQueue("q".into())),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_the_retrying() {
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        super::keep_serving("a queue", shutdown, |_stop| async {
+            Err(funcmesh_bus::Error::UnknownQueue("q".into()))
+        })
+        .await;
+    }
     #[test]
     fn passwords_never_reach_the_log() {
         assert_eq!(

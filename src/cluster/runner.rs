@@ -176,11 +176,14 @@ impl RunnerNode {
         }
         let runner = self.runner.clone();
         let queue = queue.to_owned();
-        let stop = self.shutdown.wait();
+        let shutdown = self.shutdown.clone();
         self.spawn(async move {
-            if let Err(error) = runner.serve(&queue, stop).await {
-                tracing::error!(%error, %queue, "runner stopped serving");
-            }
+            let what = format!("the Func queue {queue}");
+            super::keep_serving(&what, shutdown, |stop| {
+                let (runner, queue) = (runner.clone(), queue.clone());
+                async move { runner.serve(&queue, stop).await }
+            })
+            .await;
         });
     }
 

@@ -182,20 +182,27 @@ impl TronNode {
     }
 
     fn spawn_consumers(self: &Arc<Self>) {
-        let dispatcher = Dispatcher::new(Arc::clone(&self.bus), self.registry.subscribe());
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&self.bus),
+            self.registry.subscribe(),
+        ));
         let firehose = self.options.firehose.clone();
-        let stop = self.shutdown.wait();
+        let shutdown = self.shutdown.clone();
         self.spawn(async move {
-            if let Err(error) = dispatcher.serve(&firehose, stop).await {
-                tracing::error!(%error, "the dispatcher stopped");
-            }
+            super::keep_serving("the firehose", shutdown, |stop| {
+                let (dispatcher, firehose) = (Arc::clone(&dispatcher), firehose.clone());
+                async move { dispatcher.serve(&firehose, stop).await }
+            })
+            .await;
         });
-        let dead = DeadLetters::new(Arc::clone(&self.bus), queues::PARKED);
-        let stop = self.shutdown.wait();
+        let dead = Arc::new(DeadLetters::new(Arc::clone(&self.bus), queues::PARKED));
+        let shutdown = self.shutdown.clone();
         self.spawn(async move {
-            if let Err(error) = dead.serve(queues::DEAD_LETTER, stop).await {
-                tracing::error!(%error, "the dead-letter consumer stopped");
-            }
+            super::keep_serving("the dead letters", shutdown, |stop| {
+                let dead = Arc::clone(&dead);
+                async move { dead.serve(queues::DEAD_LETTER, stop).await }
+            })
+            .await;
         });
     }
 
