@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+. bench/lib.sh
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -25,65 +26,31 @@ ensure_command wrk wrk
 ensure_command curl curl
 ensure_wasm_target
 cargo build --release --locked -p funcmesh -p funcmesh-bench --bins >&2
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-wait_ready() { # url, seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; then return 0; fi
-    sleep 0.1
-  done
-  echo "bench: $1 did not answer 200 in $2 s" >&2
-  return 1
-}
-
-to_us() { # "450.00us" | "2.10ms" | "1.02s" -> microseconds
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) print int(n); else if (v ~ /ms$/) print int(n * 1000); else if (v ~ /s$/) print int(n * 1000000); else print int(n)
-  }'
-}
-
-# run NAME URL -> sets RPS P50 P99 (and prints wrk's summary)
-run() {
-  local name=$1 url=$2 out
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$url" >/dev/null # warm-up
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url")
-  echo "--- $name" >&2
-  echo "$out" | sed -n '/Thread Stats/,/Requests\/sec/p' | grep -v '^ *[0-9]*%' >&2 || true
-  if echo "$out" | grep -q 'Non-2xx'; then
-    echo "bench: $name answered errors: $(echo "$out" | grep 'Non-2xx')" >&2
-    return 1
-  fi
-  RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  P50=$(to_us "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-  P99=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-}
+trap_exit
 
 # (a) baseline
-target/release/bare-hyper "127.0.0.1:$BASE_PORT" 2>/dev/null & pids+=($!)
+"$RELEASE"/bare-hyper "127.0.0.1:$BASE_PORT" 2>/dev/null & pids+=($!)
 wait_ready "http://127.0.0.1:$BASE_PORT$URL_PATH" 10
 run "bare hyper" "http://127.0.0.1:$BASE_PORT$URL_PATH"
 B_RPS=$RPS B_P50=$P50 B_P99=$P99
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+stop "${pids[-1]}"
 
 # (b) the mesh, direct routing
-FUNCMESH_LOG=warn target/release/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 1))" & pids+=($!)
+FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 1))" & pids+=($!)
 wait_ready "http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH" 600
 run "funcmesh dev (direct)" "http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
 M_RPS=$RPS M_P50=$P50 M_P99=$P99
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+stop "${pids[-1]}"
 
 # (c) the mesh, every request through the firehose and the tron
-FUNCMESH_LOG=warn target/release/funcmesh dev swagger-examples --no-direct-routing --listen "127.0.0.1:$((BASE_PORT + 2))" & pids+=($!)
+FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev swagger-examples --no-direct-routing --listen "127.0.0.1:$((BASE_PORT + 2))" & pids+=($!)
 wait_ready "http://127.0.0.1:$((BASE_PORT + 2))$URL_PATH" 600
 run "funcmesh dev (firehose)" "http://127.0.0.1:$((BASE_PORT + 2))$URL_PATH"
 F_RPS=$RPS F_P50=$P50 F_P99=$P99
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+stop "${pids[-1]}"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 printf '%-26s %12s %10s %10s %8s %8s\n' scenario rps p50_us p99_us ratio p99x
 printf '%-26s %12.0f %10d %10d %8s %8s\n' "bare hyper" "$B_RPS" "$B_P50" "$B_P99" 1.00 1.00

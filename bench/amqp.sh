@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The RabbitMQ benchmark: in one run, on the local broker, with one load
+# generator and the same settings (wrk on GET /hello/greet?name=Ada),
+#   (a) the ceiling: `amqp_ceiling`, one hyper server that publishes each
+#       request to a durable quorum queue (confirmed, persistent) and answers
+#       from an echo consumer's confirmed reply, acked after the reply is out:
+#       the broker round trip with the mesh's guarantees, nothing else;
+#   (b) funcmesh as three processes (tron, runner, gateway) on the broker,
+#       serving the swagger-examples bundles under a random namespace;
+#   (c) the Nameko peer (bench/nameko): an HTTP service calling a greeter
+#       service over AMQP RPC, from a virtualenv in bench/.venv;
+# then prints requests/s, p50, p99 and the ratios that matter: funcmesh to
+# the ceiling (target >= 0.8), funcmesh to Nameko (target >= 25x), and p99
+# funcmesh / p99 Nameko (target <= 1/20). The last line is a JSON summary.
+# Ratios, not absolute figures, are what to compare: the machines are shared
+# and noisy.
+#
+#   bench/amqp.sh                     # 8 s per scenario, wrk -t2 -c64
+#   DURATION=30s CONNECTIONS=128 bench/amqp.sh
+#   RUNNER_CONCURRENCY=32 bench/amqp.sh
+#   NAMEKO_MAX_WORKERS=10 bench/amqp.sh   # Nameko's default; here it is CONNECTIONS
+#   CEILING_PREFETCH=4 bench/amqp.sh      # the ceiling's window
+#
+# Every contender gets the same window of requests in flight, CONNECTIONS:
+# the ceiling's consumer prefetch, the runner's concurrency (which is its
+# prefetch) and Nameko's max_workers. Over a broker, the window decides the
+# throughput: with 4 in flight each side is bound by round trips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+. bench/lib.sh
+
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+BASE_PORT=${BASE_PORT:-18190}
+BUNDLES=${BUNDLES:-swagger-examples}
+NAMEKO_MAX_WORKERS=${NAMEKO_MAX_WORKERS:-$CONNECTIONS}
+CEILING_PREFETCH=${CEILING_PREFETCH:-$CONNECTIONS}
+RUNNER_CONCURRENCY=${RUNNER_CONCURRENCY:-$CONNECTIONS}
+URL_PATH="/hello/greet?name=Ada"
+BROKER="guest:guest@127.0.0.1:5672"
+RUN_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+NAMESPACE="fmbench$RUN_ID"
+CEILING_PREFIX="funcmesh-bench-$RUN_ID"
+VENV=bench/.venv
+
+ensure_command wrk wrk
+ensure_command curl curl
+ensure_wasm_target
+ensure_rabbitmq
+
+if [ ! -x "$VENV/bin/nameko" ] || [ bench/nameko/requirements.txt -nt "$VENV/.installed" ]; then
+  echo "bench: installing Nameko into $VENV" >&2
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/nameko/requirements.txt >&2
+  touch "$VENV/.installed"
+fi
+
+cargo build --release --locked -p funcmesh-bench --bin amqp_ceiling >&2
+cargo build --release --locked >&2
+RELEASE=${CARGO_TARGET_DIR:-target}/release
+
+# What outlives the processes on the broker: the mesh's queues and control
+# exchange (durable, under the run's namespace), the ceiling's queue if it
+# could not delete it, and Nameko's queues (the greeter's has a fixed name,
+# so it starts empty every run). Listing queues needs rabbitmqctl.
+delete_leftovers() {
+  local queues=""
+  if command -v rabbitmqctl >/dev/null; then
+    queues=$(rabbitmqctl list_queues -q --no-table-headers name 2>/dev/null |
+      grep -E "^$NAMESPACE\.|^$CEILING_PREFIX\.|^rpc(\.reply)?-funcmesh_bench_") || true
+  fi
+  # shellcheck disable=SC2086 # one queue name a word
+  "$VENV/bin/python" bench/nameko/delete.py "amqp://$BROKER//" --exchange "$NAMESPACE.funcmesh.control" \
+    rpc-funcmesh_bench_greeter $queues 2>/dev/null || true
+}
+cleanup() { stop_all; delete_leftovers; rm -rf "$BENCH_TMP"; }
+trap_exit cleanup
+
+# started NAME PID URL: waits for URL to answer 200, else shows NAME's log.
+started() {
+  pids+=("$2")
+  if ! wait_ready "$3" 60; then
+    tail -n 20 "$BENCH_TMP/$1.log" >&2
+    return 1
+  fi
+}
+
+# (a) the ceiling
+CEILING="http://127.0.0.1:$BASE_PORT$URL_PATH"
+"$RELEASE/amqp_ceiling" "127.0.0.1:$BASE_PORT" "amqp://$BROKER/%2f" "$CEILING_PREFIX" \
+  "$CEILING_PREFETCH" >"$BENCH_TMP/ceiling.log" 2>&1 &
+started ceiling $! "$CEILING"
+run "amqp ceiling" "$CEILING"
+C_RPS=$RPS C_P50=$P50 C_P99=$P99
+stop "${pids[-1]}"
+
+# (b) funcmesh: tron, runner and gateway on the broker
+MESH="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
+BUS="amqp://$BROKER/%2f?namespace=$NAMESPACE"
+ADMIN="127.0.0.1:$((BASE_PORT + 2))"
+FUNCMESH_LOG=warn "$RELEASE/funcmesh" tron --bus "$BUS" --bundles "$BUNDLES" --admin "$ADMIN" \
+  >"$BENCH_TMP/tron.log" 2>&1 & pids+=($!)
+FUNCMESH_LOG=warn "$RELEASE/funcmesh" runner --bus "$BUS" --tron "http://$ADMIN" \
+  --concurrency "$RUNNER_CONCURRENCY" >"$BENCH_TMP/runner.log" 2>&1 & pids+=($!)
+FUNCMESH_LOG=warn "$RELEASE/funcmesh" gateway --bus "$BUS" --listen "127.0.0.1:$((BASE_PORT + 1))" \
+  >"$BENCH_TMP/gateway.log" 2>&1 &
+if ! started gateway $! "$MESH"; then tail -n 20 "$BENCH_TMP/tron.log" "$BENCH_TMP/runner.log" >&2; exit 1; fi
+run "funcmesh on RabbitMQ" "$MESH"
+M_RPS=$RPS M_P50=$P50 M_P99=$P99
+stop "${pids[@]: -3}"
+
+# (c) the Nameko peer, one process per service as `nameko run` deploys them
+NAMEKO="http://127.0.0.1:$((BASE_PORT + 3))$URL_PATH"
+export NAMEKO_AMQP_URI="amqp://$BROKER//" NAMEKO_LISTEN="127.0.0.1:$((BASE_PORT + 3))" NAMEKO_MAX_WORKERS
+export PYTHONWARNINGS=ignore
+(cd bench/nameko && exec ../.venv/bin/nameko run --config config.yaml greeter) >"$BENCH_TMP/greeter.log" 2>&1 & pids+=($!)
+(cd bench/nameko && exec ../.venv/bin/nameko run --config config.yaml gateway) >"$BENCH_TMP/nameko.log" 2>&1 &
+if ! started nameko $! "$NAMEKO"; then tail -n 20 "$BENCH_TMP/greeter.log" >&2; exit 1; fi
+run "nameko" "$NAMEKO"
+N_RPS=$RPS N_P50=$P50 N_P99=$P99
+stop "${pids[@]: -2}"
+
+p99_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+echo
+printf '%-22s %12s %10s %10s\n' scenario rps p50_us p99_us
+printf '%-22s %12.0f %10d %10d\n' "amqp ceiling" "$C_RPS" "$C_P50" "$C_P99"
+printf '%-22s %12.0f %10d %10d\n' "funcmesh on RabbitMQ" "$M_RPS" "$M_P50" "$M_P99"
+printf '%-22s %12.0f %10d %10d\n' "nameko" "$N_RPS" "$N_P50" "$N_P99"
+echo
+echo "funcmesh / ceiling throughput:  $(ratio "$M_RPS" "$C_RPS")  (target >= 0.80)"
+echo "funcmesh / Nameko throughput:   $(ratio "$M_RPS" "$N_RPS")  (target >= 25)"
+echo "p99 funcmesh / p99 Nameko:      $(p99_ratio "$M_P99" "$N_P99")  (target <= 0.050)"
+echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, RabbitMQ on 127.0.0.1; Nameko max_workers=$NAMEKO_MAX_WORKERS)"
+
+printf '{"scenario":"amqp","rps":%.0f,"p50_us":%d,"p99_us":%d,"ceiling_rps":%.0f,"ceiling_p50_us":%d,"ceiling_p99_us":%d,"ratio":%s,"nameko_rps":%.0f,"nameko_p50_us":%d,"nameko_p99_us":%d,"nameko_ratio":%s,"nameko_p99_ratio":%s}\n' \
+  "$M_RPS" "$M_P50" "$M_P99" "$C_RPS" "$C_P50" "$C_P99" "$(ratio "$M_RPS" "$C_RPS")" \
+  "$N_RPS" "$N_P50" "$N_P99" "$(ratio "$M_RPS" "$N_RPS")" "$(p99_ratio "$M_P99" "$N_P99")"

@@ -1,0 +1,92 @@
+# Sourced by the benchmark scripts: the load generator, the processes a
+# script starts, and the arithmetic on wrk's figures. Callers set DURATION,
+# CONNECTIONS and THREADS; WRK_TIMEOUT (default 10s) is how long wrk waits
+# for one answer before it counts a timeout instead of a latency.
+
+WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
+
+# The processes started by the script (`cmd & pids+=($!)`); stop_all ends them.
+pids=()
+# Scratch files (wrk's output, logs); bench_cleanup removes it.
+BENCH_TMP=$(mktemp -d)
+
+# stop PID...: SIGTERM, then SIGKILL for any still running 10 s later.
+stop() {
+  local p
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do
+    for _ in $(seq 1 100); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  local left=() q
+  for q in "${pids[@]}"; do
+    case " $* " in *" $q "*) ;; *) left+=("$q") ;; esac
+  done
+  pids=(${left[@]+"${left[@]}"})
+}
+
+stop_all() { if [ ${#pids[@]} -gt 0 ]; then stop "${pids[@]}"; fi; }
+
+bench_cleanup() { stop_all; rm -rf "$BENCH_TMP"; }
+
+# Runs CLEANUP (default bench_cleanup) on exit, Ctrl-C and SIGTERM included.
+trap_exit() {
+  trap "${1:-bench_cleanup}" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# interruptible CMD...: runs CMD in the background and waits for it. wrk
+# handles SIGINT itself (it stops and reports), and bash does not act on a
+# SIGINT that its foreground command handled: waiting on a background job
+# is what lets Ctrl-C reach the traps above.
+interruptible() {
+  local pid status=0
+  "$@" &
+  pid=$!
+  pids+=("$pid")
+  wait "$pid" || status=$?
+  stop "$pid"
+  return "$status"
+}
+
+wait_ready() { # url, seconds
+  for _ in $(seq 1 $(( $2 * 10 ))); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "bench: $1 did not answer 200 in $2 s" >&2
+  return 1
+}
+
+to_us() { # "450.00us" | "2.10ms" | "1.02s" -> microseconds
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) print int(n); else if (v ~ /ms$/) print int(n * 1000); else if (v ~ /s$/) print int(n * 1000000); else print int(n)
+  }'
+}
+
+# run NAME URL -> sets RPS P50 P99 (and prints wrk's summary): a 2 s warm-up,
+# then DURATION of load with the same connections.
+run() {
+  local name=$1 url=$2 out
+  interruptible wrk -t"$THREADS" -c"$CONNECTIONS" -d2s --timeout "$WRK_TIMEOUT" "$url" >/dev/null # warm-up
+  interruptible wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency "$url" \
+    >"$BENCH_TMP/wrk.out"
+  out=$(cat "$BENCH_TMP/wrk.out")
+  echo "--- $name" >&2
+  echo "$out" | sed -n '/Thread Stats/,/Requests\/sec/p' | grep -v '^ *[0-9]*%' >&2 || true
+  if echo "$out" | grep -q 'Non-2xx'; then
+    echo "bench: $name answered errors: $(echo "$out" | grep 'Non-2xx')" >&2
+    return 1
+  fi
+  RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  P50=$(to_us "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+  P99=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

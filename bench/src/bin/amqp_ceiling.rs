@@ -1,0 +1,343 @@
+//! The ceiling of the RabbitMQ benchmark: the plainest HTTP-over-broker round
+//! trip with the delivery guarantees of the mesh, so what no mesh on the same
+//! broker can beat.
+//!
+//! Per HTTP request, the front publishes a small persistent JSON message to a
+//! durable quorum queue, with a publisher confirm, a correlation id and its
+//! own exclusive reply queue as `reply_to`. An echo consumer on its own
+//! connection (prefetch 2 x cores, manual acks) publishes each request's body
+//! back to its `reply_to` with a confirm, and only then acks the request. The
+//! front answers the HTTP client with the reply.
+//!
+//!   amqp_ceiling [LISTEN] [AMQP_URL] [QUEUE_PREFIX] [PREFETCH]
+//!
+//! The prefix keeps runs apart; the request queue is deleted on SIGINT or
+//! SIGTERM. PREFETCH (default 2 x cores, as the mesh's runners) shows how
+//! much of the ceiling is the consumer's window.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, ensure};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long a request waits for its reply before it answers 504.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// AMQP delivery mode 2: the broker writes the message to disk.
+const PERSISTENT: u8 = 2;
+
+type Waiters = Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>;
+
+/// The publishing side: one confirmed channel and the replies it waits for.
+struct Front {
+    channel: Channel,
+    requests: ShortString,
+    reply_to: ShortString,
+    next_id: AtomicU64,
+    waiters: Arc<Waiters>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8091".to_owned());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+    let prefix = args.next().unwrap_or_else(default_prefix);
+    let requests = ShortString::try_new(format!("{prefix}.requests"))
+        .context("QUEUE_PREFIX makes a queue name over 255 bytes")?;
+    let prefetch = match args.next() {
+        Some(n) => n.parse().context("PREFETCH must be a number below 65536")?,
+        None => u16::try_from(2 * std::thread::available_parallelism()?.get())?,
+    };
+
+    let echo_conn = connect(&url).await?;
+    let echo_channel = confirmed_channel(&echo_conn).await?;
+    declare_requests(&echo_channel, &requests).await?;
+    tokio::spawn(echo(echo_channel.clone(), requests.clone(), prefetch));
+
+    let front_conn = connect(&url).await?;
+    let front = Arc::new(Front::start(&front_conn, requests.clone()).await?);
+
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    eprintln!(
+        "amqp_ceiling listening on {}, requests on {requests}",
+        listener.local_addr()?
+    );
+    serve(listener, front.clone()).await?;
+
+    front
+        .channel
+        .queue_delete(requests.clone(), QueueDeleteOptions::default())
+        .await
+        .with_context(|| format!("deleting {requests}"))?;
+    front_conn.close(200, "bye".into()).await?;
+    echo_conn.close(200, "bye".into()).await?;
+    Ok(())
+}
+
+fn default_prefix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
+}
+
+async fn connect(url: &str) -> anyhow::Result<Connection> {
+    Connection::connect(url, ConnectionProperties::default())
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}
+
+async fn confirmed_channel(conn: &Connection) -> anyhow::Result<Channel> {
+    let channel = conn.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok(channel)
+}
+
+/// The request queue: durable and quorum, as the mesh's Func queues are.
+async fn declare_requests(channel: &Channel, name: &ShortString) -> anyhow::Result<()> {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    channel
+        .queue_declare(name.clone(), QueueDeclareOptions::durable(), arguments)
+        .await
+        .with_context(|| format!("declaring {name}"))?;
+    Ok(())
+}
+
+/// Accepts HTTP connections until SIGINT or SIGTERM.
+async fn serve(listener: TcpListener, front: Arc<Front>) -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+        };
+        stream.set_nodelay(true)?;
+        let front = front.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| answer(front.clone(), req));
+            let _ = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(
+    front: Arc<Front>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (status, body) = match front.call(&req).await {
+        Ok(reply) => (StatusCode::OK, Bytes::from(reply)),
+        Err(error) => {
+            eprintln!("amqp_ceiling: {error:#}");
+            let status = if error.is::<tokio::time::error::Elapsed>() {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (status, Bytes::from(format!("{error:#}\n")))
+        }
+    };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+impl Front {
+    /// Declares the request queue and an exclusive, server-named reply queue,
+    /// and starts routing replies to their waiting requests.
+    async fn start(conn: &Connection, requests: ShortString) -> anyhow::Result<Self> {
+        let channel = confirmed_channel(conn).await?;
+        declare_requests(&channel, &requests).await?;
+        let replies = conn.create_channel().await?;
+        let reply_queue = replies
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions::exclusive(),
+                FieldTable::default(),
+            )
+            .await?;
+        let reply_to = reply_queue.name().clone();
+        // No acks on the replies: a reply is worth nothing once its
+        // waiter is gone, and the exclusive queue dies with this connection.
+        let options = BasicConsumeOptions {
+            no_ack: true,
+            ..BasicConsumeOptions::default()
+        };
+        let mut consumer = replies
+            .basic_consume(reply_to.clone(), "".into(), options, FieldTable::default())
+            .await?;
+        let waiters = Arc::new(Waiters::default());
+        let routed = waiters.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(delivery)) = consumer.next().await {
+                let id = delivery.properties.correlation_id().as_ref();
+                let Some(id) = id.and_then(|id| id.as_str().parse::<u64>().ok()) else {
+                    continue;
+                };
+                let waiter = routed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(delivery.data);
+                }
+            }
+        });
+        Ok(Self {
+            channel,
+            requests,
+            reply_to,
+            next_id: AtomicU64::new(0),
+            waiters,
+        })
+    }
+
+    /// Publishes the request, waits for its confirm, then for its reply.
+    async fn call(&self, req: &Request<hyper::body::Incoming>) -> anyhow::Result<Vec<u8>> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, tx);
+        let _forget = Forget(&self.waiters, id);
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "method": req.method().as_str(),
+            "path": req.uri().path(),
+            "query": req.uri().query().unwrap_or_default(),
+        }))?;
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(PERSISTENT)
+            .with_correlation_id(id.to_string().into())
+            .with_reply_to(self.reply_to.clone());
+        let confirm = self
+            .channel
+            .basic_publish(
+                "".into(),
+                self.requests.clone(),
+                BasicPublishOptions::default(),
+                &payload,
+                properties,
+            )
+            .await?
+            .await?;
+        ensure!(confirm.is_ack(), "the broker refused request {id}");
+        let reply = tokio::time::timeout(REPLY_TIMEOUT, rx).await?;
+        reply.with_context(|| format!("the reply to request {id} was lost"))
+    }
+}
+
+/// Drops a request's waiter however its call ends (a reply has taken it
+/// already; a timeout or a gone client has not).
+struct Forget<'a>(&'a Waiters, u64);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.1);
+    }
+}
+
+/// The echo consumer: each request's body goes back to its `reply_to`,
+/// confirmed, before the request is acked.
+async fn echo(channel: Channel, requests: ShortString, prefetch: u16) {
+    if let Err(error) = consume_echo(channel, requests, prefetch).await {
+        eprintln!("amqp_ceiling: the echo consumer failed: {error:#}");
+    }
+}
+
+async fn consume_echo(
+    channel: Channel,
+    requests: ShortString,
+    prefetch: u16,
+) -> anyhow::Result<()> {
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let mut consumer = channel
+        .basic_consume(
+            requests,
+            "echo".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            if let Err(error) = reply(&channel, &delivery).await {
+                eprintln!("amqp_ceiling: echo: {error:#}");
+                let requeue = BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                };
+                let _ = delivery.nack(requeue).await;
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn reply(channel: &Channel, delivery: &Delivery) -> anyhow::Result<()> {
+    let props = &delivery.properties;
+    let reply_to = props
+        .reply_to()
+        .clone()
+        .context("a request without reply_to")?;
+    let mut properties = BasicProperties::default().with_content_type("application/json".into());
+    if let Some(id) = props.correlation_id() {
+        properties = properties.with_correlation_id(id.clone());
+    }
+    let confirm = channel
+        .basic_publish(
+            "".into(),
+            reply_to,
+            BasicPublishOptions::default(),
+            &delivery.data,
+            properties,
+        )
+        .await?
+        .await?;
+    ensure!(confirm.is_ack(), "the broker refused a reply");
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(())
+}
