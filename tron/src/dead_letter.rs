@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use funcmesh_bus::{Bus, ConsumeOptions, Delivery, Error as BusError, Message, now_ms};
+use funcmesh_bus::{Bus, Delivery, Error as BusError, Message, now_ms};
 use funcmesh_core::envelope::{RequestEnvelope, ResponseEnvelope};
 use serde::Serialize;
 
@@ -81,25 +81,10 @@ impl DeadLetters {
         queue: &str,
         shutdown: impl Future<Output = ()>,
     ) -> funcmesh_bus::Result<()> {
-        let mut consumer = self
-            .bus
-            .consume(queue, ConsumeOptions { prefetch: 32 })
-            .await?;
-        tokio::pin!(shutdown);
-        loop {
-            let delivery = tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                next = consumer.next() => match next {
-                    Some(Ok(delivery)) => delivery,
-                    Some(Err(error)) => {
-                        tracing::warn!(%error, "dead-letter consumer error");
-                        continue;
-                    }
-                    None => return Ok(()),
-                },
-            };
-            self.handle(delivery).await;
-        }
+        crate::consume::each_delivery(&*self.bus, queue, 32, "dead-letter", shutdown, |d| {
+            self.handle(d)
+        })
+        .await
     }
 
     async fn handle(&self, delivery: Delivery) {

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use funcmesh_bus::{Bus, ConsumeOptions, Delivery, Error as BusError, Message};
+use funcmesh_bus::{Bus, Delivery, Error as BusError, Message};
 use funcmesh_core::envelope::{RequestEnvelope, ResponseEnvelope};
 use funcmesh_core::routing::RouteTable;
 use serde::Serialize;
@@ -87,25 +87,10 @@ impl Dispatcher {
         firehose: &str,
         shutdown: impl Future<Output = ()>,
     ) -> funcmesh_bus::Result<()> {
-        let mut consumer = self
-            .bus
-            .consume(firehose, ConsumeOptions { prefetch: 256 })
-            .await?;
-        tokio::pin!(shutdown);
-        loop {
-            let delivery = tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                next = consumer.next() => match next {
-                    Some(Ok(d)) => d,
-                    Some(Err(error)) => {
-                        tracing::warn!(%error, "firehose consumer error");
-                        continue;
-                    }
-                    None => return Ok(()),
-                },
-            };
-            self.dispatch(delivery).await;
-        }
+        crate::consume::each_delivery(&*self.bus, firehose, 256, "firehose", shutdown, |d| {
+            self.dispatch(d)
+        })
+        .await
     }
 
     async fn dispatch(&self, delivery: Delivery) {

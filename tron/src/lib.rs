@@ -14,6 +14,7 @@
 //!   failed, then parks it for inspection.
 
 pub mod admin;
+mod consume;
 pub mod dead_letter;
 pub mod dispatch;
 pub mod registry;

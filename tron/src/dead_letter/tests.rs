@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use funcmesh_bus::inproc::InProcBus;
-use funcmesh_bus::{Consumer, QueueSpec};
+use funcmesh_bus::{ConsumeOptions, Consumer, QueueSpec};
 use funcmesh_core::queues;
 
 use super::*;

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use funcmesh_bus::inproc::InProcBus;
-use funcmesh_bus::{QueueSpec, now_ms};
+use funcmesh_bus::{ConsumeOptions, QueueSpec, now_ms};
 use funcmesh_core::queues;
 
 use super::*;
