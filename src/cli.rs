@@ -132,15 +132,7 @@ pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::R
         .await
         .with_context(|| format!("binding the admin listener {}", args.admin))?;
     let node = TronNode::start(bus, options, listener).await?;
-    for route in &node.registry().table().routes {
-        tracing::info!(
-            "route http://{}{}/ -> {} ({})",
-            route.host.as_deref().unwrap_or("*"),
-            route.base_path,
-            route.name,
-            &route.bundle[..12.min(route.bundle.len())]
-        );
-    }
+    log_routes(&node.registry().table());
     signal.await;
     tracing::info!("tron stopping");
     node.shutdown().await;
@@ -174,6 +166,19 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     let answer = cluster::upload(&args.tron, &name, &packed).await?;
     println!("{answer}");
     Ok(())
+}
+
+/// One INFO line per route being served.
+pub fn log_routes(table: &funcmesh_core::routing::RouteTable) {
+    for route in &table.routes {
+        tracing::info!(
+            "route http://{}{}/ -> {} ({})",
+            route.host.as_deref().unwrap_or("*"),
+            route.base_path,
+            route.name,
+            &route.bundle[..12.min(route.bundle.len())]
+        );
+    }
 }
 
 fn default_cache_dir() -> PathBuf {

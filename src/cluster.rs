@@ -69,6 +69,12 @@ pub(crate) async fn keep_serving<F, Fut>(
     }
 }
 
+/// Locks `m`; the nodes' short critical sections leave nothing half-done
+/// when they panic, so a poisoned lock is still safe to use.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// `url` with its password masked, for logs.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

@@ -119,15 +119,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let mesh = DevMesh::start(options, listener).await?;
     let table = mesh.registry().table();
-    for route in &table.routes {
-        tracing::info!(
-            "route http://{}{}/ -> {} ({})",
-            route.host.as_deref().unwrap_or("*"),
-            route.base_path,
-            route.name,
-            &route.bundle[..12.min(route.bundle.len())]
-        );
-    }
+    cli::log_routes(&table);
     tracing::info!(
         "funcmesh dev serving {} bundle(s) on {}",
         table.routes.len(),

@@ -47,6 +47,20 @@ pub enum LoadOutcome {
     Unchanged,
 }
 
+impl LoadOutcome {
+    /// `bundle` went live in place of `previous`.
+    pub fn live(
+        bundle: &funcmesh_core::bundle::Bundle,
+        previous: Option<&funcmesh_core::bundle::Bundle>,
+    ) -> Self {
+        Self::Live {
+            name: bundle.name.clone(),
+            hash: bundle.hash.clone(),
+            previous: previous.map(|p| p.hash.clone()),
+        }
+    }
+}
+
 /// What the watcher reloads bundles into.
 pub trait Target: Send + Sync + 'static {
     /// Loads (or reloads) the bundle in `dir` and makes it live. On error

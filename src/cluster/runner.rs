@@ -5,7 +5,7 @@ mod source;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use funcmesh_bus::{Bus, now_ms};
@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use super::control::{
     self, HEARTBEAT_EVERY, RUNNER_STATS_TOPIC, RoutesAnnouncement, RunnerHeartbeat,
 };
-use super::follow;
+use super::{follow, lock};
 use crate::shutdown::Shutdown;
 use source::FetchSource;
 
@@ -250,8 +250,4 @@ fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -6,7 +6,7 @@ mod target;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,8 +19,8 @@ use funcmesh_tron::{DeadLetters, Dispatcher, Registry};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::QueuePolicy;
 use super::control::{self, RunnerHeartbeat};
+use super::{QueuePolicy, lock};
 use crate::shutdown::Shutdown;
 use crate::watch::{self, WatchHandle, WatchOptions};
 
@@ -250,8 +250,4 @@ impl TronNode {
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         lock(&self.tasks).spawn(task);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -176,11 +176,7 @@ impl DevMesh {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "bundle live"
         );
-        Ok(LoadOutcome::Live {
-            name: bundle.name.clone(),
-            hash: bundle.hash.clone(),
-            previous: previous.map(|p| p.hash.clone()),
-        })
+        Ok(LoadOutcome::live(&bundle, previous.as_deref()))
     }
 
     /// Takes the bundle from `dir` out of service: its routes answer 404.

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use funcmesh_core::bundle::Bundle;
 use funcmesh_runner::fetch::BundleFetcher;
 use funcmesh_runner::{BundleSource, SourceError};
+
+use crate::cluster::lock;
 
 /// The fetcher of the configured trons, or of the store a tron announced.
 pub(super) struct FetchSource {
@@ -36,7 +38,7 @@ impl FetchSource {
 
     /// Remembers the name the routes give bundle `hash`.
     pub(super) fn name(&self, hash: &str, name: &str) {
-        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut names = lock(&self.names);
         names.insert(hash.to_owned(), name.to_owned());
     }
 
@@ -45,7 +47,7 @@ impl FetchSource {
         if self.fixed {
             return;
         }
-        let mut fetcher = self.fetcher.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut fetcher = lock(&self.fetcher);
         if fetcher.as_ref().is_some_and(|(url, _)| url == store) {
             return;
         }
@@ -55,7 +57,7 @@ impl FetchSource {
     }
 
     fn current(&self) -> Option<Arc<BundleFetcher>> {
-        let fetcher = self.fetcher.lock().unwrap_or_else(PoisonError::into_inner);
+        let fetcher = lock(&self.fetcher);
         fetcher.as_ref().map(|(_, f)| Arc::clone(f))
     }
 }
@@ -71,12 +73,7 @@ impl BundleSource for FetchSource {
                 .current()
                 .ok_or("no tron has announced a bundle store yet")?;
             let bundle = fetcher.fetch(&hash).await?;
-            let name = self
-                .names
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&hash)
-                .cloned();
+            let name = lock(&self.names).get(&hash).cloned();
             Ok(match name {
                 Some(name) if name != bundle.name => Arc::new(Bundle {
                     name,

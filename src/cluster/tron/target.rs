@@ -44,11 +44,7 @@ impl TronNode {
             self.retire_later(old);
         }
         tracing::debug!(bundle = %bundle.name, hash = bundle.short_hash(), queue = %route.queue, "bundle live");
-        Ok(LoadOutcome::Live {
-            name: bundle.name.clone(),
-            hash: bundle.hash.clone(),
-            previous: previous.map(|p| p.hash.clone()),
-        })
+        Ok(LoadOutcome::live(&bundle, previous.as_deref()))
     }
 
     /// Takes the bundle from `dir` out of service: its routes answer 404.
