@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{assert_quiet, broker_up, cleanup, namespace, next};
+use common::{assert_quiet, broker_up, cleanup, namespace, next, publish_numbered};
 use funcmesh_bus::{ConsumeOptions, Error, Message, QueueDepth, QueueSpec, now_ms};
 
 #[tokio::test]
@@ -20,11 +20,7 @@ async fn publish_consume_ack_in_order() {
     };
     assert_eq!(bus.system(), "rabbitmq");
     bus.declare(&QueueSpec::work("q")).await.unwrap();
-    for i in 0..5 {
-        bus.publish("q", Message::new(format!("m{i}")))
-            .await
-            .unwrap();
-    }
+    publish_numbered(&*bus, "q", "m", 5).await;
     let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     for i in 0..5 {
         let d = next(&mut c).await;
@@ -158,11 +154,7 @@ async fn competing_consumers_share_the_work() {
     let options = ConsumeOptions { prefetch: 1 };
     let mut a = bus.consume("q", options).await.unwrap();
     let mut b = bus.consume("q", options).await.unwrap();
-    for i in 0..20 {
-        bus.publish("q", Message::new(format!("{i}")))
-            .await
-            .unwrap();
-    }
+    publish_numbered(&*bus, "q", "", 20).await;
     let (mut seen, mut from_a, mut from_b) = (BTreeSet::new(), 0, 0);
     while seen.len() < 20 {
         let d = tokio::select! {
@@ -184,11 +176,7 @@ async fn prefetch_bounds_unacknowledged_deliveries() {
         return;
     };
     bus.declare(&QueueSpec::work("q")).await.unwrap();
-    for i in 0..5 {
-        bus.publish("q", Message::new(format!("{i}")))
-            .await
-            .unwrap();
-    }
+    publish_numbered(&*bus, "q", "", 5).await;
     let mut c = bus
         .consume("q", ConsumeOptions { prefetch: 2 })
         .await
@@ -464,11 +452,7 @@ async fn a_dropped_consumer_gives_back_its_prefetch_and_lets_work_in_hand_finish
         return;
     };
     bus.declare(&QueueSpec::work("q")).await.unwrap();
-    for i in 0..5 {
-        bus.publish("q", Message::new(format!("{i}")))
-            .await
-            .unwrap();
-    }
+    publish_numbered(&*bus, "q", "", 5).await;
     let mut a = bus
         .consume("q", ConsumeOptions { prefetch: 10 })
         .await

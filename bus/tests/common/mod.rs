@@ -77,6 +77,15 @@ pub async fn wait_connected(bus: &Arc<dyn Bus>) -> Duration {
 }
 
 /// The next delivery, failing the test after 5 s.
+/// Publishes `{prefix}0` .. `{prefix}{n-1}` to `queue`, in order.
+pub async fn publish_numbered(bus: &dyn Bus, queue: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        bus.publish(queue, funcmesh_bus::Message::new(format!("{prefix}{i}")))
+            .await
+            .unwrap();
+    }
+}
+
 pub async fn next(consumer: &mut Consumer) -> Delivery {
     tokio::time::timeout(Duration::from_secs(5), consumer.next())
         .await
