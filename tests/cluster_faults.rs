@@ -218,13 +218,19 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
             load.spawn(async move {
                 let mut slowest = Duration::ZERO;
                 let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+                let mut odd = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let started = Instant::now();
                     let status = match call_at(gateway, "GET", "/hello/greet?name=load")
                         .try_send()
                         .await
                     {
-                        Ok(resp) => resp.status,
+                        Ok(resp) => {
+                            if ![200, 503, 504].contains(&resp.status) {
+                                odd.push(String::from_utf8_lossy(&resp.body).into_owned());
+                            }
+                            resp.status
+                        }
                         Err(_) => 0,
                     };
                     slowest = slowest.max(started.elapsed());
@@ -233,7 +239,7 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                 }
-                (slowest, statuses)
+                (slowest, statuses, odd)
             });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -270,8 +276,10 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+        let mut odd = Vec::new();
         while let Some(joined) = load.join_next().await {
-            let (slowest, seen) = joined.unwrap();
+            let (slowest, seen, bodies) = joined.unwrap();
+            odd.extend(bodies);
             assert!(
                 slowest < Duration::from_secs(11),
                 "a request waited {slowest:?}, past its 10 s deadline"
@@ -285,7 +293,8 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         );
         assert!(
             statuses.keys().all(|s| [200, 503, 504].contains(s)),
-            "{statuses:?}"
+            "{statuses:?}: {odd:?}\n{}",
+            cluster.logs()
         );
         for name in ["tron", "gateway", "runner1"] {
             assert!(cluster.running(name), "{name} exited\n{}", cluster.logs());

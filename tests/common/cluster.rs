@@ -11,6 +11,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use funcmesh_core::queues;
+
 use super::{call_at, root};
 
 /// RabbitMQ on this machine; `./scripts/test` starts it where it is down.
@@ -36,6 +38,7 @@ impl Drop for Cluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.delete_queues();
     }
 }
 
@@ -63,6 +66,68 @@ impl Cluster {
             dir,
             procs: Mutex::default(),
         }
+    }
+
+    /// Deletes the durable queues this cluster declared, so that test runs
+    /// do not pile quorum queues up on the shared broker (the reply queues
+    /// and listeners are exclusive and go with their connections).
+    pub fn delete_queues(&self) {
+        let namespace = self
+            .bus
+            .rsplit_once("namespace=")
+            .map(|(_, ns)| ns.to_owned());
+        let Some(namespace) = namespace else { return };
+        let mut names: Vec<String> = [queues::FIREHOSE, queues::DEAD_LETTER, queues::PARKED]
+            .map(str::to_owned)
+            .to_vec();
+        for dir in funcmesh_core::bundle::find_bundles(&self.bundles) {
+            if let Ok(bundle) = funcmesh_core::bundle::load_dir(&dir) {
+                names.push(queues::func_queue(
+                    bundle.host.as_deref(),
+                    &bundle.base_path,
+                ));
+            }
+        }
+        // And the queues of bundles a test added and removed again.
+        let listed = Command::new("rabbitmqctl")
+            .args(["-q", "list_queues", "--no-table-headers", "name"])
+            .output();
+        if let Ok(listed) = listed {
+            let prefix = format!("{namespace}.");
+            let text = String::from_utf8_lossy(&listed.stdout);
+            names.extend(
+                text.lines()
+                    .filter_map(|q| q.trim().strip_prefix(&prefix))
+                    .map(str::to_owned),
+            );
+        }
+        names.sort();
+        names.dedup();
+        let url = self.bus.split('?').next().unwrap_or(RABBITMQ).to_owned();
+        // Drop may run inside the tests' runtime: delete from a thread of
+        // its own with a runtime of its own.
+        let deleting = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let connection =
+                    lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+                        .await
+                        .ok()?;
+                for name in names {
+                    // A refusal closes its channel: one channel per queue.
+                    let channel = connection.create_channel().await.ok()?;
+                    let _ = channel
+                        .queue_delete(format!("{namespace}.{name}").into(), Default::default())
+                        .await;
+                }
+                let _ = connection.close(200, "test done".into()).await;
+                Some(())
+            })
+        });
+        let _ = deleting.join();
     }
 
     /// Starts the tron.
