@@ -134,9 +134,7 @@ impl RunnerNode {
     /// background) and consumes their Func queues; versions no route names
     /// any more are retired after the grace period.
     fn apply(self: &Arc<Self>, announced: &RoutesAnnouncement) {
-        if let Some(store) = &announced.store
-            && self.options.trons.is_empty()
-        {
+        if let Some(store) = &announced.store {
             self.source.use_store(store);
         }
         for route in &announced.table.routes {
