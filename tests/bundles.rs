@@ -15,6 +15,7 @@ fn hello_wasm() -> std::path::PathBuf {
     let bundle = funcmesh_core::bundle::load_any(&dir).expect("building the hello example");
     match bundle.code {
         funcmesh_core::bundle::Code::Wasm { path, .. } => path,
+        funcmesh_core::bundle::Code::Python { .. } => panic!("not a WebAssembly bundle"),
     }
 }
 

@@ -55,7 +55,9 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("save-to-live: building the hello module");
     let owned = example.clone();
     let built = tokio::task::spawn_blocking(move || load_any(&owned)).await??;
-    let Code::Wasm { path: module, .. } = &built.code;
+    let Code::Wasm { path: module, .. } = &built.code else {
+        anyhow::bail!("the hello example is not a WebAssembly bundle");
+    };
 
     let tmp = tempfile::tempdir()?;
     let wasm_dir = tmp.path().join("hello");

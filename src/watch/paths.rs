@@ -131,12 +131,13 @@ fn relevant(kind: &EventKind) -> bool {
 }
 
 /// Build output (any `target` directory, a crate's or its workspace's),
-/// hidden files and directories, and editors' swap, backup and probe files.
+/// hidden files and directories, Python's byte-code caches, and editors'
+/// swap, backup and probe files.
 pub(crate) fn ignored(relative: &Path) -> bool {
     let hidden_or_build = relative.components().any(|c| match c {
         Component::Normal(name) => {
             let name = name.to_string_lossy();
-            name == "target" || name.starts_with('.')
+            name == "target" || funcmesh_core::bundle::is_ignored_name(&name)
         }
         _ => false,
     });
@@ -175,6 +176,8 @@ mod tests {
         for path in [
             "target/wasm32-wasip1/release/hello.wasm",
             "hello/target/release/.fingerprint/x",
+            "words-py/words/__pycache__/api.cpython-311.pyc",
+            "words-py/lib/x.pyc",
             ".git/index",
             "hello/.cargo/config.toml",
             "hello/src/.lib.rs.swp",

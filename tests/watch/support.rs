@@ -24,6 +24,7 @@ pub fn faults_wasm() -> &'static Path {
         let bundle = funcmesh_core::bundle::load_any(&dir).expect("building the faults fixture");
         match bundle.code {
             funcmesh_core::bundle::Code::Wasm { path, .. } => path,
+            funcmesh_core::bundle::Code::Python { .. } => panic!("not a WebAssembly bundle"),
         }
     })
 }

@@ -72,6 +72,17 @@ impl<'a> Contents<'a> {
     /// files are read through; symlinked directories are not entered, so a
     /// link loop cannot hang the loader.
     pub(super) fn add_dir(&mut self, dir: &Path, relative: &str) -> Result<()> {
+        self.add_dir_except(dir, relative, |_| false)
+    }
+
+    /// [`Contents::add_dir`], leaving out every file or directory whose
+    /// name `skip` accepts.
+    pub(super) fn add_dir_except(
+        &mut self,
+        dir: &Path,
+        relative: &str,
+        skip: fn(&str) -> bool,
+    ) -> Result<()> {
         let io = |source| BundleError::Io {
             path: dir.to_path_buf(),
             source,
@@ -79,6 +90,9 @@ impl<'a> Contents<'a> {
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if skip(&name) {
+                continue;
+            }
             let relative = if relative.is_empty() {
                 name
             } else {
@@ -87,7 +101,7 @@ impl<'a> Contents<'a> {
             let path = entry.path();
             let file_type = entry.file_type().map_err(io)?;
             if file_type.is_dir() {
-                self.add_dir(&path, &relative)?;
+                self.add_dir_except(&path, &relative, skip)?;
             } else if file_type.is_file() || path.is_file() {
                 self.add(relative, Source::File(path));
             }

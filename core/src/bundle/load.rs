@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use super::check::{check_manifest, check_module, inside};
 use super::hash::{Contents, Source};
+use super::python::{check_entry_points, has_python, is_ignored_name};
 use super::spec::{line_column, parse_spec_with};
-use super::{Bundle, BundleError, Code, Manifest, Result, Vars};
+use super::{Bundle, BundleError, Code, Manifest, Result, Runtime, Vars};
 
 /// The names an API description may have, in the order they are looked for.
 pub const SPEC_FILES: [&str; 6] = [
@@ -92,22 +93,41 @@ pub(super) fn load_as(
         None => Manifest::default(),
     };
     let grants = check_manifest(dir, &manifest_file, &manifest)?;
-    let module = match wasm {
-        Some(wasm) => wasm.to_path_buf(),
-        None => find_module(dir, &manifest)?,
-    };
-    let bytes = read(&module)?;
-    check_module(&module, &bytes, &spec.operations)?;
-
     let mut contents = Contents::default();
     contents.add(spec_name.to_owned(), Source::Bytes(&spec_text));
     if let Some(text) = &manifest_text {
         contents.add(MANIFEST_FILE.to_owned(), Source::Bytes(text));
     }
-    contents.add(module_key(dir, &module), Source::Bytes(&bytes));
-    for (relative, path) in &grants {
-        contents.add_dir(path, relative)?;
-    }
+    let module_bytes;
+    let code = match runtime(dir, wasm, &manifest) {
+        Runtime::Wasm => {
+            let module = match wasm {
+                Some(wasm) => wasm.to_path_buf(),
+                None => find_module(dir, &manifest)?,
+            };
+            module_bytes = read(&module)?;
+            check_module(&module, &module_bytes, &spec.operations)?;
+            contents.add(module_key(dir, &module), Source::Bytes(&module_bytes));
+            for (relative, path) in &grants {
+                contents.add_dir(path, relative)?;
+            }
+            Code::Wasm {
+                path: module,
+                bytes: Arc::from(&module_bytes[..]),
+            }
+        }
+        Runtime::Python => {
+            if !manifest.wasi.dirs.is_empty() {
+                return Err(BundleError::Invalid {
+                    path: manifest_file,
+                    message: "wasi.dirs applies to WebAssembly bundles; a Python function reads its bundle's files from the working directory".to_owned(),
+                });
+            }
+            let modules = check_entry_points(dir, &spec.operations)?;
+            contents.add_dir_except(dir, "", is_ignored_name)?;
+            Code::Python { modules }
+        }
+    };
     let used = vars.fingerprint();
     if let Some(used) = &used {
         contents.add(VARS_KEY.to_owned(), Source::Bytes(used.as_bytes()));
@@ -125,12 +145,30 @@ pub(super) fn load_as(
         base_path: spec.base_path,
         operations: spec.operations,
         manifest,
-        code: Code::Wasm {
-            path: module,
-            bytes: Arc::from(bytes),
-        },
+        code,
     };
     Ok((bundle, packed))
+}
+
+/// What runs the bundle: the manifest's `runtime`, else WebAssembly when a
+/// module is given, named or present, else Python when there are Python
+/// sources, else WebAssembly (whose loader explains what is missing).
+fn runtime(dir: &Path, wasm: Option<&Path>, manifest: &Manifest) -> Runtime {
+    if let Some(runtime) = manifest.runtime {
+        return runtime;
+    }
+    let has_wasm = || {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.path().extension().is_some_and(|ext| ext == "wasm"))
+        })
+    };
+    if wasm.is_some() || manifest.module.is_some() || has_wasm() || !has_python(dir) {
+        Runtime::Wasm
+    } else {
+        Runtime::Python
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -232,8 +270,8 @@ fn find_module(dir: &Path, manifest: &Manifest) -> Result<PathBuf> {
     match &modules[..] {
         [one] => Ok(one.clone()),
         [] => Err(code(
-            "no .wasm module (build the Rust crate with `cargo build --release --target wasm32-wasip1` \
-             and copy the .wasm here, or name it with `module` in funcmesh.toml)"
+            "no .wasm module and no Python sources (build the Rust crate with `cargo build --release --target wasm32-wasip1` \
+             and copy the .wasm here, or name it with `module` in funcmesh.toml; for Python, add the modules the operationIds name)"
                 .to_owned(),
         )),
         many => {

@@ -24,6 +24,20 @@ pub struct Manifest {
     /// Which `.wasm` file to run when the bundle holds more than one.
     #[serde(default)]
     pub module: Option<String>,
+    /// What runs the operations. Found from the files when not given: a
+    /// `.wasm` module (or `module`) means WebAssembly, else Python sources.
+    #[serde(default)]
+    pub runtime: Option<Runtime>,
+}
+
+/// What runs a bundle's operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// A wasm32-wasip1 module.
+    Wasm,
+    /// Python functions, `operationId` = `module.function`.
+    Python,
 }
 
 /// WASI capabilities granted to the function. None by default.
@@ -79,6 +93,7 @@ impl Default for Manifest {
                 log_output: true,
             },
             module: None,
+            runtime: None,
         }
     }
 }

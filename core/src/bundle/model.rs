@@ -48,6 +48,12 @@ pub enum Code {
         /// Its bytes.
         bytes: Arc<[u8]>,
     },
+    /// Python sources in the bundle directory, dependencies in its `lib/`.
+    Python {
+        /// The modules the operations name, to import when the bundle is
+        /// installed.
+        modules: Vec<String>,
+    },
 }
 
 /// One operation of the API description.

@@ -8,6 +8,7 @@ mod load;
 mod manifest;
 mod openapi3;
 mod pack;
+mod python;
 mod refs;
 mod swagger2;
 mod unpack;

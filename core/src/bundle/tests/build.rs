@@ -39,7 +39,9 @@ fn builds_and_loads_a_rust_func_crate() {
     let dir = func_crate(LIB_RS);
     assert!(is_rust_crate(dir.path()));
     let bundle = load_any(dir.path()).unwrap();
-    let Code::Wasm { path, bytes } = &bundle.code;
+    let Code::Wasm { path, bytes } = &bundle.code else {
+        panic!("not a WebAssembly bundle")
+    };
     // Under the crate's own target directory, whatever CARGO_TARGET_DIR the
     // outer `cargo test` runs with.
     assert!(

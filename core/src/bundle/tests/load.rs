@@ -29,7 +29,9 @@ fn loads_a_bundle_directory() {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     );
-    let Code::Wasm { path, bytes } = &bundle.code;
+    let Code::Wasm { path, bytes } = &bundle.code else {
+        panic!("not a WebAssembly bundle")
+    };
     assert_eq!(path, &dir.path().join("petstore.wasm"));
     assert_eq!(&bytes[..], &guest_module(&["listPets"])[..]);
 }
@@ -68,12 +70,12 @@ fn guest_abi_exports_are_required() {
 }
 
 #[test]
-fn code_must_be_exactly_one_webassembly_module() {
+fn code_must_be_one_webassembly_module_or_python_sources() {
     let dir = Dir::new();
     dir.write("openapi.yaml", one_op_spec("listPets"));
     let message = load_dir(dir.path()).unwrap_err().to_string();
     assert!(
-        message.contains("no .wasm module (build the Rust crate with"),
+        message.contains("no .wasm module and no Python sources (build the Rust crate with"),
         "{message}"
     );
 
@@ -135,7 +137,9 @@ fn module_built_elsewhere() {
     let target = Dir::new();
     let wasm = target.write("release/pets.wasm", guest_module(&["listPets"]));
     let bundle = load_with_wasm(dir.path(), &wasm).unwrap();
-    let Code::Wasm { path, .. } = &bundle.code;
+    let Code::Wasm { path, .. } = &bundle.code else {
+        panic!("not a WebAssembly bundle")
+    };
     assert_eq!(path, &wasm);
 }
 

@@ -58,7 +58,9 @@ fn unpacking_into_a_cache_keeps_hash_routing_and_files() {
     assert_eq!(bundle.base_path, packed.bundle.base_path);
     assert_eq!(bundle.manifest, packed.bundle.manifest);
     assert_eq!(bundle.operations[0].id, "listPets");
-    let Code::Wasm { bytes, .. } = &bundle.code;
+    let Code::Wasm { bytes, .. } = &bundle.code else {
+        panic!("not a WebAssembly bundle")
+    };
     assert_eq!(&bytes[..], &guest_module(&["listPets"])[..]);
     let names = std::fs::read_to_string(bundle.dir.join("data/names.txt")).unwrap();
     assert_eq!(names, "rex\nfido\n");
