@@ -10,6 +10,7 @@ use funcmesh::cluster::{
     self, GatewayNode, GatewayOptions, QueuePolicy, RunnerNode, RunnerOptions, TronNode,
     TronOptions,
 };
+use funcmesh_runner::{PythonConfig, WorkerCommand};
 
 /// The default bus: the local RabbitMQ's default virtual host.
 const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -84,9 +85,54 @@ pub struct RunnerArgs {
     /// Function calls run at once (default: twice the cores).
     #[arg(long, env = "FUNCMESH_CONCURRENCY")]
     concurrency: Option<usize>,
-    /// Put a function's panic message in its 502 answers.
+    /// Put a function's panic message or traceback in its 502 answers.
     #[arg(long, env = "FUNCMESH_DEV_MODE")]
     dev_mode: bool,
+    #[command(flatten)]
+    python: PythonArgs,
+}
+
+/// How Python bundles run.
+#[derive(Debug, clap::Args)]
+pub struct PythonArgs {
+    /// Python worker processes per bundle version, each one interpreter
+    /// running one call at a time (default: one per core; at most the
+    /// bundle's max_concurrency).
+    #[arg(long, env = "FUNCMESH_PYTHON_WORKERS")]
+    python_workers: Option<usize>,
+    /// How long a Python call may run past its deadline, ignoring the
+    /// interrupt, before its worker is killed and replaced, in milliseconds.
+    #[arg(long, env = "FUNCMESH_PYTHON_KILL_GRACE_MS", default_value_t = PythonConfig::default().kill_grace_ms)]
+    python_kill_grace_ms: u64,
+}
+
+impl PythonArgs {
+    /// The runner's Python settings; workers are this binary.
+    pub fn config(&self) -> PythonConfig {
+        let mut config = PythonConfig {
+            worker: worker_command(),
+            kill_grace_ms: self.python_kill_grace_ms,
+            ..PythonConfig::default()
+        };
+        if let Some(n) = self.python_workers {
+            config.workers = n.max(1);
+        }
+        config
+    }
+}
+
+/// This binary as a Python worker, when it embeds Python.
+fn worker_command() -> Option<WorkerCommand> {
+    if !cfg!(feature = "python") {
+        return None;
+    }
+    match std::env::current_exe() {
+        Ok(exe) => Some(WorkerCommand::funcmesh(exe)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot find this binary: Python bundles will be refused");
+            None
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +193,7 @@ pub async fn runner(args: RunnerArgs, signal: impl Future<Output = ()>) -> anyho
     let mut options = RunnerOptions::new(cache_dir);
     options.trons = args.tron;
     options.dev_mode = args.dev_mode;
+    options.python = args.python.config();
     if let Some(n) = args.concurrency {
         options.concurrency = n.max(1);
     }

@@ -36,6 +36,8 @@ pub struct DevOptions {
     /// How long the watcher holds a file's events to merge a burst of
     /// writes into one reload.
     pub debounce: Duration,
+    /// How Python bundles run; without a worker command they are refused.
+    pub python: funcmesh_runner::PythonConfig,
 }
 
 impl DevOptions {
@@ -49,6 +51,7 @@ impl DevOptions {
             max_deliveries: 5,
             dev_mode: true,
             debounce: crate::watch::WatchOptions::default().debounce,
+            python: funcmesh_runner::PythonConfig::default(),
         }
     }
 

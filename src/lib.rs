@@ -2,6 +2,8 @@
 //!
 //! - [`dev`]: `funcmesh dev DIR`, the whole mesh in one process on the
 //!   in-process bus.
+//! - [`vendor`]: `funcmesh bundle build`, a Python bundle's requirements
+//!   installed into its `lib/`.
 //! - [`shutdown`]: one signal that every task of a process listens to.
 //! - [`watch`]: reload on save, for any [`watch::Target`] that can load and
 //!   remove bundles.
@@ -9,4 +11,5 @@
 pub mod cluster;
 pub mod dev;
 pub mod shutdown;
+pub mod vendor;
 pub mod watch;

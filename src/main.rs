@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use funcmesh::dev::{DevMesh, DevOptions};
 
 mod cli;
+#[cfg(feature = "python")]
+mod python_worker;
 
 // Every request allocates in several components on several threads; glibc's
 // allocator spent an eighth of the mesh's time in the benchmark.
@@ -48,10 +50,28 @@ enum Command {
     Runner(cli::RunnerArgs),
     /// Upload a bundle to a tron's store; the tron makes it live.
     Push(cli::PushArgs),
+    /// Work on a bundle directory.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Load a bundle (building a Rust func crate first) and print its routes.
     Check {
         /// The bundle directory.
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Make a bundle self-contained: install a Python bundle's
+    /// requirements.txt into its lib/ with pip, build a Rust func crate to
+    /// WebAssembly; then load it and print its routes.
+    Build {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// The Python whose pip installs the requirements (default: the one
+        /// this binary embeds).
+        #[arg(long, env = "FUNCMESH_PYTHON")]
+        python: Option<PathBuf>,
     },
 }
 
@@ -82,9 +102,27 @@ struct DevArgs {
     /// one reload, in milliseconds.
     #[arg(long, env = "FUNCMESH_DEBOUNCE_MS", default_value_t = 100)]
     debounce_ms: u64,
+    #[command(flatten)]
+    python: cli::PythonArgs,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    // A Python worker is this binary started by a runner: no CLI, no
+    // runtime, no logging of its own.
+    #[cfg(feature = "python")]
+    if python_worker::requested() {
+        return python_worker::main();
+    }
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("parsing --log")?)
@@ -101,6 +139,13 @@ fn main() -> anyhow::Result<()> {
             Command::Tron(args) => cli::tron(args, wait_for_signal()).await,
             Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
             Command::Push(args) => cli::push(args).await,
+            Command::Bundle(BundleCommand::Build { dir, python }) => {
+                let python = python.unwrap_or_else(funcmesh::vendor::default_python);
+                let built = dir.clone();
+                tokio::task::spawn_blocking(move || funcmesh::vendor::build(&built, &python))
+                    .await??;
+                check(&dir).await
+            }
             Command::Check { dir } => check(&dir).await,
         }
     })
@@ -114,6 +159,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     if let Some(n) = args.concurrency {
         options.concurrency = n.max(1);
     }
+    options.python = args.python.config();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -14,6 +14,8 @@
 //! - [`wasm`]: the [`Executor`], which runs the operation on a fresh
 //!   wasmtime instance with the bundle's limits and maps every guest fault
 //!   to a [`CallError`] for that request alone.
+//! - [`python`]: Python bundles, run in worker processes that embed
+//!   CPython; the same [`Executor`] hands them over.
 //! - [`fetch`]: [`BundleFetcher`], which gets a bundle version the tron
 //!   named by its hash: from the disk cache, else downloaded from a tron,
 //!   checked against the hash and cached.
@@ -22,6 +24,7 @@
 pub mod fetch;
 pub mod http;
 pub mod matcher;
+pub mod python;
 pub mod validate;
 pub mod wasm;
 pub mod worker;
@@ -30,5 +33,6 @@ pub mod worker;
 mod test_support;
 
 pub use fetch::{BundleFetcher, FetchConfig, FetchError};
+pub use python::{PythonConfig, WorkerCommand};
 pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};
 pub use worker::{BundleSource, Runner, RunnerConfig, RunnerStats, SourceError, StatsSnapshot};

@@ -1,5 +1,6 @@
-//! The WebAssembly executor: runs the operations of installed bundles, each
-//! call on a fresh instance of a pre-compiled, pre-linked module.
+//! The executor: runs the operations of installed bundles. A WebAssembly
+//! call runs on a fresh instance of a pre-compiled, pre-linked module; a
+//! Python bundle is handed to [`crate::python`].
 //!
 //! - `engine`: the process's one engine (Cranelift, epoch interruption,
 //!   pooling allocator), its WASI linker, and the epoch ticker thread.
@@ -47,6 +48,7 @@ pub struct GuestResponse {
 /// Runs the functions of installed bundles. One per runner process; share
 /// it behind an `Arc`.
 pub struct Executor {
+    python: crate::python::Python,
     engine: Engine,
     linker: Linker<Host>,
     config: ExecutorConfig,
@@ -67,6 +69,7 @@ impl Executor {
         let ticker = EpochTicker::start(engine.clone(), tick)?;
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Ok(Executor {
+            python: crate::python::Python::new(config.python.clone()),
             engine,
             linker,
             config,
@@ -88,6 +91,9 @@ impl Executor {
     pub async fn install(&self, bundle: Arc<Bundle>) -> Result<(), InstallError> {
         if self.is_installed(&bundle.hash) {
             return Ok(());
+        }
+        if let funcmesh_core::bundle::Code::Python { .. } = bundle.code {
+            return self.python.install(bundle).await;
         }
         let module = match self.cached_module(&bundle) {
             Some(module) => module,
@@ -115,27 +121,31 @@ impl Executor {
     /// Forgets a bundle. Calls in flight finish; new calls get
     /// [`CallError::UnknownBundle`].
     pub fn retire(&self, hash: &str) {
-        if self.write().remove(hash).is_some() {
+        if self.write().remove(hash).is_some() || self.python.retire(hash) {
             tracing::info!(bundle = %short(hash), "bundle retired");
         }
     }
 
     /// Whether a bundle with this hash is installed.
     pub fn is_installed(&self, hash: &str) -> bool {
-        self.read().contains_key(hash)
+        self.read().contains_key(hash) || self.python.bundle(hash).is_some()
     }
 
     /// The installed bundle with this hash.
     pub fn bundle(&self, hash: &str) -> Option<Arc<Bundle>> {
-        self.read().get(hash).map(|i| Arc::clone(&i.bundle))
+        let wasm = self.read().get(hash).map(|i| Arc::clone(&i.bundle));
+        wasm.or_else(|| self.python.bundle(hash))
     }
 
     /// Every installed bundle.
     pub fn bundles(&self) -> Vec<Arc<Bundle>> {
-        self.read()
+        let mut bundles: Vec<Arc<Bundle>> = self
+            .read()
             .values()
             .map(|i| Arc::clone(&i.bundle))
-            .collect()
+            .collect();
+        bundles.extend(self.python.bundles());
+        bundles
     }
 
     /// Calls operation `op_id` of bundle `hash` with a request, on a fresh
@@ -150,11 +160,10 @@ impl Executor {
         body: &[u8],
         deadline: Instant,
     ) -> Result<GuestResponse, CallError> {
-        let installed = self
-            .read()
-            .get(hash)
-            .cloned()
-            .ok_or_else(|| CallError::UnknownBundle(hash.to_owned()))?;
+        let Some(installed) = self.read().get(hash).cloned() else {
+            let python = self.python.call(hash, op_id, meta, body, deadline).await;
+            return python.unwrap_or_else(|| Err(CallError::UnknownBundle(hash.to_owned())));
+        };
         let operation = *installed
             .exports
             .operations
@@ -205,10 +214,14 @@ impl Executor {
     }
 
     fn cached_module(&self, bundle: &Bundle) -> Option<wasmtime::Module> {
-        let funcmesh_core::bundle::Code::Wasm { bytes, .. } = &bundle.code;
-        self.read().values().find_map(|i| {
-            let funcmesh_core::bundle::Code::Wasm { bytes: other, .. } = &i.bundle.code;
-            (other == bytes).then(|| i.module.clone())
+        let funcmesh_core::bundle::Code::Wasm { bytes, .. } = &bundle.code else {
+            return None;
+        };
+        self.read().values().find_map(|i| match &i.bundle.code {
+            funcmesh_core::bundle::Code::Wasm { bytes: other, .. } if other == bytes => {
+                Some(i.module.clone())
+            }
+            _ => None,
         })
     }
 
@@ -230,8 +243,10 @@ impl Executor {
 }
 
 fn bundle_code_path(bundle: &Bundle) -> String {
-    let funcmesh_core::bundle::Code::Wasm { path, .. } = &bundle.code;
-    path.display().to_string()
+    match &bundle.code {
+        funcmesh_core::bundle::Code::Wasm { path, .. } => path.display().to_string(),
+        funcmesh_core::bundle::Code::Python { .. } => bundle.dir.display().to_string(),
+    }
 }
 
 fn short(hash: &str) -> &str {

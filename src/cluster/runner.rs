@@ -34,6 +34,8 @@ pub struct RunnerOptions {
     /// How long a bundle version dropped from the routes stays installed,
     /// for requests already routed to it.
     pub grace: Duration,
+    /// How Python bundles run; without a worker command they are refused.
+    pub python: funcmesh_runner::PythonConfig,
 }
 
 impl RunnerOptions {
@@ -45,6 +47,7 @@ impl RunnerOptions {
             concurrency: funcmesh_runner::ExecutorConfig::default().concurrency,
             dev_mode: false,
             grace: Duration::from_secs(31),
+            python: funcmesh_runner::PythonConfig::default(),
         }
     }
 }
@@ -73,6 +76,7 @@ impl RunnerNode {
     pub async fn start(bus: Arc<dyn Bus>, options: RunnerOptions) -> anyhow::Result<Arc<Self>> {
         let executor = Arc::new(Executor::new(ExecutorConfig {
             concurrency: options.concurrency,
+            python: options.python.clone(),
             ..ExecutorConfig::default()
         })?);
         let runner = Runner::new(

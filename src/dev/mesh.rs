@@ -71,6 +71,7 @@ impl DevMesh {
         let registry = Arc::new(Registry::new());
         let executor = Arc::new(Executor::new(ExecutorConfig {
             concurrency: options.concurrency,
+            python: options.python.clone(),
             ..ExecutorConfig::default()
         })?);
         let runner = Arc::new(Runner::new(

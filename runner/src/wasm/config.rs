@@ -27,6 +27,9 @@ pub struct ExecutorConfig {
     /// the rest is dropped.
     #[serde(default = "default_output_capture_bytes")]
     pub output_capture_bytes: usize,
+    /// How Python bundles run.
+    #[serde(default)]
+    pub python: crate::python::PythonConfig,
 }
 
 /// Twice the machine's cores.
@@ -58,6 +61,7 @@ impl Default for ExecutorConfig {
             epoch_tick_ms: default_epoch_tick_ms(),
             keep_resident_bytes: default_keep_resident_bytes(),
             output_capture_bytes: default_output_capture_bytes(),
+            python: crate::python::PythonConfig::default(),
         }
     }
 }

@@ -85,6 +85,16 @@ pub enum CallError {
     /// The function's output does not follow the ABI: 502.
     #[error("function returned a malformed response: {0}")]
     Malformed(String),
+    /// A Python function raised: 502.
+    #[error("function raised {kind}: {message}")]
+    Exception {
+        /// The exception's type, e.g. `KeyError`.
+        kind: String,
+        /// `str()` of the exception.
+        message: String,
+        /// The formatted traceback (logged; in the body only in dev mode).
+        traceback: String,
+    },
     /// No instance slot could be had: 503.
     #[error("runner overloaded: {0}")]
     Overloaded(String),
@@ -102,19 +112,28 @@ impl CallError {
             CallError::MemoryLimit { .. }
             | CallError::Trap { .. }
             | CallError::Exit(_)
+            | CallError::Exception { .. }
             | CallError::Malformed(_) => 502,
             CallError::UnknownOperation(_) | CallError::Internal(_) => 500,
         }
     }
 
-    /// The message the client gets. Guest details (panic messages, the
-    /// ABI problem) only in dev mode: they may leak the function's internals.
+    /// The message the client gets. Guest details (panic messages,
+    /// tracebacks, the ABI problem) only in dev mode: they may leak the function's internals.
     pub fn client_message(&self, dev_mode: bool) -> String {
         match self {
             CallError::Trap {
                 trap,
                 panic: Some(panic),
             } if dev_mode => format!("function trapped: {trap} ({panic})"),
+            CallError::Exception {
+                kind,
+                message,
+                traceback,
+            } if dev_mode => format!("function raised {kind}: {message}\n{traceback}"),
+            CallError::Exception { .. } => {
+                "function raised an exception (the runner's log has the traceback)".to_owned()
+            }
             CallError::Malformed(_) if !dev_mode => {
                 "function returned a malformed response".to_owned()
             }
@@ -132,6 +151,7 @@ impl CallError {
             CallError::MemoryLimit { .. } => "memory_limit",
             CallError::Trap { .. } => "trap",
             CallError::Exit(_) => "exit",
+            CallError::Exception { .. } => "exception",
             CallError::Malformed(_) => "malformed_output",
             CallError::Overloaded(_) => "overloaded",
             CallError::Internal(_) => "internal",

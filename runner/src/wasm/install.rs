@@ -39,9 +39,18 @@ pub struct Installed {
     pub dirs: Vec<(PathBuf, String, FsPerms)>,
 }
 
+fn not_wasm(bundle: &Bundle) -> InstallError {
+    InstallError::Unsupported {
+        hash: bundle.hash.clone(),
+        message: "not a WebAssembly bundle".to_owned(),
+    }
+}
+
 /// Compiles `bundle`'s module on a blocking thread.
 pub async fn compile(engine: &Engine, bundle: &Bundle) -> Result<Module, InstallError> {
-    let Code::Wasm { path, bytes } = &bundle.code;
+    let Code::Wasm { path, bytes } = &bundle.code else {
+        return Err(not_wasm(bundle));
+    };
     let (engine, bytes) = (engine.clone(), Arc::clone(bytes));
     let compiled = tokio::task::spawn_blocking(move || Module::new(&engine, &bytes[..]))
         .await
@@ -63,7 +72,9 @@ pub fn prepare(
     module: Module,
     max_memory_mb: u32,
 ) -> Result<Installed, InstallError> {
-    let Code::Wasm { path, .. } = &bundle.code;
+    let Code::Wasm { path, .. } = &bundle.code else {
+        return Err(not_wasm(bundle));
+    };
     let abi_error = |message: String| InstallError::Abi {
         hash: bundle.hash.clone(),
         path: path.display().to_string(),

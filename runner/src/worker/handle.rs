@@ -171,6 +171,7 @@ fn failure_of(error: &CallError) -> Failure {
         CallError::MemoryLimit { .. } => Failure::MemoryLimit,
         CallError::Trap { .. } => Failure::Trap,
         CallError::Exit(_) => Failure::Exit,
+        CallError::Exception { .. } => Failure::Exception,
         CallError::Malformed(_) => Failure::MalformedOutput,
         CallError::Overloaded(_) => Failure::Overloaded,
         CallError::UnknownOperation(_) | CallError::Internal(_) => Failure::Internal,

@@ -27,6 +27,8 @@ pub enum Failure {
     Trap,
     /// 502: the function exited.
     Exit,
+    /// 502: a Python function raised.
+    Exception,
     /// 502: the function's output broke the ABI.
     MalformedOutput,
     /// 503: no instance slot.
@@ -36,7 +38,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    const ALL: [Failure; 12] = [
+    const ALL: [Failure; 13] = [
         Failure::NotFound,
         Failure::MethodNotAllowed,
         Failure::Invalid,
@@ -46,6 +48,7 @@ impl Failure {
         Failure::MemoryLimit,
         Failure::Trap,
         Failure::Exit,
+        Failure::Exception,
         Failure::MalformedOutput,
         Failure::Overloaded,
         Failure::Internal,
@@ -63,6 +66,7 @@ impl Failure {
             Failure::MemoryLimit => "memory_limit",
             Failure::Trap => "trap",
             Failure::Exit => "exit",
+            Failure::Exception => "exception",
             Failure::MalformedOutput => "malformed_output",
             Failure::Overloaded => "overloaded",
             Failure::Internal => "internal",

@@ -1,0 +1,259 @@
+//! The Python executor: runs the operations of Python bundles in worker
+//! processes that each embed CPython (through pyo3, in the `funcmesh`
+//! binary built with the `python` feature).
+//!
+//! - `pool`: the workers of one bundle version, started when it is
+//!   installed (imports are paid once, there), one call at a time each,
+//!   killed and replaced when a call will not stop at its deadline.
+//! - `protocol`: the frames between the runner and a worker.
+//!
+//! The interpreter's lock allows one Python call at a time per process, so
+//! a version runs on several worker processes (`workers`, at most the
+//! manifest's `max_concurrency`); more throughput comes from more workers
+//! per runner and more runners. Every version has its own workers and its
+//! own copy of the bundle: a reload starts fresh interpreters, so nothing of
+//! the old modules survives, and the old version drains on its own workers.
+
+mod pool;
+pub mod protocol;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use func_sdk::abi::RequestMeta;
+use funcmesh_core::bundle::{Bundle, Code};
+use serde::{Deserialize, Serialize};
+
+use crate::wasm::{CallError, GuestResponse, InstallError};
+use pool::Pool;
+
+/// The command line that starts a worker process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCommand {
+    /// The program, normally the `funcmesh` binary itself.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+/// The argument that makes the `funcmesh` binary a Python worker.
+pub const WORKER_ARG: &str = "__python-worker";
+
+impl WorkerCommand {
+    /// `program __python-worker`.
+    pub fn funcmesh(program: impl Into<PathBuf>) -> WorkerCommand {
+        WorkerCommand {
+            program: program.into(),
+            args: vec![WORKER_ARG.to_owned()],
+        }
+    }
+}
+
+/// How Python bundles are run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonConfig {
+    /// How workers are started; `None` refuses Python bundles (a runner
+    /// built without Python support).
+    #[serde(default)]
+    pub worker: Option<WorkerCommand>,
+    /// Worker processes per bundle version (at most its `max_concurrency`).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// How long past its deadline a call may take to stop on its own before
+    /// its worker is killed and replaced.
+    #[serde(default = "default_kill_grace_ms")]
+    pub kill_grace_ms: u64,
+    /// How long a worker may take to import a bundle.
+    #[serde(default = "default_import_timeout_ms")]
+    pub import_timeout_ms: u64,
+    /// Where each version's copy is made; a directory of the system's
+    /// temporary directory when not given.
+    #[serde(default)]
+    pub copies_dir: Option<PathBuf>,
+}
+
+/// One per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+const fn default_kill_grace_ms() -> u64 {
+    1_000
+}
+
+const fn default_import_timeout_ms() -> u64 {
+    60_000
+}
+
+impl Default for PythonConfig {
+    fn default() -> Self {
+        Self {
+            worker: None,
+            workers: default_workers(),
+            kill_grace_ms: default_kill_grace_ms(),
+            import_timeout_ms: default_import_timeout_ms(),
+            copies_dir: None,
+        }
+    }
+}
+
+/// The installed Python bundles.
+pub struct Python {
+    config: PythonConfig,
+    copies: PathBuf,
+    pools: RwLock<HashMap<String, Arc<Pool>>>,
+    copied: AtomicU64,
+}
+
+impl Python {
+    /// No bundles yet.
+    pub fn new(config: PythonConfig) -> Python {
+        let copies = config.copies_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("funcmesh-python-{}", std::process::id()))
+        });
+        Python {
+            config,
+            copies,
+            pools: RwLock::default(),
+            copied: AtomicU64::new(0),
+        }
+    }
+
+    /// Copies the bundle, starts its workers and imports it; a bundle whose
+    /// import fails (a syntax error, a missing function) is refused.
+    pub async fn install(&self, bundle: Arc<Bundle>) -> Result<(), InstallError> {
+        if self.pool(&bundle.hash).is_some() {
+            return Ok(());
+        }
+        if !matches!(bundle.code, Code::Python { .. }) {
+            return Err(InstallError::Unsupported {
+                hash: bundle.hash.clone(),
+                message: "not a Python bundle".into(),
+            });
+        }
+        let failed = |message: String| InstallError::Compile {
+            hash: bundle.hash.clone(),
+            path: bundle.dir.display().to_string(),
+            message,
+        };
+        if self.config.worker.is_none() {
+            return Err(InstallError::Unsupported {
+                hash: bundle.hash.clone(),
+                message: "this runner was built without Python support (the `python` feature)"
+                    .into(),
+            });
+        }
+        let n = self.copied.fetch_add(1, Ordering::Relaxed);
+        let copy = self
+            .copies
+            .join(format!("{}-{}-{n}", bundle.name, bundle.short_hash()));
+        let (from, to) = (bundle.dir.clone(), copy.clone());
+        tokio::task::spawn_blocking(move || funcmesh_core::bundle::copy_sources(&from, &to))
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .map_err(|e| failed(format!("copying the bundle to {}: {e}", copy.display())))?;
+        let started = Instant::now();
+        let pool = Pool::start(Arc::clone(&bundle), copy, self.config.clone())
+            .await
+            .map_err(failed)?;
+        self.write().entry(bundle.hash.clone()).or_insert(pool);
+        tracing::info!(
+            bundle = %bundle.short_hash(),
+            name = %bundle.name,
+            operations = bundle.operations.len(),
+            import_ms = started.elapsed().as_millis() as u64,
+            "Python bundle installed"
+        );
+        Ok(())
+    }
+
+    /// Forgets a version: calls in flight finish, its workers then exit.
+    pub fn retire(&self, hash: &str) -> bool {
+        let removed = self.write().remove(hash);
+        if let Some(pool) = &removed {
+            pool.close();
+        }
+        removed.is_some()
+    }
+
+    /// The installed bundle with this hash.
+    pub fn bundle(&self, hash: &str) -> Option<Arc<Bundle>> {
+        self.pool(hash).map(|p| Arc::clone(&p.bundle))
+    }
+
+    /// Every installed bundle.
+    pub fn bundles(&self) -> Vec<Arc<Bundle>> {
+        self.read()
+            .values()
+            .map(|p| Arc::clone(&p.bundle))
+            .collect()
+    }
+
+    /// Calls `op_id` of bundle `hash`, or `None` when no such Python bundle
+    /// is installed.
+    pub async fn call(
+        &self,
+        hash: &str,
+        op_id: &str,
+        meta: &RequestMeta,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Option<Result<GuestResponse, CallError>> {
+        let pool = self.pool(hash)?;
+        let deadline = Instant::now()
+            .checked_add(std::time::Duration::from_millis(
+                pool.bundle.manifest.timeout_ms,
+            ))
+            .map_or(deadline, |t| deadline.min(t));
+        let budget_ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64;
+        if budget_ms == 0 {
+            return Some(Err(CallError::Timeout { budget_ms }));
+        }
+        let encoded = match serde_json::to_string(meta) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                return Some(Err(CallError::Internal(format!(
+                    "encoding the request: {e}"
+                ))));
+            }
+        };
+        let result = pool.call(op_id, encoded, body, deadline, budget_ms).await;
+        if let Err(CallError::Exception {
+            kind, traceback, ..
+        }) = &result
+        {
+            tracing::warn!(
+                request_id = %meta.request_id,
+                bundle = %pool.bundle.short_hash(),
+                operation = op_id,
+                %kind,
+                "Python function raised:\n{traceback}"
+            );
+        }
+        Some(result)
+    }
+
+    fn pool(&self, hash: &str) -> Option<Arc<Pool>> {
+        self.read().get(hash).cloned()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Pool>>> {
+        self.pools.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Pool>>> {
+        self.pools.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.copies);
+    }
+}

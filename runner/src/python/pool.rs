@@ -1,0 +1,367 @@
+//! The worker processes of one Python bundle version. Each worker embeds an
+//! interpreter, imported the bundle once, and runs one call at a time; a call
+//! takes an idle worker, or waits for one until its deadline.
+//!
+//! A worker that does not stop at the deadline (the interrupt it raises
+//! itself was caught, or C code holds the interpreter) is killed and
+//! replaced; one that dies is replaced. Either way only the call it was
+//! running fails: the others run on other workers.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use funcmesh_core::bundle::Bundle;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::Semaphore;
+
+use super::PythonConfig;
+use super::protocol::{self, FromWorker, ToWorker};
+use crate::wasm::{CallError, GuestResponse};
+
+/// One worker process.
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    pid: u32,
+}
+
+/// The workers of one bundle version.
+pub struct Pool {
+    pub bundle: Arc<Bundle>,
+    /// The copy of the bundle the workers run from; removed with the pool.
+    dir: PathBuf,
+    config: PythonConfig,
+    idle: Mutex<Vec<Worker>>,
+    /// One permit per idle worker.
+    ready: Semaphore,
+    closed: AtomicBool,
+}
+
+/// How a call ended, before it becomes a response or a [`CallError`].
+enum Ended {
+    Answered(Result<GuestResponse, CallError>),
+    /// The worker is gone or must go; the error is the call's.
+    Lost(CallError),
+}
+
+impl Pool {
+    /// Starts the first worker and waits for its imports, so that a broken
+    /// bundle is refused here; the others start in the background.
+    pub async fn start(
+        bundle: Arc<Bundle>,
+        dir: PathBuf,
+        config: PythonConfig,
+    ) -> Result<Arc<Pool>, String> {
+        let size = config
+            .workers
+            .clamp(1, bundle.manifest.max_concurrency.max(1) as usize);
+        let pool = Arc::new(Pool {
+            bundle,
+            dir,
+            config,
+            idle: Mutex::default(),
+            ready: Semaphore::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let first = pool.spawn().await?;
+        pool.give_back(first);
+        for _ in 1..size {
+            Arc::clone(&pool).replace();
+        }
+        Ok(pool)
+    }
+
+    /// Stops replacing workers; the idle ones exit when the last call
+    /// holding the pool is done.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Calls `operation` on an idle worker.
+    pub async fn call(
+        self: &Arc<Self>,
+        operation: &str,
+        meta: String,
+        body: &[u8],
+        deadline: Instant,
+        budget_ms: u64,
+    ) -> Result<GuestResponse, CallError> {
+        let permit = tokio::time::timeout_at(deadline.into(), self.ready.acquire()).await;
+        match permit {
+            Ok(Ok(permit)) => permit.forget(),
+            Ok(Err(_closed)) => return Err(CallError::UnknownBundle(self.bundle.hash.clone())),
+            Err(_elapsed) => return Err(CallError::Timeout { budget_ms }),
+        }
+        let Some(worker) = self.lock().pop() else {
+            return Err(CallError::Internal(
+                "no idle Python worker behind a permit".into(),
+            ));
+        };
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64;
+        let request = ToWorker::Call {
+            operation: operation.to_owned(),
+            meta,
+            budget_ms: left,
+        };
+        // The exchange runs as its own task: a caller that goes away must not
+        // leave a worker half-way through a frame.
+        let (pool, body) = (Arc::clone(self), body.to_vec());
+        let exchange = tokio::spawn(async move {
+            let mut worker = worker;
+            let ended = pool
+                .exchange(&mut worker, &request, &body, deadline, budget_ms)
+                .await;
+            match ended {
+                Ended::Answered(result) => {
+                    pool.give_back(worker);
+                    result
+                }
+                Ended::Lost(error) => {
+                    pool.recycle(worker, &error).await;
+                    Err(error)
+                }
+            }
+        });
+        exchange
+            .await
+            .unwrap_or_else(|e| Err(CallError::Internal(format!("Python call task: {e}"))))
+    }
+
+    async fn exchange(
+        &self,
+        worker: &mut Worker,
+        request: &ToWorker,
+        body: &[u8],
+        deadline: Instant,
+        budget_ms: u64,
+    ) -> Ended {
+        if let Err(error) = protocol::write_async(&mut worker.stdin, request, body).await {
+            return Ended::Lost(died(worker, &error).await);
+        }
+        let grace = Duration::from_millis(self.config.kill_grace_ms);
+        let answer = tokio::time::timeout_at(
+            (deadline + grace).into(),
+            protocol::read_async(&mut worker.stdout),
+        )
+        .await;
+        match answer {
+            Err(_elapsed) => {
+                tracing::warn!(
+                    bundle = %self.bundle.short_hash(),
+                    pid = worker.pid,
+                    grace_ms = self.config.kill_grace_ms,
+                    "Python function did not stop at its deadline; killing its worker"
+                );
+                Ended::Lost(CallError::Timeout { budget_ms })
+            }
+            Ok(Err(error)) => Ended::Lost(died(worker, &error).await),
+            Ok(Ok((FromWorker::Response { status, headers }, body))) => {
+                Ended::Answered(match status {
+                    100..=599 => Ok(GuestResponse {
+                        status,
+                        headers,
+                        body: Bytes::from(body),
+                    }),
+                    _ => Err(CallError::Malformed(format!(
+                        "status {status} is not 100..=599"
+                    ))),
+                })
+            }
+            Ok(Ok((
+                FromWorker::Exception {
+                    kind,
+                    message,
+                    traceback,
+                },
+                _,
+            ))) => Ended::Answered(Err(CallError::Exception {
+                kind,
+                message,
+                traceback,
+            })),
+            Ok(Ok((FromWorker::Timeout { traceback }, _))) => {
+                tracing::debug!(bundle = %self.bundle.short_hash(), %traceback, "Python function interrupted at its deadline");
+                Ended::Answered(Err(CallError::Timeout { budget_ms }))
+            }
+            Ok(Ok((other, _))) => Ended::Lost(CallError::Internal(format!(
+                "Python worker answered a call with {other:?}"
+            ))),
+        }
+    }
+
+    /// Kills `worker` and starts another in its place.
+    async fn recycle(self: &Arc<Self>, mut worker: Worker, why: &CallError) {
+        let _ = worker.child.start_kill();
+        let _ = worker.child.wait().await;
+        tracing::info!(bundle = %self.bundle.short_hash(), pid = worker.pid, reason = why.kind(), "Python worker replaced");
+        Arc::clone(self).replace();
+    }
+
+    /// Starts a worker in the background and adds it when ready, retrying
+    /// while the pool is open.
+    fn replace(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            while !self.closed.load(Ordering::Relaxed) {
+                match self.spawn().await {
+                    Ok(worker) => return self.give_back(worker),
+                    Err(error) => {
+                        tracing::error!(bundle = %self.bundle.short_hash(), %error, "starting a Python worker failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        });
+    }
+
+    /// Makes `worker` idle again. A retired version's workers are kept too,
+    /// for the calls still waiting; they exit when the pool is dropped.
+    fn give_back(&self, worker: Worker) {
+        self.lock().push(worker);
+        self.ready.add_permits(1);
+    }
+
+    /// Starts one worker process and waits until it has imported the bundle.
+    async fn spawn(&self) -> Result<Worker, String> {
+        let command = self.config.worker.as_ref().ok_or_else(|| {
+            "this runner was built without Python support (the `python` feature)".to_owned()
+        })?;
+        let mut child = Command::new(&command.program);
+        child
+            .args(&command.args)
+            .env_clear()
+            .envs(base_env())
+            .envs(&self.bundle.manifest.env)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group: a Ctrl-C meant for the runner is not
+            // delivered to the workers in the middle of a call.
+            .process_group(0)
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            child.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = child
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", command.program.display()))?;
+        let pid = child.id().unwrap_or(0);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err("a worker's pipes are missing".to_owned());
+        };
+        self.forward_output(pid, stderr);
+        let mut worker = Worker {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+            pid,
+        };
+        let init = ToWorker::Init {
+            bundle: format!("{} ({})", self.bundle.name, self.bundle.short_hash()),
+            dir: self.dir.display().to_string(),
+            operations: self
+                .bundle
+                .operations
+                .iter()
+                .map(|o| o.id.clone())
+                .collect(),
+        };
+        let import_timeout = Duration::from_millis(self.config.import_timeout_ms);
+        let answer = async {
+            protocol::write_async(&mut worker.stdin, &init, b"").await?;
+            protocol::read_async::<FromWorker>(&mut worker.stdout).await
+        };
+        match tokio::time::timeout(import_timeout, answer).await {
+            Ok(Ok((FromWorker::Ready { python, import_ms }, _))) => {
+                tracing::debug!(bundle = %self.bundle.short_hash(), pid, import_ms, %python, "Python worker ready");
+                Ok(worker)
+            }
+            Ok(Ok((FromWorker::InitFailed { message }, _))) => Err(message),
+            Ok(Ok((other, _))) => Err(format!("the worker answered its start with {other:?}")),
+            Ok(Err(error)) => Err(died(&mut worker, &error).await.to_string()),
+            Err(_elapsed) => Err(format!(
+                "importing the bundle took longer than {} ms",
+                self.config.import_timeout_ms
+            )),
+        }
+    }
+
+    /// Sends what a worker prints to the log, line by line, as the
+    /// manifest's `wasi.log_output` says for every bundle.
+    fn forward_output(&self, pid: u32, stderr: tokio::process::ChildStderr) {
+        let bundle = self.bundle.name.clone();
+        let log = self.bundle.manifest.wasi.log_output;
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if log {
+                    tracing::info!(target: "funcmesh::python", %bundle, pid, "{line}");
+                }
+            }
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The idle workers are killed as they drop; their copy goes too.
+        if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            tracing::debug!(dir = %self.dir.display(), %error, "removing a Python bundle copy");
+        }
+    }
+}
+
+/// The environment of a worker besides the manifest's `[env]`: nothing of
+/// the runner's own but what the interpreter needs to behave.
+fn base_env() -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("PYTHONDONTWRITEBYTECODE", "1".to_owned()),
+        ("PYTHONNOUSERSITE", "1".to_owned()),
+        ("PYTHONUNBUFFERED", "1".to_owned()),
+        ("PYTHONIOENCODING", "utf-8".to_owned()),
+        ("LANG", "C.UTF-8".to_owned()),
+    ];
+    if let Ok(path) = std::env::var("PATH") {
+        env.push(("PATH", path));
+    }
+    env
+}
+
+/// What a lost worker's call gets: its exit status or signal.
+async fn died(worker: &mut Worker, error: &std::io::Error) -> CallError {
+    let status = tokio::time::timeout(Duration::from_secs(1), worker.child.wait()).await;
+    use std::os::unix::process::ExitStatusExt as _;
+    match status {
+        Ok(Ok(status)) => match (status.code(), status.signal()) {
+            (Some(code), _) => CallError::Exit(code),
+            (None, Some(signal)) => CallError::Trap {
+                trap: format!("the Python worker was killed by signal {signal}"),
+                panic: None,
+            },
+            _ => CallError::Internal(format!("the Python worker ended: {status}")),
+        },
+        _ => CallError::Internal(format!("talking to the Python worker: {error}")),
+    }
+}
