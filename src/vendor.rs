@@ -47,6 +47,7 @@ pub fn build(dir: &Path, python: &Path) -> anyhow::Result<()> {
         .arg("--requirement")
         .arg(&requirements)
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore")
         .status()
         .with_context(|| format!("running {} -m pip", python.display()))?;
     if !status.success() {
