@@ -106,6 +106,12 @@ impl Pool {
         let left = deadline
             .saturating_duration_since(Instant::now())
             .as_millis() as u64;
+        if left == 0 {
+            // A budget of 0 would disarm the worker's alarm (setitimer(0)):
+            // the call would run until its worker is killed.
+            self.give_back(worker);
+            return Err(CallError::Timeout { budget_ms });
+        }
         let request = ToWorker::Call {
             operation: operation.to_owned(),
             meta,
@@ -258,9 +264,14 @@ impl Pool {
                 Ok(())
             });
         }
-        let mut child = child
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", command.program.display()))?;
+        // The death signal follows the thread that forks, not the process:
+        // fork on a runtime worker, which lives as long as the runtime, never
+        // on a blocking-pool thread that exits when idle.
+        let program = command.program.display().to_string();
+        let spawned = tokio::spawn(async move { child.spawn() }).await;
+        let mut child = spawned
+            .map_err(|e| format!("starting {program}: {e}"))?
+            .map_err(|e| format!("starting {program}: {e}"))?;
         let pid = child.id().unwrap_or(0);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
