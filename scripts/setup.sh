@@ -57,3 +57,33 @@ ensure_rabbitmq() {
 rabbitmq_answers() {
   (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null
 }
+
+# The Python that pyo3 builds the runner's interpreter against: `python3`
+# (or PYO3_PYTHON) with a shared libpython, which the binary records as its
+# run path. Debian's python3-dev is installed where there is no python3.
+ensure_python() {
+  local python=${PYO3_PYTHON:-python3}
+  if ! command -v "$python" >/dev/null 2>&1; then
+    ensure_command python3 python3-dev
+    ensure_command pip3 python3-pip
+    ensure_command python3 python3-venv
+  fi
+  if [ "$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("Py_ENABLE_SHARED"))')" != 1 ]; then
+    echo "setup: $python has no shared libpython; the python feature needs one" \
+      "(build it with --enable-shared, or build funcmesh with --no-default-features)" >&2
+    return 1
+  fi
+}
+
+# A virtual environment with pytest, for the tests of the Python SDK and of
+# the example Python bundles; made once, under target/.
+PYTEST_VERSION=9.2.0
+ensure_pytest() {
+  local venv=${CARGO_TARGET_DIR:-target}/pytest-venv
+  if ! "$venv/bin/python" -m pytest --version 2>/dev/null | grep -q "$PYTEST_VERSION"; then
+    echo "setup: creating $venv with pytest $PYTEST_VERSION" >&2
+    "${PYO3_PYTHON:-python3}" -m venv --clear "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "pytest==$PYTEST_VERSION"
+  fi
+  PYTEST="$venv/bin/python -m pytest"
+}
