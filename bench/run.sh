@@ -4,6 +4,8 @@
 #   (b) `funcmesh dev swagger-examples` serving `hello` (gateway routes straight
 #       to the Func queue: gateway -> Func queue -> runner -> reply queue),
 #   (c) the same with every request through the firehose and the tron,
+#   (d) `funcmesh dev bench/fixtures/hello-py`: the same function in Python
+#       (direct routing), for the Python/WebAssembly ratio,
 # then prints requests/s, p50, p99 and the ratios against (a). The last line
 # is a JSON summary. Ratios, not absolute figures, are what to compare: the
 # machines are shared and noisy.
@@ -51,17 +53,28 @@ run "funcmesh dev (firehose)" "http://127.0.0.1:$((BASE_PORT + 2))$URL_PATH"
 F_RPS=$RPS F_P50=$P50 F_P99=$P99
 stop "${pids[-1]}"
 
+# (d) the same function in Python
+PY_PATH="/hello-py/greet?name=Ada"
+FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev bench/fixtures/hello-py --listen "127.0.0.1:$((BASE_PORT + 3))" & pids+=($!)
+wait_ready "http://127.0.0.1:$((BASE_PORT + 3))$PY_PATH" 60
+run "funcmesh dev (Python)" "http://127.0.0.1:$((BASE_PORT + 3))$PY_PATH"
+P_RPS=$RPS P_P50=$P50 P_P99=$P99
+stop "${pids[-1]}"
+
 echo
 printf '%-26s %12s %10s %10s %8s %8s\n' scenario rps p50_us p99_us ratio p99x
 printf '%-26s %12.0f %10d %10d %8s %8s\n' "bare hyper" "$B_RPS" "$B_P50" "$B_P99" 1.00 1.00
 printf '%-26s %12.0f %10d %10d %8s %8s\n' "funcmesh dev (direct)" "$M_RPS" "$M_P50" "$M_P99" "$(ratio "$M_RPS" "$B_RPS")" "$(ratio "$M_P99" "$B_P99")"
 printf '%-26s %12.0f %10d %10d %8s %8s\n' "funcmesh dev (firehose)" "$F_RPS" "$F_P50" "$F_P99" "$(ratio "$F_RPS" "$B_RPS")" "$(ratio "$F_P99" "$B_P99")"
+printf '%-26s %12.0f %10d %10d %8s %8s\n' "funcmesh dev (Python)" "$P_RPS" "$P_P50" "$P_P99" "$(ratio "$P_RPS" "$B_RPS")" "$(ratio "$P_P99" "$B_P99")"
+echo "Python / WebAssembly (direct): rps $(ratio "$P_RPS" "$M_RPS"), p99 $(ratio "$P_P99" "$M_P99")"
 echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores; ratio = rps / bare rps, p99x = p99 / bare p99)"
 
 if [ "${MICRO:-0}" = 1 ]; then
   cargo bench --locked -p funcmesh-bench --bench instantiate >&2
 fi
 
-printf '{"scenario":"embedded","rps":%.0f,"p50_us":%d,"p99_us":%d,"baseline_rps":%.0f,"baseline_p50_us":%d,"baseline_p99_us":%d,"ratio":%s,"p99_ratio":%s,"firehose_rps":%.0f,"firehose_p99_us":%d,"firehose_ratio":%s}\n' \
+printf '{"scenario":"embedded","rps":%.0f,"p50_us":%d,"p99_us":%d,"baseline_rps":%.0f,"baseline_p50_us":%d,"baseline_p99_us":%d,"ratio":%s,"p99_ratio":%s,"firehose_rps":%.0f,"firehose_p99_us":%d,"firehose_ratio":%s,"python_rps":%.0f,"python_p99_us":%d,"python_ratio":%s,"python_wasm_ratio":%s}\n' \
   "$M_RPS" "$M_P50" "$M_P99" "$B_RPS" "$B_P50" "$B_P99" "$(ratio "$M_RPS" "$B_RPS")" "$(ratio "$M_P99" "$B_P99")" \
-  "$F_RPS" "$F_P99" "$(ratio "$F_RPS" "$B_RPS")"
+  "$F_RPS" "$F_P99" "$(ratio "$F_RPS" "$B_RPS")" \
+  "$P_RPS" "$P_P99" "$(ratio "$P_RPS" "$B_RPS")" "$(ratio "$P_RPS" "$M_RPS")"
