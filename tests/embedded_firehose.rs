@@ -1,5 +1,6 @@
 //! The end-to-end suite on the in-process bus, with every request going
 //! through the firehose and the tron.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -12,3 +13,14 @@ async fn requests_served() -> u64 {
 }
 
 include!("suite/e2e.rs");
+
+/// The Python suite, in a module of its own: its helpers have the same
+/// names as the e2e suite's.
+mod python {
+    use super::{common, mesh};
+
+    /// The in-process mesh runs in dev mode: tracebacks in 502 answers.
+    const DEV_MODE: bool = true;
+
+    include!("suite/python.rs");
+}

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "watch/python.rs"]
+mod python;
 #[path = "watch/support.rs"]
 mod support;
 

@@ -44,13 +44,15 @@ impl Drop for Cluster {
 
 impl Cluster {
     /// A cluster on `base` (a bus URL without a namespace) whose tron serves
-    /// `swagger-examples/` and the fault fixtures. Nothing is started yet.
+    /// `swagger-examples/` and the fault fixtures (WebAssembly and Python).
+    /// Nothing is started yet.
     pub fn new(base: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let bundles = dir.path().join("bundles");
         std::fs::create_dir_all(&bundles).unwrap();
         let mut sources = funcmesh_core::bundle::find_bundles(&root().join("swagger-examples"));
         sources.push(root().join("tests/fixtures/faults"));
+        sources.push(root().join("tests/fixtures/py-faults"));
         for source in sources {
             copy_bundle(&source, &bundles);
         }
@@ -151,7 +153,8 @@ impl Cluster {
         self.start_runner_with(name, 64);
     }
 
-    /// Starts a runner that runs `concurrency` calls at once.
+    /// Starts a runner that runs `concurrency` calls at once, and each
+    /// Python bundle version on two workers whatever the machine's cores.
     pub fn start_runner_with(&self, name: &str, concurrency: usize) {
         let cache = self
             .dir
@@ -172,6 +175,8 @@ impl Cluster {
                 &cache,
                 "--concurrency",
                 &concurrency,
+                "--python-workers",
+                "2",
             ],
         );
     }
@@ -285,6 +290,14 @@ impl Cluster {
             out += &format!("==> {} <==\n{}\n", path.display(), tail.join("\n"));
         }
         out
+    }
+
+    /// Whether any process has logged `text` so far.
+    pub fn logged(&self, text: &str) -> bool {
+        std::fs::read_dir(self.dir.path().join("logs"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|log| log.contains(text)))
     }
 
     fn spawn(&self, name: &str, args: &[&str]) {

@@ -36,9 +36,10 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     rt().block_on(f)
 }
 
-/// A mesh serving `swagger-examples/` plus the fault fixtures, shared by the
-/// tests of one binary. `direct`: whether the gateway routes by itself or
-/// sends everything through the firehose and the tron.
+/// A mesh serving `swagger-examples/` plus the fault fixtures (WebAssembly
+/// and Python), shared by the tests of one binary. `direct`: whether the
+/// gateway routes by itself or sends everything through the firehose and
+/// the tron.
 pub fn shared_mesh(direct: bool) -> &'static Arc<DevMesh> {
     static MESH: OnceLock<Arc<DevMesh>> = OnceLock::new();
     MESH.get_or_init(|| {
@@ -49,13 +50,26 @@ pub fn shared_mesh(direct: bool) -> &'static Arc<DevMesh> {
                 .try_init();
             let mut options = DevOptions::new(root().join("swagger-examples"));
             options.gateway.direct_routing = direct;
+            with_python(&mut options);
             let mesh = start(options).await;
-            mesh.load(&root().join("tests/fixtures/faults"))
-                .await
-                .expect("loading the fault fixtures");
+            for fixture in ["tests/fixtures/faults", "tests/fixtures/py-faults"] {
+                mesh.load(&root().join(fixture))
+                    .await
+                    .unwrap_or_else(|e| panic!("loading {fixture}: {e:#}"));
+            }
             mesh
         })
     })
+}
+
+/// Python bundles run on workers that are this package's `funcmesh`
+/// binary, three per bundle version whatever the machine's cores, so that
+/// one held by a test leaves others to serve.
+pub fn with_python(options: &mut DevOptions) {
+    options.python.worker = Some(funcmesh_runner::WorkerCommand::funcmesh(env!(
+        "CARGO_BIN_EXE_funcmesh"
+    )));
+    options.python.workers = 3;
 }
 
 /// Starts a mesh on 127.0.0.1:0.

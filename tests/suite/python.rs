@@ -1,0 +1,680 @@
+// The end-to-end suite of Python bundles: the `words-py` example and the
+// `py-faults` fixture (`tests/fixtures/py-faults`, served at `/pyfaults`),
+// over real HTTP to the gateway on 127.0.0.1.
+//
+// Included in a module of its own by each test binary that serves both
+// bundles; the module brings `mesh()` (anything with `local_addr()`) and
+// `common` into scope and defines `const DEV_MODE: bool`: whether the
+// runners put a function's traceback in its 502 answers.
+//
+// The tests that hold a worker past the deadline or end it (`spin`,
+// `sleepy`, `stubborn`, `die`) take turns, so that the bundle always has a
+// worker left for the requests they send alongside.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{Call, Resp, call_at};
+
+/// How long any one request may take before the test fails instead of
+/// hanging; far above every deadline the bundles have.
+const ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
+/// One test at a time holds or ends a worker of `py-faults`.
+static HOGS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs a test body once the shared mesh is up (started outside the runtime).
+fn block_on<F: Future>(test: F) -> F::Output {
+    let _ = mesh();
+    common::block_on(test)
+}
+
+fn call(method: &str, path: &str) -> Call {
+    call_at(mesh().local_addr(), method, path)
+}
+
+/// Sends, failing the test if no answer comes within [`ANSWER_WITHIN`].
+async fn send(call: Call) -> Resp {
+    tokio::time::timeout(ANSWER_WITHIN, call.send())
+        .await
+        .expect("an answer within a minute")
+}
+
+async fn get(path: &str) -> Resp {
+    send(call("GET", path)).await
+}
+
+fn text(resp: &Resp) -> String {
+    String::from_utf8_lossy(&resp.body).into_owned()
+}
+
+/// Whether `pid` is a running Python worker.
+fn worker_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| cmdline.windows(15).any(|w| w == b"__python-worker"))
+}
+
+/// Waits until `pid` is no longer a running worker.
+async fn worker_gone(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while worker_alive(pid) {
+        assert!(Instant::now() < deadline, "worker {pid} still runs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A directory a fault operation writes its worker's pid to (`?mark=`).
+struct Mark(tempfile::TempDir);
+
+impl Mark {
+    fn new() -> Mark {
+        Mark(tempfile::tempdir().unwrap())
+    }
+
+    /// `/pyfaults/{op}?mark=DIR`.
+    fn path(&self, op: &str) -> String {
+        format!("/pyfaults/{op}?mark={}", self.0.path().display())
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.path().join("pid")
+    }
+
+    /// The pid, once the function has written it.
+    async fn pid(&self) -> u32 {
+        let deadline = Instant::now() + ANSWER_WITHIN;
+        loop {
+            let written = std::fs::read_to_string(self.file()).unwrap_or_default();
+            if let Ok(pid) = written.trim().parse() {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "the function never ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The pid, if the function ran.
+    fn ran(&self) -> Option<u32> {
+        std::fs::read_to_string(self.file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+/// Sends `n` echo requests at once; each must be answered 200 with its own
+/// query.
+async fn echoes(n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        tasks.spawn(async move { (i, get(&format!("/pyfaults/echo?i={i}")).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (i, resp) = joined.unwrap();
+        assert_eq!(resp.status, 200, "echo {i}: {}", text(&resp));
+        assert_eq!(
+            resp.json()["query"],
+            serde_json::json!([["i", i.to_string()]])
+        );
+    }
+}
+
+/// Waits until the bundle answers an echo again.
+async fn echo_answers() {
+    let deadline = Instant::now() + ANSWER_WITHIN;
+    loop {
+        let resp = get("/pyfaults/echo").await;
+        if resp.status == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "py-faults stopped answering: {} {}",
+            resp.status,
+            text(&resp)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Calls fault operation `op` and, once it runs, 20 echoes alongside; the
+/// fault's answer, its worker's pid and how long it took.
+async fn fault_with_echoes(op: &str) -> (Resp, u32, Duration) {
+    let mark = Mark::new();
+    let started = Instant::now();
+    let fault = tokio::spawn(send(call("GET", &mark.path(op))));
+    let pid = mark.pid().await;
+    echoes(20).await;
+    let resp = fault.await.unwrap();
+    (resp, pid, started.elapsed())
+}
+
+fn assert_deadline_504(resp: &Resp, elapsed: Duration) {
+    assert_eq!(resp.status, 504, "{}", text(resp));
+    assert!(
+        resp.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("deadline")),
+        "{}",
+        text(resp)
+    );
+    assert!(resp.json()["request_id"].is_string());
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "stopped near its 500 ms deadline, not after {elapsed:?}"
+    );
+}
+
+// --- words-py -------------------------------------------------------------
+
+#[test]
+fn words_py_inflects_a_word_with_a_count() {
+    block_on(async {
+        let resp = get("/words/apple?count=3").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        assert!(resp.header("x-funcmesh-bundle").is_some());
+        let body = resp.json();
+        assert_eq!(body["word"], "apple");
+        assert_eq!(body["plural"], "apples");
+        assert_eq!(body["count"], 3);
+        assert_eq!(body["phrase"], "3 apples");
+
+        let person = get("/words/person?count=1").await.json();
+        assert_eq!(person["plural"], "people");
+        assert_eq!(person["phrase"], "1 person");
+        let camel = get("/words/ApplePie").await.json();
+        assert_eq!(camel["underscore"], "apple_pie");
+        assert!(camel.get("phrase").is_none(), "{camel}");
+        assert_eq!(get("/words/21").await.json()["ordinal"], "21st");
+    });
+}
+
+#[test]
+fn words_py_batch_takes_and_returns_json() {
+    block_on(async {
+        let resp = send(
+            call("POST", "/words/batch")
+                .json(serde_json::json!({"words": ["ox", "mouse", "ApplePie"]})),
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        assert_eq!(
+            resp.json(),
+            serde_json::json!([
+                {"word": "ox", "result": "oxen"},
+                {"word": "mouse", "result": "mice"},
+                {"word": "ApplePie", "result": "ApplePies"},
+            ])
+        );
+        let singular = send(
+            call("POST", "/words/batch")
+                .json(serde_json::json!({"words": ["people"], "form": "singular"})),
+        )
+        .await;
+        assert_eq!(
+            singular.json(),
+            serde_json::json!([{"word": "people", "result": "person"}])
+        );
+    });
+}
+
+#[test]
+fn words_py_plural_is_plain_text() {
+    block_on(async {
+        let resp = get("/words/octopus/plural").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        assert_eq!(
+            resp.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(text(&resp), "octopi");
+    });
+}
+
+#[test]
+fn words_py_requests_are_checked_against_the_spec() {
+    block_on(async {
+        let negative = get("/words/apple?count=-1").await;
+        assert_eq!(negative.status, 400, "{}", text(&negative));
+        assert!(negative.json()["details"].to_string().contains("count"));
+        let not_a_number = get("/words/apple?count=three").await;
+        assert_eq!(not_a_number.status, 400);
+
+        let too_long = get(&format!("/words/{}", "a".repeat(65))).await;
+        assert_eq!(too_long.status, 400, "{}", text(&too_long));
+        assert!(too_long.json()["details"].to_string().contains("word"));
+
+        let bad_form = send(
+            call("POST", "/words/batch")
+                .json(serde_json::json!({"words": ["ox"], "form": "shout"})),
+        )
+        .await;
+        assert_eq!(bad_form.status, 400, "{}", text(&bad_form));
+        assert!(bad_form.json()["details"].to_string().contains("form"));
+        let empty = send(call("POST", "/words/batch").json(serde_json::json!({"words": []}))).await;
+        assert_eq!(empty.status, 400);
+
+        let literal_wins = get("/words/batch").await;
+        assert_eq!(literal_wins.status, 405, "{}", text(&literal_wins));
+        assert_eq!(get("/words/ox/plural/more").await.status, 404);
+    });
+}
+
+#[test]
+fn many_concurrent_python_calls_are_each_answered_correctly() {
+    block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..100 {
+            tasks.spawn(async move { (i, get(&format!("/words/box{i}?count=2")).await) });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (i, resp) = joined.unwrap();
+            assert_eq!(resp.status, 200, "request {i}: {}", text(&resp));
+            let body = resp.json();
+            assert_eq!(body["word"], format!("box{i}"));
+            assert_eq!(body["phrase"], format!("2 box{i}s"));
+        }
+    });
+}
+
+#[test]
+fn python_routes_are_listed() {
+    block_on(async {
+        let table = get("/__routes").await.json();
+        let routes = table["routes"].as_array().unwrap();
+        let bases: Vec<_> = routes
+            .iter()
+            .map(|r| r["base_path"].as_str().unwrap())
+            .collect();
+        for base in ["/words", "/pyfaults"] {
+            assert!(bases.contains(&base), "{bases:?}");
+        }
+    });
+}
+
+// --- py-faults: what a function sees ---------------------------------------
+
+#[test]
+fn echo_sees_method_path_query_headers_and_request_id() {
+    block_on(async {
+        let resp = send(
+            call("GET", "/pyfaults/echo?a=1&tag=x&tag=y&empty=")
+                .header("x-request-id", "py-echo-1")
+                .header("x-echo", "one")
+                .header("x-echo", "two"),
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        assert_eq!(resp.header("x-request-id"), Some("py-echo-1"));
+        let body = resp.json();
+        assert_eq!(body["method"], "GET");
+        assert_eq!(body["path"], "/pyfaults/echo");
+        assert_eq!(body["base_path"], "/pyfaults");
+        assert_eq!(body["operation_id"], "faults.handlers.echo");
+        assert_eq!(body["request_id"], "py-echo-1");
+        assert_eq!(body["path_params"], serde_json::json!({}));
+        assert_eq!(
+            body["query"],
+            serde_json::json!([["a", "1"], ["tag", "x"], ["tag", "y"], ["empty", ""]])
+        );
+        assert_eq!(body["headers"]["x-echo"], serde_json::json!(["one", "two"]));
+        assert_eq!(body["text"], "");
+        assert_eq!(body["json"], serde_json::Value::Null);
+    });
+}
+
+#[test]
+fn echo_sees_text_json_and_binary_bodies() {
+    block_on(async {
+        let json =
+            send(call("POST", "/pyfaults/echo").json(serde_json::json!({"k": [1, "two"]}))).await;
+        assert_eq!(json.status, 200, "{}", text(&json));
+        let body = json.json();
+        assert_eq!(body["method"], "POST");
+        assert_eq!(body["operation_id"], "faults.handlers.echo_post");
+        assert_eq!(body["json"], serde_json::json!({"k": [1, "two"]}));
+        assert_eq!(
+            body["headers"]["content-type"],
+            serde_json::json!(["application/json"])
+        );
+
+        let plain = send(
+            call("POST", "/pyfaults/echo")
+                .header("content-type", "text/plain; charset=utf-8")
+                .body("héllo, wörld"),
+        )
+        .await;
+        assert_eq!(plain.json()["text"], "héllo, wörld");
+        assert_eq!(plain.json()["json"], serde_json::Value::Null);
+
+        let binary = send(
+            call("POST", "/pyfaults/echo")
+                .header("content-type", "application/octet-stream")
+                .body(vec![0xff, 0xfe, 0x00, 0x80]),
+        )
+        .await;
+        assert_eq!(binary.status, 200, "{}", text(&binary));
+        assert_eq!(binary.json()["text"], serde_json::Value::Null, "not UTF-8");
+    });
+}
+
+#[test]
+fn path_parameters_are_coerced_and_unknown_subpaths_are_404() {
+    block_on(async {
+        let item = get("/pyfaults/items/42").await;
+        assert_eq!(item.status, 200, "{}", text(&item));
+        assert_eq!(item.json(), serde_json::json!({"id": 42, "raw": "42"}));
+
+        for bad in [
+            "/pyfaults/items/abc",
+            "/pyfaults/items/4.5",
+            "/pyfaults/items/0",
+        ] {
+            let resp = get(bad).await;
+            assert_eq!(resp.status, 400, "{bad}: {}", text(&resp));
+            let details = resp.json()["details"].to_string();
+            assert!(details.contains("id"), "{bad}: {details}");
+        }
+        for unknown in [
+            "/pyfaults/items/42/extra",
+            "/pyfaults/items",
+            "/pyfaults/nowhere",
+        ] {
+            let resp = get(unknown).await;
+            assert_eq!(resp.status, 404, "{unknown}: {}", text(&resp));
+            assert!(resp.json()["request_id"].is_string());
+        }
+        assert_eq!(send(call("DELETE", "/pyfaults/items/42")).await.status, 405);
+    });
+}
+
+#[test]
+fn schema_invalid_bodies_get_400_before_python_runs() {
+    block_on(async {
+        let thing = serde_json::json!({"name": "box", "size": 3});
+        let created = send(call("POST", "/pyfaults/things").json(thing.clone())).await;
+        assert_eq!(created.status, 201, "{}", text(&created));
+        assert_eq!(created.json(), serde_json::json!({"created": thing}));
+        assert_eq!(created.header("location"), Some("/pyfaults/things/1"));
+
+        // The function answers 502 to any of these: a 400 with `details`
+        // comes from the mesh.
+        let invalid = [
+            (serde_json::json!({"size": 3}), "name"),
+            (serde_json::json!({"name": ""}), "name"),
+            (serde_json::json!({"name": "box", "size": -1}), "size"),
+            (
+                serde_json::json!({"name": "box", "colour": "red"}),
+                "colour",
+            ),
+            (serde_json::json!(["box"]), "object"),
+        ];
+        for (body, problem) in invalid {
+            let resp = send(call("POST", "/pyfaults/things").json(body.clone())).await;
+            assert_eq!(resp.status, 400, "{body}: {}", text(&resp));
+            let details = resp.json()["details"].to_string();
+            assert!(details.contains(problem), "{body}: {details}");
+        }
+        let broken = send(
+            call("POST", "/pyfaults/things")
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+        )
+        .await;
+        assert_eq!(broken.status, 400, "{}", text(&broken));
+        let missing = send(call("POST", "/pyfaults/things")).await;
+        assert_eq!(missing.status, 400, "{}", text(&missing));
+        let wrong_type = send(
+            call("POST", "/pyfaults/things")
+                .header("content-type", "text/plain")
+                .body("box"),
+        )
+        .await;
+        assert_eq!(wrong_type.status, 415, "{}", text(&wrong_type));
+    });
+}
+
+#[test]
+fn the_worker_environment_is_the_manifests_only() {
+    block_on(async {
+        let resp = get("/pyfaults/env").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let body = resp.json();
+        assert_eq!(body["greeting"], "hi");
+        let names: Vec<&str> = body["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        assert!(!names.contains(&"CARGO"), "{names:?}");
+        let leaked: Vec<&&str> = names
+            .iter()
+            .filter(|n| {
+                n.starts_with("CARGO")
+                    || n.starts_with("FUNCMESH")
+                    || n.starts_with("RUST")
+                    || **n == "HOME"
+            })
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "the runner's environment leaked: {leaked:?}"
+        );
+    });
+}
+
+#[test]
+fn bundle_files_are_read_from_the_versions_own_copy() {
+    block_on(async {
+        let resp = get("/pyfaults/readfile").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let body = resp.json();
+        assert_eq!(body["message"], "hello from the bundle\n");
+        let cwd = PathBuf::from(body["cwd"].as_str().unwrap());
+        let source = common::root().join("tests/fixtures/py-faults");
+        assert_ne!(cwd, source, "runs from a copy, not the sources");
+        assert!(
+            cwd.join("faults/handlers.py").is_file(),
+            "{}",
+            cwd.display()
+        );
+        assert!(!cwd.join("__pycache__").exists());
+    });
+}
+
+// --- py-faults: return forms -------------------------------------------------
+
+#[test]
+fn every_return_form_becomes_its_response() {
+    block_on(async {
+        let json = "application/json";
+        let cases: [(&str, u16, Option<&str>, &[u8]); 6] = [
+            (
+                "dict",
+                200,
+                Some(json),
+                br#"{"form":"dict","nested":{"list":[1,2,3],"none":null}}"#,
+            ),
+            ("list", 200, Some(json), br#"["list",1,{"two":2}]"#),
+            (
+                "str",
+                200,
+                Some("text/plain; charset=utf-8"),
+                "plain text, héllo".as_bytes(),
+            ),
+            ("none", 204, None, b""),
+            ("tuple2", 201, Some(json), br#"{"form":"tuple2"}"#),
+            ("response", 203, Some(json), br#"{"form":"response"}"#),
+        ];
+        for (form, status, content_type, body) in cases {
+            let resp = get(&format!("/pyfaults/returns/{form}")).await;
+            assert_eq!(resp.status, status, "{form}: {}", text(&resp));
+            assert_eq!(resp.header("content-type"), content_type, "{form}");
+            assert!(resp.header("x-funcmesh-bundle").is_some(), "{form}");
+            if content_type == Some(json) {
+                let expected: serde_json::Value = serde_json::from_slice(body).unwrap();
+                assert_eq!(resp.json(), expected, "{form}");
+            } else {
+                assert_eq!(resp.body.as_ref(), body, "{form}");
+            }
+        }
+
+        let bytes = get("/pyfaults/returns/bytes").await;
+        assert_eq!(bytes.status, 200);
+        assert_eq!(
+            bytes.header("content-type"),
+            Some("application/octet-stream")
+        );
+        assert_eq!(
+            bytes.body.as_ref(),
+            (0..=255u8).collect::<Vec<_>>().as_slice()
+        );
+
+        let tuple3 = get("/pyfaults/returns/tuple3").await;
+        assert_eq!(tuple3.status, 202, "{}", text(&tuple3));
+        assert_eq!(
+            tuple3.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "the function's content type wins"
+        );
+        assert_eq!(tuple3.header("x-custom"), Some("yes"));
+        assert_eq!(text(&tuple3), "<p>tuple3</p>");
+
+        let response = get("/pyfaults/returns/response").await;
+        assert_eq!(response.header("x-response"), Some("object"));
+
+        let error = get("/pyfaults/returns/http-error").await;
+        assert_eq!(error.status, 404, "{}", text(&error));
+        assert_eq!(error.json(), serde_json::json!({"error": "no such thing"}));
+        assert_eq!(error.header("x-why"), Some("missing"));
+    });
+}
+
+// --- py-faults: failures -------------------------------------------------------
+
+#[test]
+fn an_exception_is_a_502_with_the_request_id() {
+    block_on(async {
+        let resp = send(call("GET", "/pyfaults/boom").header("x-request-id", "py-boom-1")).await;
+        assert_eq!(resp.status, 502, "{}", text(&resp));
+        let body = resp.json();
+        assert_eq!(body["request_id"], "py-boom-1");
+        let error = body["error"].as_str().unwrap();
+        if DEV_MODE {
+            for part in [
+                "ValueError",
+                "kaboom",
+                "Traceback",
+                "handlers.py",
+                "in boom",
+            ] {
+                assert!(error.contains(part), "dev mode shows {part}: {error}");
+            }
+        } else {
+            for part in ["kaboom", "Traceback", "handlers.py"] {
+                assert!(!error.contains(part), "{part} is for the log only: {error}");
+            }
+            assert!(error.contains("exception"), "{error}");
+        }
+        assert_eq!(get("/pyfaults/returns/dict").await.status, 200);
+    });
+}
+
+#[test]
+fn an_infinite_loop_gets_504_while_others_are_served() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let (resp, pid, elapsed) = fault_with_echoes("spin").await;
+        assert_deadline_504(&resp, elapsed);
+        assert!(
+            worker_alive(pid),
+            "the interrupt stopped the loop: its worker lives on"
+        );
+        echoes(4).await;
+    });
+}
+
+#[test]
+fn a_sleep_past_the_deadline_gets_504_while_others_are_served() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let (resp, pid, elapsed) = fault_with_echoes("sleepy").await;
+        assert_deadline_504(&resp, elapsed);
+        assert!(
+            elapsed < Duration::from_secs(25),
+            "woken well before its 30 s sleep ended: {elapsed:?}"
+        );
+        assert!(
+            worker_alive(pid),
+            "the interrupt woke it: its worker lives on"
+        );
+        echoes(4).await;
+    });
+}
+
+#[test]
+fn a_function_that_swallows_the_deadline_is_killed_and_replaced() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let (resp, pid, elapsed) = fault_with_echoes("stubborn").await;
+        assert_deadline_504(&resp, elapsed);
+        worker_gone(pid).await;
+        echoes(20).await;
+        // Its replacement serves, as does the rest of the bundle.
+        let again = Mark::new();
+        let started = Instant::now();
+        let resp = get(&again.path("stubborn")).await;
+        assert_deadline_504(&resp, started.elapsed());
+        let second = again.pid().await;
+        assert_ne!(second, pid);
+        worker_gone(second).await;
+        echoes(20).await;
+    });
+}
+
+#[test]
+fn a_worker_that_exits_is_a_502_and_is_replaced() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let (resp, pid, _) = fault_with_echoes("die").await;
+        assert_eq!(resp.status, 502, "{}", text(&resp));
+        assert!(
+            resp.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("status 3")),
+            "{}",
+            text(&resp)
+        );
+        worker_gone(pid).await;
+        echoes(20).await;
+
+        // More exits than the bundle has workers on any runner here: the
+        // later ones run on replacements. A call that finds every worker of
+        // its runner being replaced may wait out its deadline instead (504).
+        let mut exited = vec![pid];
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while exited.len() < 6 {
+            assert!(
+                Instant::now() < deadline,
+                "workers are not replaced: {exited:?}"
+            );
+            let mark = Mark::new();
+            let resp = get(&mark.path("die")).await;
+            match (resp.status, mark.ran()) {
+                (502, Some(pid)) => {
+                    assert!(!exited.contains(&pid), "a worker exited twice: {pid}");
+                    worker_gone(pid).await;
+                    exited.push(pid);
+                }
+                (504, None) => {}
+                (status, ran) => panic!("{status} (ran on {ran:?}): {}", text(&resp)),
+            }
+            echo_answers().await;
+        }
+        echoes(20).await;
+    });
+}
