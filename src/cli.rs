@@ -174,6 +174,7 @@ pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::R
     options.policy.queue_limit = args.queue_limit;
     options.policy.max_deliveries = args.max_deliveries.max(1);
     options.watch = !args.no_watch;
+    options.python.worker = worker_command();
     let listener = tokio::net::TcpListener::bind(args.admin)
         .await
         .with_context(|| format!("binding the admin listener {}", args.admin))?;

@@ -218,68 +218,34 @@ fn a_python_bundle_saved_into_the_trons_directory_goes_live_and_serves_edits() {
     });
 }
 
-/// Saves a syntax error into the Python bundle in `dir`, and waits until
-/// the tron has made that version live (its loader does not import Python);
-/// the version's hash.
-async fn save_syntax_error(dir: &std::path::Path) -> String {
+/// Saves a syntax error into the Python bundle in `dir`; its hash.
+fn save_syntax_error(dir: &std::path::Path) -> String {
     std::fs::write(
         dir.join("app/api.py"),
         "def version(request):\n    return {\"version\": 2\n",
     )
     .unwrap();
-    let broken = funcmesh_core::bundle::load_dir(dir).unwrap().hash;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let status = mesh().status().await;
-        let routes = status["routes"].as_array().cloned().unwrap_or_default();
-        if routes.iter().any(|r| r["bundle"] == broken.as_str()) {
-            return broken;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the tron never took the save: {status}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    funcmesh_core::bundle::load_dir(dir).unwrap().hash
 }
 
+/// The tron imports a Python bundle before it goes live, as `funcmesh dev`
+/// does (`tests/watch/python.rs`): a version that does not import is never
+/// routed, and the one live keeps serving until the fix.
 #[test]
-fn a_python_syntax_error_is_refused_by_the_runners_and_the_fix_goes_live() {
-    block_on(async {
-        let dir = python_bundle_at("/pyrefused", "py-refused");
-        serves_version("/pyrefused/version", 1).await;
-        let broken = save_syntax_error(&dir).await;
-        // Both runners try it, and neither reports it installed.
-        for _ in 0..20 {
-            let _ = call("GET", "/pyrefused/version").send().await;
-            let status = mesh().status().await;
-            for runner in status["runners"].as_array().unwrap() {
-                let installed = runner["bundles"].as_array().unwrap();
-                assert!(
-                    !installed.iter().any(|h| h == broken.as_str()),
-                    "a runner installed a module that does not import: {runner}"
-                );
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        assert!(mesh().logged("SyntaxError"), "the runners log why");
-        python_api(&dir, "3");
-        serves_version("/pyrefused/version", 3).await;
-        std::fs::remove_dir_all(&dir).unwrap();
-    });
-}
-
-/// What `funcmesh dev` does (`tests/watch/python.rs`), not yet a cluster:
-/// the tron only checks that each operationId's module file exists, so it
-/// makes the broken version live, the runners cannot import it, and its
-/// requests are answered 503 until the next save.
-#[test]
-#[ignore = "the tron does not import Python: a syntax error goes live and is answered 503"]
 fn a_python_syntax_error_saved_into_the_trons_directory_leaves_the_old_version_serving() {
     block_on(async {
         let dir = python_bundle_at("/pybroken", "py-broken");
         serves_version("/pybroken/version", 1).await;
-        save_syntax_error(&dir).await;
+        let broken = save_syntax_error(&dir);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !mesh().logged("SyntaxError") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the tron never reported the syntax error:\n{}",
+                mesh().logs()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         for _ in 0..40 {
             let resp = call("GET", "/pybroken/version").send().await;
             assert_eq!(
@@ -290,7 +256,13 @@ fn a_python_syntax_error_saved_into_the_trons_directory_leaves_the_old_version_s
                 mesh().logs()
             );
             assert_eq!(resp.json()["version"], 1);
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let status = mesh().status().await;
+            let routes = status["routes"].as_array().cloned().unwrap_or_default();
+            assert!(
+                !routes.iter().any(|r| r["bundle"] == broken.as_str()),
+                "the broken version was routed: {status}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         python_api(&dir, "3");
         serves_version("/pybroken/version", 3).await;

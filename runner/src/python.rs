@@ -70,8 +70,9 @@ pub struct PythonConfig {
     /// How long a worker may take to import a bundle.
     #[serde(default = "default_import_timeout_ms")]
     pub import_timeout_ms: u64,
-    /// Where each version's copy is made; a directory of the system's
-    /// temporary directory when not given.
+    /// Where each version's copy is made; `funcmesh-python-PID` in the
+    /// system's temporary directory when not given (those of processes that
+    /// are gone are removed then).
     #[serde(default)]
     pub copies_dir: Option<PathBuf>,
 }
@@ -113,7 +114,9 @@ impl Python {
     /// No bundles yet.
     pub fn new(config: PythonConfig) -> Python {
         let copies = config.copies_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("funcmesh-python-{}", std::process::id()))
+            let temp = std::env::temp_dir();
+            remove_stale_copies(&temp);
+            temp.join(format!("{COPIES_PREFIX}{}", std::process::id()))
         });
         Python {
             config,
@@ -135,9 +138,8 @@ impl Python {
                 message: "not a Python bundle".into(),
             });
         }
-        let failed = |message: String| InstallError::Compile {
+        let failed = |message: String| InstallError::Internal {
             hash: bundle.hash.clone(),
-            path: bundle.dir.display().to_string(),
             message,
         };
         if self.config.worker.is_none() {
@@ -157,9 +159,15 @@ impl Python {
             .map_err(|e| failed(e.to_string()))?
             .map_err(|e| failed(format!("copying the bundle to {}: {e}", copy.display())))?;
         let started = Instant::now();
+        let copy_text = copy.display().to_string();
         let pool = Pool::start(Arc::clone(&bundle), copy, self.config.clone())
             .await
-            .map_err(failed)?;
+            .map_err(|message| InstallError::Import {
+                hash: bundle.hash.clone(),
+                path: bundle.dir.display().to_string(),
+                // Tracebacks name the files the author edits, not the copy.
+                message: message.replace(&copy_text, &bundle.dir.display().to_string()),
+            })?;
         self.write().entry(bundle.hash.clone()).or_insert(pool);
         tracing::info!(
             bundle = %bundle.short_hash(),
@@ -254,6 +262,42 @@ impl Python {
 
 impl Drop for Python {
     fn drop(&mut self) {
+        // Each pool removes its copy when dropped; then their directory goes.
+        self.write().clear();
         let _ = std::fs::remove_dir(&self.copies);
     }
 }
+
+/// Imports a Python bundle in one worker of its own, then stops it: what a
+/// tron does before a version goes live, so that a syntax error or a failing
+/// import is refused there and the previous version keeps serving.
+pub async fn check(bundle: Arc<Bundle>, config: &PythonConfig) -> Result<(), InstallError> {
+    let python = Python::new(PythonConfig {
+        workers: 1,
+        ..config.clone()
+    });
+    python.install(bundle).await
+}
+
+/// Removes the copies left by runners that died without cleaning up (a
+/// `kill -9`): the directories `funcmesh-python-PID` of processes gone.
+fn remove_stale_copies(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(COPIES_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+const COPIES_PREFIX: &str = "funcmesh-python-";

@@ -45,6 +45,9 @@ pub struct TronOptions {
     pub watch: bool,
     /// The watcher's debounce window.
     pub debounce: Duration,
+    /// How Python bundles are import-checked before they go live; without a
+    /// worker command they are not (the runners will refuse a broken one).
+    pub python: funcmesh_runner::PythonConfig,
 }
 
 impl TronOptions {
@@ -59,6 +62,7 @@ impl TronOptions {
             max_upload: admin::DEFAULT_MAX_UPLOAD,
             watch: true,
             debounce: WatchOptions::default().debounce,
+            python: funcmesh_runner::PythonConfig::default(),
         }
     }
 }

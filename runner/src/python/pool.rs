@@ -46,6 +46,9 @@ pub struct Pool {
 /// How a call ended, before it becomes a response or a [`CallError`].
 enum Ended {
     Answered(Result<GuestResponse, CallError>),
+    /// The worker was dead before the request reached it: another may take
+    /// the call.
+    NotSent(CallError),
     /// The worker is gone or must go; the error is the call's.
     Lost(CallError),
 }
@@ -83,7 +86,8 @@ impl Pool {
         self.closed.store(true, Ordering::Relaxed);
     }
 
-    /// Calls `operation` on an idle worker.
+    /// Calls `operation` on an idle worker. A worker found dead before the
+    /// request reached it is replaced and the call tries another, once.
     pub async fn call(
         self: &Arc<Self>,
         operation: &str,
@@ -92,16 +96,41 @@ impl Pool {
         deadline: Instant,
         budget_ms: u64,
     ) -> Result<GuestResponse, CallError> {
+        let (meta, body) = (Arc::new(meta), Arc::new(body.to_vec()));
+        let mut attempts = 2;
+        loop {
+            attempts -= 1;
+            match self
+                .attempt(operation, &meta, &body, deadline, budget_ms)
+                .await
+            {
+                Ended::Answered(result) => return result,
+                Ended::NotSent(_) if attempts > 0 => continue,
+                Ended::NotSent(error) | Ended::Lost(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn attempt(
+        self: &Arc<Self>,
+        operation: &str,
+        meta: &Arc<String>,
+        body: &Arc<Vec<u8>>,
+        deadline: Instant,
+        budget_ms: u64,
+    ) -> Ended {
         let permit = tokio::time::timeout_at(deadline.into(), self.ready.acquire()).await;
         match permit {
             Ok(Ok(permit)) => permit.forget(),
-            Ok(Err(_closed)) => return Err(CallError::UnknownBundle(self.bundle.hash.clone())),
-            Err(_elapsed) => return Err(CallError::Timeout { budget_ms }),
+            Ok(Err(_closed)) => {
+                let gone = CallError::UnknownBundle(self.bundle.hash.clone());
+                return Ended::Answered(Err(gone));
+            }
+            Err(_elapsed) => return Ended::Answered(Err(CallError::Timeout { budget_ms })),
         }
         let Some(worker) = self.lock().pop() else {
-            return Err(CallError::Internal(
-                "no idle Python worker behind a permit".into(),
-            ));
+            let error = CallError::Internal("no idle Python worker behind a permit".into());
+            return Ended::Answered(Err(error));
         };
         let left = deadline
             .saturating_duration_since(Instant::now())
@@ -110,35 +139,30 @@ impl Pool {
             // A budget of 0 would disarm the worker's alarm (setitimer(0)):
             // the call would run until its worker is killed.
             self.give_back(worker);
-            return Err(CallError::Timeout { budget_ms });
+            return Ended::Answered(Err(CallError::Timeout { budget_ms }));
         }
         let request = ToWorker::Call {
             operation: operation.to_owned(),
-            meta,
+            meta: String::clone(meta),
             budget_ms: left,
         };
         // The exchange runs as its own task: a caller that goes away must not
         // leave a worker half-way through a frame.
-        let (pool, body) = (Arc::clone(self), body.to_vec());
+        let (pool, body) = (Arc::clone(self), Arc::clone(body));
         let exchange = tokio::spawn(async move {
             let mut worker = worker;
             let ended = pool
                 .exchange(&mut worker, &request, &body, deadline, budget_ms)
                 .await;
-            match ended {
-                Ended::Answered(result) => {
-                    pool.give_back(worker);
-                    result
-                }
-                Ended::Lost(error) => {
-                    pool.recycle(worker, &error).await;
-                    Err(error)
-                }
+            match &ended {
+                Ended::Answered(_) => pool.give_back(worker),
+                Ended::NotSent(error) | Ended::Lost(error) => pool.recycle(worker, error).await,
             }
+            ended
         });
-        exchange
-            .await
-            .unwrap_or_else(|e| Err(CallError::Internal(format!("Python call task: {e}"))))
+        exchange.await.unwrap_or_else(|e| {
+            Ended::Answered(Err(CallError::Internal(format!("Python call task: {e}"))))
+        })
     }
 
     async fn exchange(
@@ -150,7 +174,7 @@ impl Pool {
         budget_ms: u64,
     ) -> Ended {
         if let Err(error) = protocol::write_async(&mut worker.stdin, request, body).await {
-            return Ended::Lost(died(worker, &error).await);
+            return Ended::NotSent(died(worker, &error).await);
         }
         let grace = Duration::from_millis(self.config.kill_grace_ms);
         let answer = tokio::time::timeout_at(

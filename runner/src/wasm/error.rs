@@ -21,6 +21,17 @@ pub enum InstallError {
         /// The compiler's error.
         message: String,
     },
+    /// The Python modules do not import, or lack a function an
+    /// `operationId` names.
+    #[error("bundle {hash}: {path}: the Python code does not load: {message}")]
+    Import {
+        /// The bundle's hash.
+        hash: String,
+        /// The bundle directory.
+        path: String,
+        /// The import errors, with their tracebacks.
+        message: String,
+    },
     /// The module does not provide what the funcmesh ABI or the API
     /// description requires, or imports what the runner does not provide.
     #[error("bundle {hash}: {path}: {message}")]

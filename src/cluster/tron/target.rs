@@ -26,6 +26,7 @@ impl TronNode {
         {
             return Ok(LoadOutcome::Unchanged);
         }
+        self.check_python(&packed.bundle).await?;
         self.store.insert(&packed);
         let bundle = Arc::new(packed.bundle);
         let route = Route::for_bundle(&bundle);
@@ -45,6 +46,18 @@ impl TronNode {
         }
         tracing::debug!(bundle = %bundle.name, hash = bundle.short_hash(), queue = %route.queue, "bundle live");
         Ok(LoadOutcome::live(&bundle, previous.as_deref()))
+    }
+
+    /// Imports a Python bundle once before it goes live: the runners would
+    /// refuse a version that does not import, and the one live now must
+    /// keep serving instead.
+    async fn check_python(&self, bundle: &Bundle) -> anyhow::Result<()> {
+        let python = &self.options.python;
+        if !matches!(bundle.code, bundle::Code::Python { .. }) || python.worker.is_none() {
+            return Ok(());
+        }
+        funcmesh_runner::python::check(Arc::new(bundle.clone()), python).await?;
+        Ok(())
     }
 
     /// Takes the bundle from `dir` out of service: its routes answer 404.
