@@ -301,3 +301,47 @@ fn remove_stale_copies(root: &std::path::Path) {
 }
 
 const COPIES_PREFIX: &str = "funcmesh-python-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn python_bundle(dir: &std::path::Path) -> Arc<Bundle> {
+        let spec = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nservers: [{url: /py}]\n\
+                    paths:\n  /hi:\n    get:\n      operationId: app.hi\n      responses: {'200': {description: ok}}\n";
+        std::fs::write(dir.join("openapi.yaml"), spec).unwrap_or_default();
+        std::fs::write(dir.join("app.py"), "def hi(request):\n    return 'hi'\n")
+            .unwrap_or_default();
+        let bundle = funcmesh_core::bundle::load_dir(dir);
+        Arc::new(bundle.unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn refusal(config: PythonConfig) -> String {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let bundle = python_bundle(tmp.path());
+        let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let python = Python::new(PythonConfig {
+            copies_dir: Some(tmp.path().join("copies")),
+            ..config
+        });
+        match runtime.block_on(python.install(bundle)) {
+            Ok(()) => panic!("installed without a working Python"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_runner_without_python_support_refuses_python_bundles_clearly() {
+        let error = refusal(PythonConfig::default());
+        assert!(error.contains("built without Python support"), "{error}");
+    }
+
+    #[test]
+    fn a_worker_that_cannot_start_is_an_install_error_naming_the_program() {
+        let error = refusal(PythonConfig {
+            worker: Some(WorkerCommand::funcmesh("/nonexistent/funcmesh")),
+            ..PythonConfig::default()
+        });
+        assert!(error.contains("starting /nonexistent/funcmesh"), "{error}");
+    }
+}
