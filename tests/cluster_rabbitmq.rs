@@ -60,6 +60,18 @@ fn hello_at(base: &str, into: &std::path::Path) {
     .unwrap();
 }
 
+/// Waits until `path` answers 404: its bundle was removed.
+async fn answers_404(path: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while call("GET", path).send().await.status != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a removed bundle kept serving {path}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until `path` answers 200 through the gateway.
 async fn served(path: &str) -> common::Resp {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -88,14 +100,7 @@ fn a_bundle_saved_into_the_trons_directory_goes_live_on_every_runner() {
         let resp = served("/saved/greet?name=Grace").await;
         assert_eq!(resp.json()["greeting"], "Hello, Grace!");
         std::fs::remove_dir_all(&dir).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while call("GET", "/saved/greet?name=Grace").send().await.status != 404 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "a removed bundle kept serving"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        answers_404("/saved/greet?name=Grace").await;
     });
 }
 
@@ -207,14 +212,7 @@ fn a_python_bundle_saved_into_the_trons_directory_goes_live_and_serves_edits() {
         python_api(&dir, "3");
         serves_version("/pysaved/version", 3).await;
         std::fs::remove_dir_all(&dir).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while call("GET", "/pysaved/version").send().await.status != 404 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "a removed bundle kept serving"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        answers_404("/pysaved/version").await;
     });
 }
 
