@@ -1,0 +1,310 @@
+// The fault suite: a runner killed mid-request, a broker restart, a request
+// that kills every runner that takes it, processes started before the
+// broker. Included by a test binary per broker, which defines `BROKER`, a
+// `Broker` naming its URL and how to stop and start it.
+//
+// The broker tests stop and start the machine's broker, so the tests of each
+// binary run one at a time.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::cluster::Cluster;
+use common::{block_on, call_at};
+use funcmesh_core::queues;
+
+/// A broker the suite runs on.
+pub struct Broker {
+    /// The bus URL, without a namespace.
+    pub url: &'static str,
+    /// Stops the broker; the mesh must then refuse requests at once.
+    pub stop: fn(),
+    /// Starts it again.
+    pub start: fn(),
+}
+
+/// One test at a time: some of them stop the broker.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stops the broker; starts it again when dropped, so that a failing test
+/// never leaves the broker down.
+struct BrokerStopped;
+
+impl BrokerStopped {
+    fn now() -> Self {
+        (BROKER.stop)();
+        Self
+    }
+}
+
+impl Drop for BrokerStopped {
+    fn drop(&mut self) {
+        (BROKER.start)();
+    }
+}
+
+#[test]
+fn a_runner_killed_under_load_loses_no_request() {
+    let _serial = serial();
+    block_on(async {
+        let cluster = Cluster::new(BROKER.url);
+        cluster.start_tron("tron");
+        cluster.start_gateway("gateway");
+        // As many calls at once as the fault bundle allows, so that every
+        // request taken is running (the rest wait on the queue).
+        cluster.start_runner_with("runner1", 8);
+        cluster.start_runner_with("runner2", 8);
+        cluster.ready(2).await;
+        let gateway = cluster.gateway;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            tasks.spawn(async move {
+                let resp = call_at(gateway, "GET", "/faults/slow?ms=200")
+                    .header("x-request-id", &format!("kill-{i}"))
+                    .send()
+                    .await;
+                (i, resp)
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        cluster.kill("runner1");
+        let mut answered = std::collections::BTreeSet::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, resp) = joined.unwrap();
+            assert_eq!(
+                resp.status,
+                200,
+                "request {i}: {}\n{}",
+                String::from_utf8_lossy(&resp.body),
+                cluster.logs()
+            );
+            assert_eq!(
+                resp.header("x-request-id"),
+                Some(format!("kill-{i}").as_str())
+            );
+            assert!(answered.insert(i), "request {i} answered twice");
+        }
+        assert_eq!(answered.len(), 200);
+        assert!(
+            cluster.running("runner2") && cluster.running("gateway") && cluster.running("tron")
+        );
+    });
+}
+
+#[test]
+fn a_request_that_kills_every_runner_is_dead_lettered_with_a_502() {
+    let _serial = serial();
+    block_on(async {
+        let cluster = Cluster::new(BROKER.url);
+        cluster.start_tron("tron");
+        cluster.start_gateway("gateway");
+        // No runner: this test's consumer plays the runners, each of which
+        // dies (its connection closes) with the request unacknowledged.
+        let gateway = cluster.gateway;
+        let client = tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let resp = call_at(gateway, "POST", "/faults/echo")
+                    .body("poison")
+                    .try_send()
+                    .await;
+                match resp {
+                    Ok(resp) if resp.status != 503 => return resp,
+                    _ if Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(200)).await
+                    }
+                    other => panic!("the mesh never took the request: {other:?}"),
+                }
+            }
+        });
+        let queue = queues::func_queue(None, "/faults");
+        let deliveries = crash_on_every_delivery(&cluster.bus, &queue).await;
+        let resp = client.await.unwrap();
+        assert_eq!(resp.status, 502, "{}", String::from_utf8_lossy(&resp.body));
+        assert!(
+            resp.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("failed on every delivery")
+        );
+        assert_eq!(deliveries, 5, "the default delivery limit");
+
+        let bus = funcmesh_bus::connect(&cluster.bus).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match bus.depth(queues::PARKED).await {
+                Ok(depth) if depth.ready == 1 => break,
+                _ if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                other => panic!("the dead letter was not parked: {other:?}"),
+            }
+        }
+    });
+}
+
+/// Takes the request from the Func queue `queue` of the cluster on `bus`,
+/// as a runner that dies before answering (the delivery is dropped without
+/// an acknowledgement), until the broker dead-letters it; how many times it
+/// was delivered.
+async fn crash_on_every_delivery(bus: &str, queue: &str) -> u32 {
+    let bus = funcmesh_bus::connect(bus).await.unwrap();
+    // The tron declares the queue once it has loaded the bundle.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut consumer = loop {
+        let options = funcmesh_bus::ConsumeOptions { prefetch: 1 };
+        match bus.consume(queue, options).await {
+            Ok(consumer) => break consumer,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(error) => panic!("the Func queue {queue} never appeared: {error}"),
+        }
+    };
+    let mut deliveries = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), consumer.next()).await {
+            Ok(Some(Ok(delivery))) => {
+                deliveries += 1;
+                drop(delivery);
+            }
+            Err(_) if deliveries > 0 => return deliveries,
+            other => panic!("no delivery: {:?}", other.map(|o| o.map(|r| r.map(|_| ())))),
+        }
+    }
+}
+
+#[test]
+fn the_mesh_recovers_from_a_broker_restart_under_load() {
+    let _serial = serial();
+    block_on(async {
+        let cluster = Cluster::new(BROKER.url);
+        cluster.start_all(1).await;
+        let gateway = cluster.gateway;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut load = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let stop = stop.clone();
+            load.spawn(async move {
+                let mut slowest = Duration::ZERO;
+                let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+                let mut odd = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let status = match call_at(gateway, "GET", "/hello/greet?name=load")
+                        .try_send()
+                        .await
+                    {
+                        Ok(resp) => {
+                            if ![200, 503, 504].contains(&resp.status) {
+                                odd.push(String::from_utf8_lossy(&resp.body).into_owned());
+                            }
+                            resp.status
+                        }
+                        Err(_) => 0,
+                    };
+                    slowest = slowest.max(started.elapsed());
+                    *statuses.entry(status).or_default() += 1;
+                    if status != 200 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                (slowest, statuses, odd)
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stopped = BrokerStopped::now();
+        // While the broker is down, requests are refused at once.
+        let started = Instant::now();
+        let resp = call_at(gateway, "GET", "/hello/greet?name=down")
+            .send()
+            .await;
+        assert_eq!(resp.status, 503, "{}", String::from_utf8_lossy(&resp.body));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a request hung while the broker was down"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(stopped);
+        let back = Instant::now();
+        loop {
+            let resp = call_at(gateway, "GET", "/hello/greet?name=back")
+                .send()
+                .await;
+            if resp.status == 200 {
+                break;
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(5),
+                "not recovered 5 s after the broker came back: {}\n{}",
+                resp.status,
+                cluster.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let recovery = back.elapsed();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+        let mut odd = Vec::new();
+        while let Some(joined) = load.join_next().await {
+            let (slowest, seen, bodies) = joined.unwrap();
+            odd.extend(bodies);
+            assert!(
+                slowest < Duration::from_secs(11),
+                "a request waited {slowest:?}, past its 10 s deadline"
+            );
+            for (status, n) in seen {
+                *statuses.entry(status).or_default() += n;
+            }
+        }
+        eprintln!(
+            "recovered {recovery:?} after the broker came back; statuses under load: {statuses:?}"
+        );
+        assert!(
+            statuses.keys().all(|s| [200, 503, 504].contains(s)),
+            "{statuses:?}: {odd:?}\n{}",
+            cluster.logs()
+        );
+        for name in ["tron", "gateway", "runner1"] {
+            assert!(cluster.running(name), "{name} exited\n{}", cluster.logs());
+        }
+    });
+}
+
+#[test]
+fn processes_started_before_the_broker_connect_once_it_is_up() {
+    let _serial = serial();
+    block_on(async {
+        let cluster = Cluster::new(BROKER.url);
+        let stopped = BrokerStopped::now();
+        cluster.start_tron("tron");
+        cluster.start_gateway("gateway");
+        cluster.start_runner("runner1");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for name in ["tron", "gateway", "runner1"] {
+            assert!(
+                cluster.running(name),
+                "{name} exited while the broker was down\n{}",
+                cluster.logs()
+            );
+        }
+        let resp = call_at(cluster.gateway, "GET", "/hello/greet?name=early")
+            .send()
+            .await;
+        assert_eq!(resp.status, 503);
+        drop(stopped);
+        cluster.ready(1).await;
+        let resp = call_at(cluster.gateway, "GET", "/hello/greet?name=Ada")
+            .send()
+            .await;
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.json()["greeting"], "Hello, Ada!");
+    });
+}
