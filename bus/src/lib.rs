@@ -8,6 +8,9 @@
 //!   consumers, redelivery of anything dropped without an ack, dead letters.
 //! - [`amqp`] is the RabbitMQ backend (feature `amqp`, on by default): the
 //!   same promises kept by a broker, with reconnection in the background.
+//! - [`nats`] is the NATS backend (feature `nats`, on by default): work
+//!   queues on JetStream, reply queues and broadcasts on core NATS, with
+//!   reconnection in the background.
 //! - [`connect`] picks an implementation from a bus URL.
 #![deny(missing_docs)]
 
@@ -15,6 +18,8 @@
 pub mod amqp;
 mod error;
 pub mod inproc;
+#[cfg(feature = "nats")]
+pub mod nats;
 mod types;
 
 pub use error::{Error, Result};
@@ -66,6 +71,11 @@ pub trait Bus: Send + Sync + 'static {
 /// `amqp://user:pass@host:5672/vhost?namespace=NAME` is a RabbitMQ broker
 /// (see [`amqp`]). It returns at once, even when the broker is down, and
 /// connects in the background. `amqps://` is refused: TLS is not compiled in.
+///
+/// `nats://host:4222?namespace=NAME` is a NATS server with JetStream (see
+/// [`nats`]). It too returns at once, even when the server is down, and
+/// connects in the background. `tls://` (and `nats+tls://`) is refused: the
+/// NATS backend does not support TLS yet.
 pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or(url);
     match scheme {
@@ -75,6 +85,11 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
         "amqps" => Err(Error::UnsupportedScheme(
             "amqps (TLS is not compiled in; use amqp://)".to_owned(),
         )),
+        #[cfg(feature = "nats")]
+        "nats" => Ok(Arc::new(nats::NatsBus::open(url).await?)),
+        "tls" | "nats+tls" => Err(Error::UnsupportedScheme(format!(
+            "{scheme} (TLS is not supported by the NATS backend yet; use nats://)"
+        ))),
         other => Err(Error::UnsupportedScheme(other.to_owned())),
     }
 }

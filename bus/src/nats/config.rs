@@ -1,0 +1,303 @@
+//! Reading a `nats://` bus URL, and naming things on the server.
+//!
+//! `nats://[user:pass@]host[:port][,nats://host2[:port]...][?namespace=NAME]`:
+//! one or more servers of one cluster, and funcmesh's own `namespace`
+//! parameter. The port defaults to 4222.
+//!
+//! Names on the server:
+//!
+//! | what | subject or name |
+//! |---|---|
+//! | work queue `Q` | subject `<ns>.funcmesh.q.<Q>`, stream [`stream_name`](NatsConfig::stream_name) |
+//! | reply queue `Q` | subject `<ns>.funcmesh.r.<Q>` (core NATS, no stream) |
+//! | topic `T` | subject `<ns>.funcmesh.control.<T>` |
+//!
+//! Queue names and topics are dot-separated like subjects, and each of their
+//! tokens is carried over as it is when it consists of printable ASCII other
+//! than `*`, `>` and `%`. Any other byte is written `%XX` and an empty token
+//! is written `%`, so every name gets a subject of its own and none becomes a
+//! wildcard by accident.
+
+use async_nats::ServerAddr;
+
+use crate::{Error, Result};
+
+/// The longest namespace accepted, as for the AMQP backend.
+const MAX_NAMESPACE_LEN: usize = 64;
+
+/// How much of a queue's name is kept, readable, in its stream's name.
+const STREAM_NAME_READABLE_LEN: usize = 64;
+
+/// Where the bus connects and how it names things on the server.
+#[derive(Debug, Clone)]
+pub(crate) struct NatsConfig {
+    /// The servers to connect to, credentials included.
+    pub(crate) servers: Vec<ServerAddr>,
+    /// `host:port[,host:port...]`, for logs and errors (never a password).
+    pub(crate) endpoint: String,
+    /// Put before every subject: `NAME.` or nothing.
+    prefix: String,
+    /// Shown in the server's connection list (`/connz`).
+    pub(crate) connection_name: String,
+}
+
+impl NatsConfig {
+    /// Parses a bus URL. Every server's scheme must be `nats`.
+    pub(crate) fn parse(url: &str) -> Result<Self> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut namespace = None;
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            match pair.split_once('=') {
+                Some(("namespace", value)) => namespace = Some(decode_namespace(value)?),
+                _ => {
+                    return Err(invalid(
+                        url,
+                        &format_args!("unknown parameter {pair:?} (only namespace is known)"),
+                    ));
+                }
+            }
+        }
+        let mut servers = Vec::new();
+        for server in base.split(',') {
+            let server = server.trim();
+            if !server.starts_with("nats://") {
+                return Err(invalid(url, &"every server must be a nats:// URL"));
+            }
+            let addr: ServerAddr = server.parse().map_err(|error| invalid(url, &error))?;
+            if addr.host().is_empty() {
+                return Err(invalid(url, &"a server has no host"));
+            }
+            servers.push(addr);
+        }
+        let endpoint = servers
+            .iter()
+            .map(|addr| format!("{}:{}", addr.host(), addr.port()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let pid = std::process::id();
+        let (prefix, connection_name) = match &namespace {
+            Some(ns) => (format!("{ns}."), format!("funcmesh {ns} {pid}")),
+            None => (String::new(), format!("funcmesh {pid}")),
+        };
+        Ok(Self {
+            servers,
+            endpoint,
+            prefix,
+            connection_name,
+        })
+    }
+
+    /// The subject that a work queue's stream captures.
+    pub(crate) fn work_subject(&self, queue: &str) -> String {
+        format!("{}funcmesh.q.{}", self.prefix, encode(queue, false))
+    }
+
+    /// The core NATS subject of a reply queue.
+    pub(crate) fn reply_subject(&self, queue: &str) -> String {
+        format!("{}funcmesh.r.{}", self.prefix, encode(queue, false))
+    }
+
+    /// The subject of a topic. When `listening`, a token that is exactly `*`
+    /// or `>` stays a wildcard.
+    pub(crate) fn topic_subject(&self, topic: &str, listening: bool) -> String {
+        format!(
+            "{}funcmesh.control.{}",
+            self.prefix,
+            encode(topic, listening)
+        )
+    }
+
+    /// The JetStream stream of a work queue. Stream names may hold neither
+    /// `.`, `*`, `>` nor white space: every character outside `[A-Za-z0-9_-]`
+    /// becomes `_`, and a hash of the full name follows, so that two queues
+    /// never share a stream (`a.b` and `a_b` both read `a_b`).
+    pub(crate) fn stream_name(&self, queue: &str) -> String {
+        let full = format!("{}{queue}", self.prefix);
+        let readable: String = full
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(STREAM_NAME_READABLE_LEN)
+            .collect();
+        format!("{readable}-{:016x}", fnv1a(full.as_bytes()))
+    }
+}
+
+/// Writes a dot-separated name as subject tokens (see the module docs).
+fn encode(name: &str, wildcards: bool) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, token) in name.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if token.is_empty() {
+            out.push('%');
+            continue;
+        }
+        if wildcards && (token == "*" || token == ">") {
+            out.push_str(token);
+            continue;
+        }
+        for byte in token.bytes() {
+            if byte.is_ascii_graphic() && !matches!(byte, b'*' | b'>' | b'%') {
+                out.push(char::from(byte));
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// 64-bit FNV-1a: stable across builds and platforms, which stream names
+/// need (the standard library's hashers promise neither).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
+fn decode_namespace(raw: &str) -> Result<String> {
+    let ns = urlencoding::decode(raw).map_or_else(|_| raw.to_owned(), |ns| ns.into_owned());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    // A namespace is one or more subject tokens: no empty one.
+    let tokens_ok = ns.split('.').all(|token| !token.is_empty());
+    if ns.is_empty() || ns.len() > MAX_NAMESPACE_LEN || !ns.chars().all(allowed) || !tokens_ok {
+        return Err(Error::InvalidUrl(format!(
+            "invalid namespace {ns:?} in the bus URL: use 1 to {MAX_NAMESPACE_LEN} letters, digits, '-', '_' or '.' (not at either end, not twice in a row)"
+        )));
+    }
+    Ok(ns)
+}
+
+fn invalid(url: &str, why: &dyn std::fmt::Display) -> Error {
+    Error::InvalidUrl(format!("invalid bus URL {}: {why}", hide_passwords(url)))
+}
+
+/// The URL with the user info of every server replaced by `***`.
+fn hide_passwords(url: &str) -> String {
+    url.split(',')
+        .map(
+            |server| match (server.split_once("://"), server.rfind('@')) {
+                (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &server[at..]),
+                _ => server.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_is_taken_out_and_prefixes_every_name() {
+        let c = NatsConfig::parse("nats://h:4223?namespace=t-1").unwrap();
+        assert_eq!(c.endpoint, "h:4223");
+        assert_eq!(c.work_subject("rpc.x"), "t-1.funcmesh.q.rpc.x");
+        assert_eq!(c.reply_subject("reply.g1"), "t-1.funcmesh.r.reply.g1");
+        assert_eq!(
+            c.topic_subject("runner.stats", false),
+            "t-1.funcmesh.control.runner.stats"
+        );
+        assert!(c.stream_name("rpc.x").starts_with("t-1_rpc_x-"));
+        assert!(c.connection_name.starts_with("funcmesh t-1 "));
+    }
+
+    #[test]
+    fn no_namespace_means_bare_names_and_the_default_port() {
+        let c = NatsConfig::parse("nats://127.0.0.1").unwrap();
+        assert_eq!(c.endpoint, "127.0.0.1:4222");
+        assert_eq!(c.work_subject("q"), "funcmesh.q.q");
+        assert!(c.connection_name.starts_with("funcmesh "));
+    }
+
+    #[test]
+    fn several_servers_make_one_cluster() {
+        let c = NatsConfig::parse("nats://a:1,nats://u:p@b:2?namespace=x").unwrap();
+        assert_eq!(c.servers.len(), 2);
+        assert_eq!(c.endpoint, "a:1,b:2");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for url in [
+            "nats://h?namespace=",
+            "nats://h?namespace=a%20b",
+            "nats://h?namespace=a*",
+            "nats://h?namespace=.a",
+            "nats://h?namespace=a..b",
+            "nats://h?heartbeat=3",
+            "tls://h",
+            "nats://h,tls://g",
+            "nats://h:notaport",
+            "nats://",
+        ] {
+            let err = NatsConfig::parse(url).unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl(_)), "{url}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_a_password() {
+        let err = NatsConfig::parse("nats://user:secret@h:notaport").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(err.to_string().contains("***@h:notaport"), "{err}");
+    }
+
+    #[test]
+    fn names_become_subject_tokens_without_wildcards() {
+        let c = NatsConfig::parse("nats://h").unwrap();
+        assert_eq!(
+            c.work_subject("funcmesh.func.ab12"),
+            "funcmesh.q.funcmesh.func.ab12"
+        );
+        assert_eq!(c.work_subject("a b"), "funcmesh.q.a%20b");
+        assert_eq!(c.work_subject("a.*.>"), "funcmesh.q.a.%2A.%3E");
+        assert_eq!(c.work_subject("100%"), "funcmesh.q.100%25");
+        assert_eq!(c.work_subject(".a..b."), "funcmesh.q.%.a.%.b.%");
+        assert_eq!(c.work_subject("é"), "funcmesh.q.%C3%A9");
+        assert_eq!(
+            c.topic_subject("routes.*", true),
+            "funcmesh.control.routes.*"
+        );
+        assert_eq!(
+            c.topic_subject("routes.*", false),
+            "funcmesh.control.routes.%2A"
+        );
+        assert_eq!(c.topic_subject("a.>", true), "funcmesh.control.a.>");
+    }
+
+    #[test]
+    fn stream_names_are_valid_and_never_shared() {
+        let c = NatsConfig::parse("nats://h?namespace=ns.1").unwrap();
+        let names = ["a.b", "a_b", "a b", "a*b", "a>b", &"x".repeat(300)];
+        let streams: std::collections::BTreeSet<String> =
+            names.iter().map(|n| c.stream_name(n)).collect();
+        assert_eq!(streams.len(), names.len());
+        for stream in &streams {
+            assert!(
+                stream
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
+                "{stream}"
+            );
+            assert!(stream.len() <= STREAM_NAME_READABLE_LEN + 17, "{stream}");
+        }
+        // Stable: the same name gives the same stream in every process.
+        assert_eq!(
+            c.stream_name("a.b"),
+            format!("ns_1_a_b-{:016x}", fnv1a(b"ns.1.a.b"))
+        );
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
