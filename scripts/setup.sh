@@ -87,3 +87,35 @@ ensure_pytest() {
   fi
   PYTEST="$venv/bin/python -m pytest"
 }
+
+# NATS with JetStream on 127.0.0.1:4222 for the tests of the nats backend.
+# Leaves alone whatever already answers there; otherwise installs Debian's
+# nats-server if needed, starts it with JetStream (its data in
+# /var/lib/nats-server) and waits until it takes connections.
+ensure_nats() {
+  local timeout=${FUNCMESH_NATS_TIMEOUT:-30}
+  if nats_answers; then
+    return 0
+  fi
+  ensure_command nats-server nats-server
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "setup: starting nats-server with JetStream" >&2
+  $sudo mkdir -p /var/lib/nats-server
+  $sudo start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  local deadline=$((SECONDS + timeout))
+  until nats_answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "setup: NATS did not answer on 127.0.0.1:4222 within ${timeout}s; see /var/log/nats-server.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "setup: NATS is up on 127.0.0.1:4222" >&2
+}
+
+# Whether something accepts TCP connections on 127.0.0.1:4222.
+nats_answers() {
+  (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null
+}
