@@ -17,6 +17,8 @@ use super::{call_at, root};
 
 /// RabbitMQ on this machine; `./scripts/test` starts it where it is down.
 pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// NATS with JetStream on this machine; `./scripts/test` starts it too.
+pub const NATS: &str = "nats://127.0.0.1:4222";
 
 /// A running cluster.
 pub struct Cluster {
@@ -79,6 +81,9 @@ impl Cluster {
             .rsplit_once("namespace=")
             .map(|(_, ns)| ns.to_owned());
         let Some(namespace) = namespace else { return };
+        if self.bus.starts_with("nats://") {
+            return delete_streams(NATS, &namespace);
+        }
         let mut names: Vec<String> = [queues::FIREHOSE, queues::DEAD_LETTER, queues::PARKED]
             .map(str::to_owned)
             .to_vec();
@@ -369,4 +374,29 @@ fn spawn_outliving_tests(command: Command) -> Child {
     let (tx, rx) = mpsc::channel();
     keeper.lock().unwrap().send((command, tx)).unwrap();
     rx.recv().unwrap().expect("spawning funcmesh")
+}
+
+/// Deletes the JetStream streams whose subjects are in `namespace`.
+fn delete_streams(url: &str, namespace: &str) {
+    let (url, prefix) = (url.to_owned(), format!("{namespace}."));
+    // Drop may run inside the tests' runtime: a thread and runtime of its own.
+    let deleting = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            use futures::TryStreamExt as _;
+            let client = async_nats::connect(&url).await.ok()?;
+            let jetstream = async_nats::jetstream::new(client);
+            let streams: Vec<_> = jetstream.streams().try_collect().await.ok()?;
+            for info in streams {
+                if info.config.subjects.iter().any(|s| s.starts_with(&prefix)) {
+                    let _ = jetstream.delete_stream(&info.config.name).await;
+                }
+            }
+            Some(())
+        })
+    });
+    let _ = deleting.join();
 }

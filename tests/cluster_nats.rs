@@ -1,0 +1,46 @@
+//! The end-to-end suites on NATS with JetStream, with the tron, the gateway
+//! and two runners as separate `funcmesh` processes: the RabbitMQ cluster's
+//! suites, unchanged but for the bus URL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::cluster::{Cluster, NATS};
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+fn mesh() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        let cluster = Cluster::new(NATS);
+        common::block_on(cluster.start_all(2));
+        // A static is never dropped: delete its streams when the binary exits.
+        // SAFETY: registers a plain function with the C library.
+        unsafe { libc::atexit(delete_shared_streams) };
+        cluster
+    })
+}
+
+extern "C" fn delete_shared_streams() {
+    if let Some(cluster) = CLUSTER.get() {
+        cluster.delete_queues();
+    }
+}
+
+async fn requests_served() -> u64 {
+    mesh().requests_served().await
+}
+
+include!("suite/e2e.rs");
+
+/// The Python suite, in a module of its own: its helpers have the same
+/// names as the e2e suite's.
+mod python {
+    use super::{common, mesh};
+
+    /// The runners run without `--dev-mode`: no tracebacks in 502 answers.
+    const DEV_MODE: bool = false;
+
+    include!("suite/python.rs");
+}
