@@ -16,6 +16,8 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+#[cfg(any(feature = "amqp", feature = "nats"))]
+mod backoff;
 mod error;
 pub mod inproc;
 #[cfg(feature = "nats")]

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::backoff::Backoff;
 use lapin::{Channel, Connection, ConnectionProperties};
-use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use super::config::AmqpConfig;
@@ -254,56 +254,4 @@ async fn restore(link: &Link, connection: &Connection, specs: &[QueueSpec]) -> R
         }
     }
     Ok(())
-}
-
-/// Exponential backoff, 100 ms doubling to 5 s, with full jitter.
-struct Backoff {
-    ceiling: Duration,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(5);
-
-    fn next_delay(&mut self) -> Duration {
-        let ceiling = self.ceiling;
-        self.ceiling = (ceiling * 2).min(Self::MAX);
-        let ms = rand::rng().random_range(0..=ceiling.as_millis() as u64);
-        Duration::from_millis(ms)
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            ceiling: Self::FIRST,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_a_cap_with_jitter_below_it() {
-        let mut backoff = Backoff::default();
-        let ceilings: Vec<u64> = (0..9)
-            .map(|_| {
-                let ceiling = backoff.ceiling;
-                assert!(backoff.next_delay() <= ceiling);
-                ceiling.as_millis() as u64
-            })
-            .collect();
-        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-    }
-
-    #[test]
-    fn backoff_jitter_spreads_out() {
-        let mut delays = std::collections::BTreeSet::new();
-        for _ in 0..20 {
-            delays.insert(Backoff::default().next_delay());
-        }
-        assert!(delays.len() > 1, "full jitter gives different delays");
-    }
 }

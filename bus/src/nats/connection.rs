@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::backoff::Backoff;
 use async_nats::connection::State;
 use async_nats::jetstream;
 use async_nats::{Client, ConnectOptions, Event};
-use rand::Rng;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
@@ -333,59 +333,12 @@ fn reconnect_delay(attempts: usize) -> Duration {
     }
     let doublings = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(16);
     let ceiling = (Backoff::FIRST * 2u32.pow(doublings)).min(Backoff::MAX);
-    jitter(ceiling)
-}
-
-fn jitter(ceiling: Duration) -> Duration {
-    Duration::from_millis(rand::rng().random_range(0..=ceiling.as_millis() as u64))
-}
-
-/// Exponential backoff, 100 ms doubling to 5 s, with full jitter.
-pub(crate) struct Backoff {
-    ceiling: Duration,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(5);
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let ceiling = self.ceiling;
-        self.ceiling = (ceiling * 2).min(Self::MAX);
-        jitter(ceiling)
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.ceiling = Self::FIRST;
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            ceiling: Self::FIRST,
-        }
-    }
+    crate::backoff::jitter(ceiling)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_a_cap_with_jitter_below_it() {
-        let mut backoff = Backoff::default();
-        let ceilings: Vec<u64> = (0..9)
-            .map(|_| {
-                let ceiling = backoff.ceiling;
-                assert!(backoff.next_delay() <= ceiling);
-                ceiling.as_millis() as u64
-            })
-            .collect();
-        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-        backoff.reset();
-        assert_eq!(backoff.ceiling, Backoff::FIRST);
-    }
 
     #[test]
     fn reconnecting_starts_at_once_then_backs_off_to_five_seconds() {

@@ -26,10 +26,11 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::connection::{Backoff, Link};
+use super::connection::Link;
 use super::declare::{self, CONSUMER};
 use super::delivery::{Arrival, Held, Queue, ReplyStream, Requeued, WorkStream};
 use super::publish::{self, PUBLISH_TIMEOUT};
+use crate::backoff::Backoff;
 use crate::{ConsumeOptions, Consumer, Error, Result};
 
 /// How long the server keeps a pull request waiting for messages.

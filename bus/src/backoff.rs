@@ -1,0 +1,71 @@
+//! Reconnection backoff, the same for every broker: 100 ms doubling to 5 s,
+//! with full jitter, so that many processes reconnecting after one outage
+//! do not arrive together.
+
+use std::time::Duration;
+
+use rand::Rng as _;
+
+/// Exponential backoff with full jitter.
+pub(crate) struct Backoff {
+    ceiling: Duration,
+}
+
+impl Backoff {
+    /// The first ceiling.
+    pub(crate) const FIRST: Duration = Duration::from_millis(100);
+    /// The largest ceiling.
+    pub(crate) const MAX: Duration = Duration::from_secs(5);
+
+    /// A delay up to the current ceiling, which then doubles.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let ceiling = self.ceiling;
+        self.ceiling = (ceiling * 2).min(Self::MAX);
+        jitter(ceiling)
+    }
+
+    /// Back to the first ceiling, after a success.
+    pub(crate) fn reset(&mut self) {
+        self.ceiling = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            ceiling: Self::FIRST,
+        }
+    }
+}
+
+/// A uniformly random delay from 0 to `ceiling`.
+pub(crate) fn jitter(ceiling: Duration) -> Duration {
+    Duration::from_millis(rand::rng().random_range(0..=ceiling.as_millis() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_with_jitter_below_it() {
+        let mut backoff = Backoff::default();
+        let ceilings: Vec<u64> = (0..9)
+            .map(|_| {
+                let ceiling = backoff.ceiling;
+                assert!(backoff.next_delay() <= ceiling);
+                ceiling.as_millis() as u64
+            })
+            .collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+        backoff.reset();
+        assert_eq!(backoff.ceiling, Backoff::FIRST);
+    }
+
+    #[test]
+    fn backoff_jitter_spreads_out() {
+        let delays: std::collections::BTreeSet<Duration> =
+            (0..20).map(|_| Backoff::default().next_delay()).collect();
+        assert!(delays.len() > 1, "full jitter gives different delays");
+    }
+}
