@@ -5,27 +5,10 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use common::cluster::{Cluster, NATS};
 
-static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-
 fn mesh() -> &'static Cluster {
-    CLUSTER.get_or_init(|| {
-        let cluster = Cluster::new(NATS);
-        common::block_on(cluster.start_all(2));
-        // A static is never dropped: delete its streams when the binary exits.
-        // SAFETY: registers a plain function with the C library.
-        unsafe { libc::atexit(delete_shared_streams) };
-        cluster
-    })
-}
-
-extern "C" fn delete_shared_streams() {
-    if let Some(cluster) = CLUSTER.get() {
-        cluster.delete_queues();
-    }
+    common::cluster::shared(NATS)
 }
 
 async fn requests_served() -> u64 {

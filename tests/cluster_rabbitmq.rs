@@ -4,27 +4,10 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use common::cluster::{Cluster, RABBITMQ};
 
-static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-
 fn mesh() -> &'static Cluster {
-    CLUSTER.get_or_init(|| {
-        let cluster = Cluster::new(RABBITMQ);
-        common::block_on(cluster.start_all(2));
-        // A static is never dropped: delete its queues when the binary exits.
-        // SAFETY: registers a plain function with the C library.
-        unsafe { libc::atexit(delete_shared_queues) };
-        cluster
-    })
-}
-
-extern "C" fn delete_shared_queues() {
-    if let Some(cluster) = CLUSTER.get() {
-        cluster.delete_queues();
-    }
+    common::cluster::shared(RABBITMQ)
 }
 
 async fn requests_served() -> u64 {

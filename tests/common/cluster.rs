@@ -20,6 +20,25 @@ pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// NATS with JetStream on this machine; `./scripts/test` starts it too.
 pub const NATS: &str = "nats://127.0.0.1:4222";
 
+/// The cluster a test binary shares: started on first use on `base` with
+/// two runners, its queues deleted when the binary exits (a static is never
+/// dropped).
+pub fn shared(base: &str) -> &'static Cluster {
+    static SHARED: OnceLock<Cluster> = OnceLock::new();
+    extern "C" fn delete_shared_queues() {
+        if let Some(cluster) = SHARED.get() {
+            cluster.delete_queues();
+        }
+    }
+    SHARED.get_or_init(|| {
+        let cluster = Cluster::new(base);
+        super::block_on(cluster.start_all(2));
+        // SAFETY: registers a plain function with the C library.
+        unsafe { libc::atexit(delete_shared_queues) };
+        cluster
+    })
+}
+
 /// A running cluster.
 pub struct Cluster {
     /// The bus URL the processes use, namespace included.
