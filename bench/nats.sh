@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The NATS benchmark: in one run, on the local NATS server (JetStream), with
+# one load generator and the same settings (wrk on GET /hello/greet?name=Ada),
+#   (a) the ceiling: `nats_ceiling`, one hyper server that publishes each
+#       request to a JetStream work-queue stream on file (waiting for the
+#       server's ack) and answers from an echo consumer's core NATS reply,
+#       the request acked after the reply is out: the server round trip with
+#       the mesh's guarantees, nothing else;
+#   (b) funcmesh as three processes (tron, runner, gateway) on the server,
+#       serving the swagger-examples bundles under a random namespace;
+# then prints requests/s, p50, p99, the ratio funcmesh / ceiling and the
+# mesh's requests/s per core. The last line is a JSON summary. Ratios, not
+# absolute figures, are what to compare: the machines are shared and noisy.
+#
+#   bench/nats.sh                     # 8 s per scenario, wrk -t2 -c64
+#   DURATION=30s CONNECTIONS=128 bench/nats.sh
+#   RUNNER_CONCURRENCY=32 bench/nats.sh
+#   CEILING_PREFETCH=4 bench/nats.sh      # the ceiling's window
+#
+# Both contenders get the same window of requests in flight, CONNECTIONS:
+# the ceiling's max_ack_pending and the runner's concurrency (its prefetch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+. bench/lib.sh
+
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+BASE_PORT=${BASE_PORT:-18290}
+BUNDLES=${BUNDLES:-swagger-examples}
+CEILING_PREFETCH=${CEILING_PREFETCH:-$CONNECTIONS}
+RUNNER_CONCURRENCY=${RUNNER_CONCURRENCY:-$CONNECTIONS}
+URL_PATH="/hello/greet?name=Ada"
+SERVER="nats://127.0.0.1:4222"
+RUN_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+NAMESPACE="fmbench$RUN_ID"
+CEILING_STREAM="funcmesh-bench-$RUN_ID"
+
+ensure_command wrk wrk
+ensure_command curl curl
+ensure_wasm_target
+ensure_nats
+
+cargo build --release --locked -p funcmesh -p funcmesh-bench --bins >&2
+RELEASE=${CARGO_TARGET_DIR:-target}/release
+
+# What outlives the processes on the server: the mesh's streams (durable,
+# under the run's namespace), and the ceiling's stream if it could not
+# delete it itself.
+delete_leftovers() {
+  "$RELEASE/nats_ceiling" --delete-namespace "$NAMESPACE" "$SERVER" 2>/dev/null || true
+  "$RELEASE/nats_ceiling" --delete-namespace "$CEILING_STREAM" "$SERVER" 2>/dev/null || true
+}
+cleanup() { stop_all; delete_leftovers; rm -rf "$BENCH_TMP"; }
+trap_exit cleanup
+
+# started NAME PID URL: waits for URL to answer 200, else shows NAME's log.
+started() {
+  pids+=("$2")
+  if ! wait_ready "$3" 60; then
+    tail -n 20 "$BENCH_TMP/$1.log" >&2
+    return 1
+  fi
+}
+
+# (a) the ceiling
+CEILING="http://127.0.0.1:$BASE_PORT$URL_PATH"
+"$RELEASE/nats_ceiling" "127.0.0.1:$BASE_PORT" "$SERVER" "$CEILING_STREAM" \
+  "$CEILING_PREFETCH" >"$BENCH_TMP/ceiling.log" 2>&1 &
+started ceiling $! "$CEILING"
+run "nats ceiling" "$CEILING"
+C_RPS=$RPS C_P50=$P50 C_P99=$P99
+stop "${pids[-1]}"
+
+# (b) funcmesh: tron, runner and gateway on the server
+MESH="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
+BUS="$SERVER?namespace=$NAMESPACE"
+ADMIN="127.0.0.1:$((BASE_PORT + 2))"
+FUNCMESH_LOG=warn "$RELEASE/funcmesh" tron --bus "$BUS" --bundles "$BUNDLES" --admin "$ADMIN" \
+  >"$BENCH_TMP/tron.log" 2>&1 & pids+=($!)
+FUNCMESH_LOG=warn "$RELEASE/funcmesh" runner --bus "$BUS" --tron "http://$ADMIN" \
+  --concurrency "$RUNNER_CONCURRENCY" >"$BENCH_TMP/runner.log" 2>&1 & pids+=($!)
+FUNCMESH_LOG=warn "$RELEASE/funcmesh" gateway --bus "$BUS" --listen "127.0.0.1:$((BASE_PORT + 1))" \
+  >"$BENCH_TMP/gateway.log" 2>&1 &
+if ! started gateway $! "$MESH"; then tail -n 20 "$BENCH_TMP/tron.log" "$BENCH_TMP/runner.log" >&2; exit 1; fi
+run "funcmesh on NATS" "$MESH"
+M_RPS=$RPS M_P50=$P50 M_P99=$P99
+stop "${pids[@]: -3}"
+
+CORES=$(nproc)
+PER_CORE=$(awk -v a="$M_RPS" -v n="$CORES" 'BEGIN { printf "%.0f", a / n }')
+echo
+printf '%-22s %12s %10s %10s\n' scenario rps p50_us p99_us
+printf '%-22s %12.0f %10d %10d\n' "nats ceiling" "$C_RPS" "$C_P50" "$C_P99"
+printf '%-22s %12.0f %10d %10d\n' "funcmesh on NATS" "$M_RPS" "$M_P50" "$M_P99"
+echo
+echo "funcmesh / ceiling throughput:  $(ratio "$M_RPS" "$C_RPS")"
+echo "funcmesh requests/s per core:   $PER_CORE  ($CORES cores, all processes and wrk included)"
+echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $CORES cores, nats-server on 127.0.0.1; runner concurrency $RUNNER_CONCURRENCY, ceiling window $CEILING_PREFETCH)"
+
+printf '{"scenario":"nats","rps":%.0f,"p50_us":%d,"p99_us":%d,"ceiling_rps":%.0f,"ceiling_p50_us":%d,"ceiling_p99_us":%d,"ratio":%s,"rps_per_core":%s,"cores":%d}\n' \
+  "$M_RPS" "$M_P50" "$M_P99" "$C_RPS" "$C_P50" "$C_P99" "$(ratio "$M_RPS" "$C_RPS")" \
+  "$PER_CORE" "$CORES"

@@ -1,0 +1,351 @@
+//! The ceiling of the NATS benchmark: the plainest HTTP-over-NATS round trip
+//! with the delivery guarantees of the mesh, so what no mesh on the same
+//! server can beat.
+//!
+//! Per HTTP request, the front publishes a small JSON message to a JetStream
+//! work-queue stream on file, waits for the server's acknowledgement, and
+//! names its own reply subject and a correlation id in headers. An echo
+//! consumer on its own connection pulls from the stream's durable consumer
+//! (explicit acks, at most PREFETCH messages out unacknowledged), publishes
+//! each request's body to its reply subject with core NATS, and only then
+//! acks the request. The front answers the HTTP client with the reply.
+//!
+//!   nats_ceiling [LISTEN] [NATS_URL] [STREAM] [PREFETCH]
+//!   nats_ceiling --delete-namespace NS [NATS_URL]
+//!
+//! The stream (default: a random name) is deleted on SIGINT or SIGTERM.
+//! PREFETCH defaults to 64, the runner's concurrency in the benchmark.
+//! `--delete-namespace` deletes every stream of the funcmesh namespace NS
+//! (the streams a mesh on `nats://...?namespace=NS` leaves behind), and the
+//! stream named NS itself (a ceiling's, left behind by a killed run).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{self, AckPolicy};
+use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
+use async_nats::jetstream::{self, Context};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long a request waits for its reply before it answers 504.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header with a request's correlation id, copied onto its reply.
+const CORRELATION_ID: &str = "x-correlation-id";
+/// The header with the subject a request's reply goes to.
+const REPLY_TO: &str = "x-reply-to";
+/// The echo's durable consumer.
+const CONSUMER: &str = "echo";
+const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
+
+type Waiters = Mutex<HashMap<u64, oneshot::Sender<Bytes>>>;
+
+/// The publishing side: the stream's subject and the replies it waits for.
+struct Front {
+    js: Context,
+    subject: String,
+    reply_to: String,
+    next_id: AtomicU64,
+    waiters: Arc<Waiters>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--delete-namespace") {
+        args.next();
+        let namespace = args
+            .next()
+            .context("--delete-namespace needs a namespace")?;
+        let url = args.next().unwrap_or_else(|| DEFAULT_URL.to_owned());
+        return delete_namespace(&url, &namespace).await;
+    }
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8092".to_owned());
+    let url = args.next().unwrap_or_else(|| DEFAULT_URL.to_owned());
+    let name = args.next().unwrap_or_else(default_stream);
+    let prefetch: i64 = match args.next() {
+        Some(n) => n.parse().context("PREFETCH must be a number")?,
+        None => 64,
+    };
+    let subject = format!("{name}.requests");
+
+    let echo_client = connect(&url).await?;
+    let echo_js = jetstream::new(echo_client.clone());
+    let stream = echo_js
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            retention: RetentionPolicy::WorkQueue,
+            storage: StorageType::File,
+            num_replicas: 1,
+            ..stream::Config::default()
+        })
+        .await
+        .with_context(|| format!("creating stream {name}"))?;
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(CONSUMER.to_owned()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(5),
+            max_ack_pending: prefetch,
+            ..consumer::pull::Config::default()
+        })
+        .await
+        .with_context(|| format!("creating the consumer of {name}"))?;
+    let echo = tokio::spawn(echo(echo_client, consumer, prefetch));
+
+    let front_client = connect(&url).await?;
+    let front = Arc::new(Front::start(front_client.clone(), subject).await?);
+
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    eprintln!(
+        "nats_ceiling listening on {}, requests on stream {name}",
+        listener.local_addr()?
+    );
+    let served = serve(listener, front.clone()).await;
+
+    // Stopped first: deleting the stream would end it with an error.
+    echo.abort();
+    let deleted = front
+        .js
+        .delete_stream(&name)
+        .await
+        .with_context(|| format!("deleting stream {name}"));
+    served?;
+    deleted?;
+    Ok(())
+}
+
+fn default_stream() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
+}
+
+async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
+    async_nats::connect(url)
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}
+
+/// Deletes the streams of funcmesh namespace `namespace`, whose names start
+/// with the namespace (dots written `_`) and `_`, and the stream named
+/// `namespace` if there is one.
+async fn delete_namespace(url: &str, namespace: &str) -> anyhow::Result<()> {
+    let js = jetstream::new(connect(url).await?);
+    let prefix = format!("{}_", namespace.replace('.', "_"));
+    let names: Vec<String> = js
+        .stream_names()
+        .filter_map(|name| async move { name.ok() })
+        .filter(|name| std::future::ready(name == namespace || name.starts_with(&prefix)))
+        .collect()
+        .await;
+    for name in names {
+        js.delete_stream(&name)
+            .await
+            .with_context(|| format!("deleting stream {name}"))?;
+        eprintln!("nats_ceiling: deleted stream {name}");
+    }
+    Ok(())
+}
+
+/// Accepts HTTP connections until SIGINT or SIGTERM.
+async fn serve(listener: TcpListener, front: Arc<Front>) -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+        };
+        stream.set_nodelay(true)?;
+        let front = front.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| answer(front.clone(), req));
+            let _ = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(
+    front: Arc<Front>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (status, body) = match front.call(&req).await {
+        Ok(reply) => (StatusCode::OK, reply),
+        Err(error) => {
+            eprintln!("nats_ceiling: {error:#}");
+            let status = if error.is::<tokio::time::error::Elapsed>() {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (status, Bytes::from(format!("{error:#}\n")))
+        }
+    };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+impl Front {
+    /// Subscribes to its own reply subject and starts routing replies to
+    /// their waiting requests.
+    async fn start(client: async_nats::Client, subject: String) -> anyhow::Result<Self> {
+        let reply_to = client.new_inbox();
+        let mut replies = client.subscribe(reply_to.clone()).await?;
+        // The subscription is in place before the first request goes out.
+        client.flush().await?;
+        let waiters = Arc::new(Waiters::default());
+        let routed = waiters.clone();
+        tokio::spawn(async move {
+            while let Some(message) = replies.next().await {
+                let id = message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get(CORRELATION_ID))
+                    .and_then(|id| id.as_str().parse::<u64>().ok());
+                let Some(id) = id else { continue };
+                let waiter = routed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(message.payload);
+                }
+            }
+        });
+        Ok(Self {
+            js: jetstream::new(client),
+            subject,
+            reply_to,
+            next_id: AtomicU64::new(0),
+            waiters,
+        })
+    }
+
+    /// Publishes the request, waits for the stream's ack, then for the reply.
+    async fn call(&self, req: &Request<hyper::body::Incoming>) -> anyhow::Result<Bytes> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, tx);
+        let _forget = Forget(&self.waiters, id);
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "method": req.method().as_str(),
+            "path": req.uri().path(),
+            "query": req.uri().query().unwrap_or_default(),
+        }))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CORRELATION_ID, id.to_string());
+        headers.insert(REPLY_TO, self.reply_to.as_str());
+        self.js
+            .publish_with_headers(self.subject.clone(), headers, payload.into())
+            .await?
+            .await
+            .with_context(|| format!("the stream did not take request {id}"))?;
+        let reply = tokio::time::timeout(REPLY_TIMEOUT, rx).await?;
+        reply.with_context(|| format!("the reply to request {id} was lost"))
+    }
+}
+
+/// Drops a request's waiter however its call ends (a reply has taken it
+/// already; a timeout or a gone client has not).
+struct Forget<'a>(&'a Waiters, u64);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.1);
+    }
+}
+
+/// The echo consumer: each request's answer goes to its reply subject
+/// before the request is acked.
+async fn echo(
+    client: async_nats::Client,
+    consumer: consumer::Consumer<consumer::pull::Config>,
+    prefetch: i64,
+) {
+    if let Err(error) = consume_echo(client, consumer, prefetch).await {
+        eprintln!("nats_ceiling: the echo consumer failed: {error:#}");
+    }
+}
+
+async fn consume_echo(
+    client: async_nats::Client,
+    consumer: consumer::Consumer<consumer::pull::Config>,
+    prefetch: i64,
+) -> anyhow::Result<()> {
+    let batch = usize::try_from(prefetch.max(1))?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .messages()
+        .await?;
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = reply(&client, &message).await {
+                eprintln!("nats_ceiling: echo: {error:#}");
+                let _ = message.ack_with(jetstream::AckKind::Nak(None)).await;
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The hello function's answer, sent to the request's reply subject with its
+/// correlation id; then the request is acked.
+async fn reply(client: &async_nats::Client, message: &jetstream::Message) -> anyhow::Result<()> {
+    let headers = message
+        .headers
+        .as_ref()
+        .context("a request without headers")?;
+    let reply_to = headers
+        .get(REPLY_TO)
+        .context("a request without a reply subject")?
+        .to_string();
+    let mut out = HeaderMap::new();
+    if let Some(id) = headers.get(CORRELATION_ID) {
+        out.insert(CORRELATION_ID, id.as_str());
+    }
+    client
+        .publish_with_headers(
+            reply_to,
+            out,
+            Bytes::from_static(br#"{"greeting":"Hello, Ada!"}"#),
+        )
+        .await?;
+    message
+        .ack()
+        .await
+        .map_err(|error| anyhow::anyhow!(error))?;
+    Ok(())
+}
