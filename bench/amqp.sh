@@ -78,15 +78,6 @@ delete_leftovers() {
 cleanup() { stop_all; delete_leftovers; rm -rf "$BENCH_TMP"; }
 trap_exit cleanup
 
-# started NAME PID URL: waits for URL to answer 200, else shows NAME's log.
-started() {
-  pids+=("$2")
-  if ! wait_ready "$3" 60; then
-    tail -n 20 "$BENCH_TMP/$1.log" >&2
-    return 1
-  fi
-}
-
 # (a) the ceiling
 CEILING="http://127.0.0.1:$BASE_PORT$URL_PATH"
 "$RELEASE/amqp_ceiling" "127.0.0.1:$BASE_PORT" "amqp://$BROKER/%2f" "$CEILING_PREFIX" \
@@ -100,13 +91,7 @@ stop "${pids[-1]}"
 MESH="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
 BUS="amqp://$BROKER/%2f?namespace=$NAMESPACE"
 ADMIN="127.0.0.1:$((BASE_PORT + 2))"
-FUNCMESH_LOG=warn "$RELEASE/funcmesh" tron --bus "$BUS" --bundles "$BUNDLES" --admin "$ADMIN" \
-  >"$BENCH_TMP/tron.log" 2>&1 & pids+=($!)
-FUNCMESH_LOG=warn "$RELEASE/funcmesh" runner --bus "$BUS" --tron "http://$ADMIN" \
-  --concurrency "$RUNNER_CONCURRENCY" >"$BENCH_TMP/runner.log" 2>&1 & pids+=($!)
-FUNCMESH_LOG=warn "$RELEASE/funcmesh" gateway --bus "$BUS" --listen "127.0.0.1:$((BASE_PORT + 1))" \
-  >"$BENCH_TMP/gateway.log" 2>&1 &
-if ! started gateway $! "$MESH"; then tail -n 20 "$BENCH_TMP/tron.log" "$BENCH_TMP/runner.log" >&2; exit 1; fi
+start_cluster "$BUS" "127.0.0.1:$((BASE_PORT + 1))" "$ADMIN" "$BUNDLES" "$RUNNER_CONCURRENCY" || exit 1
 run "funcmesh on RabbitMQ" "$MESH"
 M_RPS=$RPS M_P50=$P50 M_P99=$P99
 stop "${pids[@]: -3}"

@@ -90,3 +90,30 @@ run() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# started NAME PID URL: records PID and waits for URL to answer 200, else
+# shows the tail of NAME's log ($BENCH_TMP/NAME.log).
+started() {
+  pids+=("$2")
+  if ! wait_ready "$3" 60; then
+    tail -n 20 "$BENCH_TMP/$1.log" >&2
+    return 1
+  fi
+}
+
+# start_cluster BUS LISTEN ADMIN BUNDLES CONCURRENCY: a tron serving
+# BUNDLES, a runner and a gateway on LISTEN, each a $RELEASE/funcmesh process
+# on BUS logging to $BENCH_TMP; returns once http://LISTEN$URL_PATH answers.
+start_cluster() {
+  local bus=$1 listen=$2 admin=$3 bundles=$4 concurrency=$5
+  FUNCMESH_LOG=warn "$RELEASE/funcmesh" tron --bus "$bus" --bundles "$bundles" --admin "$admin" \
+    >"$BENCH_TMP/tron.log" 2>&1 & pids+=($!)
+  FUNCMESH_LOG=warn "$RELEASE/funcmesh" runner --bus "$bus" --tron "http://$admin" \
+    --concurrency "$concurrency" >"$BENCH_TMP/runner.log" 2>&1 & pids+=($!)
+  FUNCMESH_LOG=warn "$RELEASE/funcmesh" gateway --bus "$bus" --listen "$listen" \
+    >"$BENCH_TMP/gateway.log" 2>&1 &
+  if ! started gateway $! "http://$listen$URL_PATH"; then
+    tail -n 20 "$BENCH_TMP/tron.log" "$BENCH_TMP/runner.log" >&2
+    return 1
+  fi
+}
