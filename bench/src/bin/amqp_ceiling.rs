@@ -15,20 +15,16 @@
 //! SIGTERM. PREFETCH (default 2 x cores, as the mesh's runners) shows how
 //! much of the ceiling is the consumer's window.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[path = "../ceiling.rs"]
+mod ceiling;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, ensure};
 use bytes::Bytes;
 use futures::StreamExt as _;
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper::Request;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
@@ -37,21 +33,17 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-/// How long a request waits for its reply before it answers 504.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+use ceiling::{RoundTrip, Waiters, request_body};
+
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
-
-type Waiters = Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>;
 
 /// The publishing side: one confirmed channel and the replies it waits for.
 struct Front {
     channel: Channel,
     requests: ShortString,
     reply_to: ShortString,
-    next_id: AtomicU64,
     waiters: Arc<Waiters>,
 }
 
@@ -85,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
         "amqp_ceiling listening on {}, requests on {requests}",
         listener.local_addr()?
     );
-    serve(listener, front.clone()).await?;
+    ceiling::serve("amqp_ceiling", listener, front.clone()).await?;
 
     front
         .channel
@@ -132,51 +124,6 @@ async fn declare_requests(channel: &Channel, name: &ShortString) -> anyhow::Resu
     Ok(())
 }
 
-/// Accepts HTTP connections until SIGINT or SIGTERM.
-async fn serve(listener: TcpListener, front: Arc<Front>) -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
-        };
-        stream.set_nodelay(true)?;
-        let front = front.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| answer(front.clone(), req));
-            let _ = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-async fn answer(
-    front: Arc<Front>,
-    req: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, body) = match front.call(&req).await {
-        Ok(reply) => (StatusCode::OK, Bytes::from(reply)),
-        Err(error) => {
-            eprintln!("amqp_ceiling: {error:#}");
-            let status = if error.is::<tokio::time::error::Elapsed>() {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            (status, Bytes::from(format!("{error:#}\n")))
-        }
-    };
-    let mut resp = Response::new(Full::new(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
-}
-
 impl Front {
     /// Declares the request queue and an exclusive, server-named reply queue,
     /// and starts routing replies to their waiting requests.
@@ -206,15 +153,8 @@ impl Front {
         tokio::spawn(async move {
             while let Some(Ok(delivery)) = consumer.next().await {
                 let id = delivery.properties.correlation_id().as_ref();
-                let Some(id) = id.and_then(|id| id.as_str().parse::<u64>().ok()) else {
-                    continue;
-                };
-                let waiter = routed
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(delivery.data);
+                if let Some(id) = id.and_then(|id| id.as_str().parse::<u64>().ok()) {
+                    routed.deliver(id, Bytes::from(delivery.data));
                 }
             }
         });
@@ -222,25 +162,16 @@ impl Front {
             channel,
             requests,
             reply_to,
-            next_id: AtomicU64::new(0),
             waiters,
         })
     }
+}
 
+impl RoundTrip for Front {
     /// Publishes the request, waits for its confirm, then for its reply.
-    async fn call(&self, req: &Request<hyper::body::Incoming>) -> anyhow::Result<Vec<u8>> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.waiters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, tx);
-        let _forget = Forget(&self.waiters, id);
-        let payload = serde_json::to_vec(&serde_json::json!({
-            "method": req.method().as_str(),
-            "path": req.uri().path(),
-            "query": req.uri().query().unwrap_or_default(),
-        }))?;
+    async fn call(&self, req: &Request<hyper::body::Incoming>) -> anyhow::Result<Bytes> {
+        let waiting = self.waiters.wait();
+        let id = waiting.id;
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT)
@@ -252,27 +183,13 @@ impl Front {
                 "".into(),
                 self.requests.clone(),
                 BasicPublishOptions::default(),
-                &payload,
+                &request_body(req)?,
                 properties,
             )
             .await?
             .await?;
         ensure!(confirm.is_ack(), "the broker refused request {id}");
-        let reply = tokio::time::timeout(REPLY_TIMEOUT, rx).await?;
-        reply.with_context(|| format!("the reply to request {id} was lost"))
-    }
-}
-
-/// Drops a request's waiter however its call ends (a reply has taken it
-/// already; a timeout or a gone client has not).
-struct Forget<'a>(&'a Waiters, u64);
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.1);
+        waiting.reply().await
     }
 }
 

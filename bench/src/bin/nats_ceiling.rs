@@ -19,10 +19,10 @@
 //! (the streams a mesh on `nats://...?namespace=NS` leaves behind), and the
 //! stream named NS itself (a ceiling's, left behind by a killed run).
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+#[path = "../ceiling.rs"]
+mod ceiling;
+
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -32,16 +32,11 @@ use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use futures::StreamExt as _;
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper::Request;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-/// How long a request waits for its reply before it answers 504.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+use ceiling::{RoundTrip, Waiters, request_body};
+
 /// The header with a request's correlation id, copied onto its reply.
 const CORRELATION_ID: &str = "x-correlation-id";
 /// The header with the subject a request's reply goes to.
@@ -50,14 +45,11 @@ const REPLY_TO: &str = "x-reply-to";
 const CONSUMER: &str = "echo";
 const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
 
-type Waiters = Mutex<HashMap<u64, oneshot::Sender<Bytes>>>;
-
 /// The publishing side: the stream's subject and the replies it waits for.
 struct Front {
     js: Context,
     subject: String,
     reply_to: String,
-    next_id: AtomicU64,
     waiters: Arc<Waiters>,
 }
 
@@ -116,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         "nats_ceiling listening on {}, requests on stream {name}",
         listener.local_addr()?
     );
-    let served = serve(listener, front.clone()).await;
+    let served = ceiling::serve("nats_ceiling", listener, front.clone()).await;
 
     // Stopped first: deleting the stream would end it with an error.
     echo.abort();
@@ -164,51 +156,6 @@ async fn delete_namespace(url: &str, namespace: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Accepts HTTP connections until SIGINT or SIGTERM.
-async fn serve(listener: TcpListener, front: Arc<Front>) -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
-        };
-        stream.set_nodelay(true)?;
-        let front = front.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| answer(front.clone(), req));
-            let _ = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-async fn answer(
-    front: Arc<Front>,
-    req: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, body) = match front.call(&req).await {
-        Ok(reply) => (StatusCode::OK, reply),
-        Err(error) => {
-            eprintln!("nats_ceiling: {error:#}");
-            let status = if error.is::<tokio::time::error::Elapsed>() {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            (status, Bytes::from(format!("{error:#}\n")))
-        }
-    };
-    let mut resp = Response::new(Full::new(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
-}
-
 impl Front {
     /// Subscribes to its own reply subject and starts routing replies to
     /// their waiting requests.
@@ -226,13 +173,8 @@ impl Front {
                     .as_ref()
                     .and_then(|headers| headers.get(CORRELATION_ID))
                     .and_then(|id| id.as_str().parse::<u64>().ok());
-                let Some(id) = id else { continue };
-                let waiter = routed
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(message.payload);
+                if let Some(id) = id {
+                    routed.deliver(id, message.payload);
                 }
             }
         });
@@ -240,48 +182,25 @@ impl Front {
             js: jetstream::new(client),
             subject,
             reply_to,
-            next_id: AtomicU64::new(0),
             waiters,
         })
     }
+}
 
+impl RoundTrip for Front {
     /// Publishes the request, waits for the stream's ack, then for the reply.
     async fn call(&self, req: &Request<hyper::body::Incoming>) -> anyhow::Result<Bytes> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.waiters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, tx);
-        let _forget = Forget(&self.waiters, id);
-        let payload = serde_json::to_vec(&serde_json::json!({
-            "method": req.method().as_str(),
-            "path": req.uri().path(),
-            "query": req.uri().query().unwrap_or_default(),
-        }))?;
+        let waiting = self.waiters.wait();
+        let id = waiting.id;
         let mut headers = HeaderMap::new();
         headers.insert(CORRELATION_ID, id.to_string());
         headers.insert(REPLY_TO, self.reply_to.as_str());
         self.js
-            .publish_with_headers(self.subject.clone(), headers, payload.into())
+            .publish_with_headers(self.subject.clone(), headers, request_body(req)?.into())
             .await?
             .await
             .with_context(|| format!("the stream did not take request {id}"))?;
-        let reply = tokio::time::timeout(REPLY_TIMEOUT, rx).await?;
-        reply.with_context(|| format!("the reply to request {id} was lost"))
-    }
-}
-
-/// Drops a request's waiter however its call ends (a reply has taken it
-/// already; a timeout or a gone client has not).
-struct Forget<'a>(&'a Waiters, u64);
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.1);
+        waiting.reply().await
     }
 }
 

@@ -1,0 +1,149 @@
+//! The HTTP front both broker ceilings share (`amqp_ceiling`, `nats_ceiling`):
+//! a hyper server whose every request is one [`RoundTrip`] over the broker,
+//! and the table of requests waiting for their replies, matched by a
+//! correlation id. Only the broker side differs between the two.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long a request waits for its reply before it answers 504.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One HTTP request sent over the broker and its reply awaited.
+pub trait RoundTrip: Send + Sync + 'static {
+    /// The reply's body, or why there is none.
+    fn call(
+        &self,
+        req: &Request<hyper::body::Incoming>,
+    ) -> impl Future<Output = anyhow::Result<Bytes>> + Send;
+}
+
+/// The body a ceiling sends for `req`: its method, path and query as JSON.
+pub fn request_body(req: &Request<hyper::body::Incoming>) -> anyhow::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&serde_json::json!({
+        "method": req.method().as_str(),
+        "path": req.uri().path(),
+        "query": req.uri().query().unwrap_or_default(),
+    }))?)
+}
+
+/// The requests waiting for their replies, by correlation id.
+#[derive(Default)]
+pub struct Waiters {
+    next_id: AtomicU64,
+    waiting: Mutex<HashMap<u64, oneshot::Sender<Bytes>>>,
+}
+
+/// A request's place in [`Waiters`]; leaving it, however its call ends (a
+/// timeout, a client gone), takes the place back.
+pub struct Waiting<'a> {
+    waiters: &'a Waiters,
+    /// The correlation id to send with the request.
+    pub id: u64,
+    reply: Option<oneshot::Receiver<Bytes>>,
+}
+
+impl Waiters {
+    /// A new correlation id with its waiting place.
+    pub fn wait(&self) -> Waiting<'_> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(id, tx);
+        Waiting {
+            waiters: self,
+            id,
+            reply: Some(rx),
+        }
+    }
+
+    /// Hands a reply to the request with correlation id `id`, if it still
+    /// waits.
+    pub fn deliver(&self, id: u64, reply: Bytes) {
+        if let Some(waiter) = self.lock().remove(&id) {
+            let _ = waiter.send(reply);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Bytes>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Waiting<'_> {
+    /// The reply, within [`REPLY_TIMEOUT`].
+    pub async fn reply(mut self) -> anyhow::Result<Bytes> {
+        let rx = self.reply.take().context("the reply was already taken")?;
+        let reply = tokio::time::timeout(REPLY_TIMEOUT, rx).await?;
+        reply.with_context(|| format!("the reply to request {} was lost", self.id))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.waiters.lock().remove(&self.id);
+    }
+}
+
+/// Accepts HTTP connections until SIGINT or SIGTERM; every request is one
+/// round trip of `front`. `name` prefixes the errors it prints.
+pub async fn serve<F: RoundTrip>(
+    name: &'static str,
+    listener: TcpListener,
+    front: Arc<F>,
+) -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+        };
+        stream.set_nodelay(true)?;
+        let front = front.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| answer(name, front.clone(), req));
+            let _ = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer<F: RoundTrip>(
+    name: &'static str,
+    front: Arc<F>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (status, body) = match front.call(&req).await {
+        Ok(reply) => (StatusCode::OK, reply),
+        Err(error) => {
+            eprintln!("{name}: {error:#}");
+            let status = if error.is::<tokio::time::error::Elapsed>() {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (status, Bytes::from(format!("{error:#}\n")))
+        }
+    };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
