@@ -130,30 +130,21 @@ impl Cluster {
         names.sort();
         names.dedup();
         let url = self.bus.split('?').next().unwrap_or(RABBITMQ).to_owned();
-        // Drop may run inside the tests' runtime: delete from a thread of
-        // its own with a runtime of its own.
-        let deleting = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let connection =
-                    lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
-                        .await
-                        .ok()?;
-                for name in names {
-                    // A refusal closes its channel: one channel per queue.
-                    let channel = connection.create_channel().await.ok()?;
-                    let _ = channel
-                        .queue_delete(format!("{namespace}.{name}").into(), Default::default())
-                        .await;
-                }
-                let _ = connection.close(200, "test done".into()).await;
-                Some(())
-            })
+        apart(async move {
+            let connection =
+                lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+                    .await
+                    .ok()?;
+            for name in names {
+                // A refusal closes its channel: one channel per queue.
+                let channel = connection.create_channel().await.ok()?;
+                let _ = channel
+                    .queue_delete(format!("{namespace}.{name}").into(), Default::default())
+                    .await;
+            }
+            let _ = connection.close(200, "test done".into()).await;
+            Some(())
         });
-        let _ = deleting.join();
     }
 
     /// Starts the tron.
@@ -398,24 +389,29 @@ fn spawn_outliving_tests(command: Command) -> Child {
 /// Deletes the JetStream streams whose subjects are in `namespace`.
 fn delete_streams(url: &str, namespace: &str) {
     let (url, prefix) = (url.to_owned(), format!("{namespace}."));
-    // Drop may run inside the tests' runtime: a thread and runtime of its own.
-    let deleting = std::thread::spawn(move || {
+    apart(async move {
+        use futures::TryStreamExt as _;
+        let client = async_nats::connect(&url).await.ok()?;
+        let jetstream = async_nats::jetstream::new(client);
+        let streams: Vec<_> = jetstream.streams().try_collect().await.ok()?;
+        for info in streams {
+            if info.config.subjects.iter().any(|s| s.starts_with(&prefix)) {
+                let _ = jetstream.delete_stream(&info.config.name).await;
+            }
+        }
+        Some(())
+    });
+}
+
+/// Runs `work` to its end on a thread and runtime of its own: the clean-up
+/// runs from `Drop`, which may be inside the tests' runtime.
+fn apart(work: impl Future<Output = Option<()>> + Send + 'static) {
+    let running = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok()?;
-        runtime.block_on(async {
-            use futures::TryStreamExt as _;
-            let client = async_nats::connect(&url).await.ok()?;
-            let jetstream = async_nats::jetstream::new(client);
-            let streams: Vec<_> = jetstream.streams().try_collect().await.ok()?;
-            for info in streams {
-                if info.config.subjects.iter().any(|s| s.starts_with(&prefix)) {
-                    let _ = jetstream.delete_stream(&info.config.name).await;
-                }
-            }
-            Some(())
-        })
+        runtime.block_on(work)
     });
-    let _ = deleting.join();
+    let _ = running.join();
 }
