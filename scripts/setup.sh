@@ -119,3 +119,65 @@ ensure_nats() {
 nats_answers() {
   (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null
 }
+
+# A Kafka-compatible broker for the tests of the kafka backend: tansu, built
+# from crates.io once per machine into ~/.cargo/bin (about 20 minutes on two
+# cores), with the dynostore feature for its in-memory storage. Sets TANSU.
+TANSU_VERSION=0.6.0
+ensure_tansu() {
+  TANSU=${FUNCMESH_TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
+  if [ -x "$TANSU" ] && "$TANSU" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+    return 0
+  fi
+  echo "setup: building the tansu broker $TANSU_VERSION from crates.io (once per machine)" >&2
+  # Its own target directory, so that the project's build cache is not disturbed.
+  CARGO_TARGET_DIR="${TMPDIR:-/tmp}/tansu-build" \
+    cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore --quiet
+  rm -rf "${TMPDIR:-/tmp}/tansu-build"
+  TANSU="$HOME/.cargo/bin/tansu"
+}
+
+# A Kafka-compatible broker on 127.0.0.1:9092 for the tests of the kafka
+# backend: tansu, its data in memory, started in the background (its log in
+# ${TMPDIR:-/tmp}/funcmesh-kafka.log). Leaves alone whatever already answers
+# there. `scripts/kafka-broker stop` stops the one started here.
+KAFKA_PORT=9092
+KAFKA_PIDFILE=${TMPDIR:-/tmp}/funcmesh-kafka.pid
+ensure_kafka() {
+  local timeout=${FUNCMESH_KAFKA_TIMEOUT:-30}
+  if kafka_answers; then
+    return 0
+  fi
+  ensure_tansu
+  echo "setup: starting tansu on 127.0.0.1:$KAFKA_PORT (in memory)" >&2
+  setsid "$TANSU" broker \
+    --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --storage-engine memory://tansu/ \
+    >"${TMPDIR:-/tmp}/funcmesh-kafka.log" 2>&1 </dev/null &
+  echo $! >"$KAFKA_PIDFILE"
+  local deadline=$((SECONDS + timeout))
+  until kafka_answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "setup: tansu did not answer on 127.0.0.1:$KAFKA_PORT within ${timeout}s;" \
+        "see ${TMPDIR:-/tmp}/funcmesh-kafka.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "setup: tansu is up on 127.0.0.1:$KAFKA_PORT" >&2
+}
+
+# Stops the broker that ensure_kafka started, and waits until it has exited.
+stop_kafka() {
+  local pid
+  pid=$(cat "$KAFKA_PIDFILE" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$KAFKA_PIDFILE"
+}
+
+# Whether something accepts TCP connections on 127.0.0.1:9092.
+kafka_answers() {
+  (exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT) 2>/dev/null
+}

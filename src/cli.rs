@@ -18,8 +18,8 @@ const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 #[derive(Debug, clap::Args)]
 pub struct BusArg {
     /// The message bus: `amqp://user:pass@host:5672/vhost` (RabbitMQ),
-    /// `nats://host:4222` (NATS with JetStream), or `inproc://` for one
-    /// process. `?namespace=NAME` prefixes every queue, so that several
+    /// `nats://host:4222` (NATS with JetStream), `kafka://host:9092` (Kafka
+    /// or a Kafka-compatible broker), or `inproc://` for one process. `?namespace=NAME` prefixes every queue, so that several
     /// meshes can share one broker.
     #[arg(long, env = "FUNCMESH_BUS", default_value = DEFAULT_BUS)]
     bus: String,

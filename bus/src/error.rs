@@ -13,7 +13,7 @@ pub enum Error {
     #[error("queue {0} does not exist")]
     UnknownQueue(String),
     /// The bus URL names a broker this build does not support.
-    #[error("unsupported bus scheme {0}; supported: inproc, amqp, nats")]
+    #[error("unsupported bus scheme {0}; supported: inproc, amqp, nats, kafka")]
     UnsupportedScheme(String),
     /// The bus URL cannot be used (bad syntax, port, or namespace).
     #[error("{0}")]

@@ -11,15 +11,19 @@
 //! - [`nats`] is the NATS backend (feature `nats`, on by default): work
 //!   queues on JetStream, reply queues and broadcasts on core NATS, with
 //!   reconnection in the background.
+//! - [`kafka`] is the Kafka backend (feature `kafka`, on by default): queues
+//!   as topics read by consumer groups, offsets committed once settled.
 //! - [`connect`] picks an implementation from a bus URL.
 #![deny(missing_docs)]
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
-#[cfg(any(feature = "amqp", feature = "nats"))]
+#[cfg(any(feature = "amqp", feature = "nats", feature = "kafka"))]
 mod backoff;
 mod error;
 pub mod inproc;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "nats")]
 pub mod nats;
 mod types;
@@ -78,6 +82,10 @@ pub trait Bus: Send + Sync + 'static {
 /// [`nats`]). It too returns at once, even when the server is down, and
 /// connects in the background. `tls://` (and `nats+tls://`) is refused: the
 /// NATS backend does not support TLS yet.
+///
+/// `kafka://host:9092?namespace=NAME` is a Kafka cluster or a
+/// Kafka-compatible broker (see [`kafka`]). It waits up to a second for the
+/// broker, then connects in the background.
 pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or(url);
     match scheme {
@@ -89,6 +97,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
         )),
         #[cfg(feature = "nats")]
         "nats" => Ok(Arc::new(nats::NatsBus::open(url).await?)),
+        #[cfg(feature = "kafka")]
+        "kafka" => Ok(Arc::new(kafka::KafkaBus::open(url).await?)),
         "tls" | "nats+tls" => Err(Error::UnsupportedScheme(format!(
             "{scheme} (TLS is not supported by the NATS backend yet; use nats://)"
         ))),

@@ -1,0 +1,501 @@
+//! Consuming a queue: one member of the queue's consumer group, deliveries
+//! within the prefetch, offsets committed once messages are settled.
+//!
+//! Kafka keeps one position per partition, not one acknowledgement per
+//! message, and the application settles messages in any order. Each
+//! partition's position is therefore the lowest offset still out (or the
+//! next one to come when none is), and it is committed when it moves, a few
+//! milliseconds after a settle so that settles close together share one
+//! commit. A message is committed only once it and every message before it
+//! in its partition are settled, which is what at-least-once asks.
+//!
+//! Giving a message back (a negative acknowledgement with requeue, or a
+//! delivery dropped unsettled) sends a copy to the end of the queue with its
+//! delivery number raised, then settles the original; once the queue's
+//! delivery limit is reached it goes to the dead-letter queue instead.
+//! A rebalance that takes partitions away commits what is settled and
+//! forgets the rest: the partitions' new owners receive it again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Headers as _};
+use rdkafka::producer::FutureRecord;
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::link::{ATTEMPT_HEADER, EXPIRES_HEADER, Link, headers};
+use super::{Detached, lock};
+use crate::{Acker, ConsumeOptions, Consumer, Delivery, Error, Result, Subscription, now_ms};
+
+/// How long settles are gathered into one commit.
+const COMMIT_BATCH: Duration = Duration::from_millis(5);
+
+/// Starts a member of `queue`'s consumer group.
+pub(crate) async fn start(
+    link: Arc<Link>,
+    queue: &str,
+    options: ConsumeOptions,
+) -> Result<Consumer> {
+    // While the broker is up, a queue nobody declared is an error; while it
+    // is down the consumer starts anyway and waits.
+    if link.is_up() {
+        link.spec(queue).await?;
+    }
+    let topic = link.config.queue_topic(queue);
+    let offsets = Arc::new(Offsets::default());
+    let context = GroupContext {
+        offsets: Arc::clone(&offsets),
+    };
+    let consumer: StreamConsumer<GroupContext> = link
+        .config
+        .group_consumer(&topic)
+        .create_with_context(context)
+        .map_err(|error| Error::Unavailable(format!("kafka consumer: {error}")))?;
+    consumer
+        .subscribe(&[&topic])
+        .map_err(|error| Error::Unavailable(format!("subscribing to {topic}: {error}")))?;
+    let consumer = Detached::new(consumer);
+    let prefetch = usize::from(options.prefetch.max(1));
+    let (sender, receiver) = mpsc::channel(prefetch);
+    let shared = Arc::new(Shared {
+        link,
+        queue: queue.to_owned(),
+        topic,
+        consumer,
+        offsets,
+        commit: Notify::new(),
+    });
+    tokio::spawn(Arc::clone(&shared).commit_loop());
+    tokio::spawn(drive(shared, Arc::new(Semaphore::new(prefetch)), sender));
+    Ok(Consumer::new(QueueStream { receiver }))
+}
+
+/// What a consumer and its deliveries share.
+struct Shared {
+    link: Arc<Link>,
+    queue: String,
+    topic: String,
+    consumer: Detached<StreamConsumer<GroupContext>>,
+    offsets: Arc<Offsets>,
+    /// Woken when a partition's position moved.
+    commit: Notify,
+}
+
+/// Receives messages while the prefetch allows, until the application drops
+/// its consumer or the bus closes.
+async fn drive(
+    shared: Arc<Shared>,
+    credit: Arc<Semaphore>,
+    sender: mpsc::Sender<Result<Delivery>>,
+) {
+    let mut closed = shared.link.closed();
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&credit).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = sender.closed() => break,
+            _ = closed.wait_for(|closed| *closed) => break,
+        };
+        let taken = tokio::select! {
+            message = shared.consumer.recv() => match message {
+                Ok(message) => Ok(shared.take(&message, permit)),
+                Err(error) => Err(error),
+            },
+            () = sender.closed() => break,
+            _ = closed.wait_for(|closed| *closed) => break,
+        };
+        let delivery = match taken {
+            Ok(Some(delivery)) => delivery,
+            Ok(None) => continue,
+            Err(error) => {
+                // The topic missing for a while (a broker that lost it is
+                // given it back), a broker gone: the client recovers.
+                tracing::debug!(queue = %shared.queue, %error, "kafka consumer");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if sender.send(Ok(delivery)).await.is_err() {
+            break;
+        }
+    }
+    shared.commit.notify_one();
+}
+
+impl Shared {
+    /// Turns a message into a delivery, or settles it at once when it has
+    /// expired.
+    fn take(
+        self: &Arc<Self>,
+        message: &BorrowedMessage<'_>,
+        permit: OwnedSemaphorePermit,
+    ) -> Option<Delivery> {
+        let partition = message.partition();
+        let offset = message.offset();
+        let epoch = self.offsets.taken(partition, offset);
+        let mut expires_at_ms = None;
+        let mut attempt = 1;
+        if let Some(headers) = message.headers() {
+            for header in headers.iter() {
+                let value = header
+                    .value
+                    .and_then(|value| std::str::from_utf8(value).ok());
+                match (header.key, value) {
+                    (EXPIRES_HEADER, Some(value)) => expires_at_ms = value.parse().ok(),
+                    (ATTEMPT_HEADER, Some(value)) => attempt = value.parse().unwrap_or(1),
+                    _ => {}
+                }
+            }
+        }
+        if expires_at_ms.is_some_and(|at| at <= now_ms()) {
+            // Its client has stopped waiting: skipped, never dead-lettered.
+            self.settled(partition, offset, epoch);
+            return None;
+        }
+        let body = Bytes::copy_from_slice(message.payload().unwrap_or_default());
+        let acker = KafkaAcker {
+            shared: Arc::clone(self),
+            partition,
+            offset,
+            epoch,
+            body: body.clone(),
+            attempt,
+            expires_at_ms,
+            permit: Some(permit),
+        };
+        Some(Delivery::new(body, attempt, expires_at_ms, Box::new(acker)))
+    }
+
+    fn settled(&self, partition: i32, offset: i64, epoch: u64) {
+        if self.offsets.settled(partition, offset, epoch) {
+            self.commit.notify_one();
+        }
+    }
+
+    /// Commits every position that moved, a few milliseconds after the
+    /// first settle, for as long as the consumer lives.
+    async fn commit_loop(self: Arc<Self>) {
+        let mut closed = self.link.closed();
+        loop {
+            tokio::select! {
+                () = self.commit.notified() => {}
+                _ = closed.wait_for(|closed| *closed) => return,
+            }
+            tokio::time::sleep(COMMIT_BATCH).await;
+            let positions = self.offsets.to_commit(&self.topic);
+            if positions.count() > 0
+                && let Err(error) = self.consumer.commit(&positions, CommitMode::Async)
+            {
+                tracing::debug!(queue = %self.queue, %error, "committing offsets");
+            }
+            if Arc::strong_count(&self) == 1 {
+                return;
+            }
+        }
+    }
+
+    /// Sends a copy of a message given back to the end of the queue, or to
+    /// the dead-letter queue once its deliveries are used up, then settles
+    /// the original. A copy that cannot be sent leaves the original
+    /// unsettled: it is delivered again after the next rebalance.
+    async fn give_back(&self, given: GivenBack) -> Result<()> {
+        let spec = self.link.known_spec(&self.queue);
+        let limit = spec.as_ref().and_then(|spec| spec.max_deliveries);
+        let dead_letter = spec.as_ref().and_then(|spec| spec.dead_letter.clone());
+        let used_up = !given.requeue || limit.is_some_and(|limit| given.attempt >= limit);
+        let (target, attempt) = if used_up {
+            match dead_letter {
+                Some(dead_letter) => (Some(dead_letter), given.attempt),
+                None => (None, given.attempt),
+            }
+        } else {
+            (Some(self.queue.clone()), given.attempt + 1)
+        };
+        if let Some(target) = target {
+            let topic = self.link.config.queue_topic(&target);
+            let mut record = FutureRecord::<str, [u8]>::to(&topic).payload(&given.body[..]);
+            if let Some(headers) = headers(given.expires_at_ms, attempt) {
+                record = record.headers(headers);
+            }
+            self.link.send(&topic, record).await?;
+            if used_up {
+                tracing::warn!(
+                    queue = %self.queue, dead_letter = %target, deliveries = given.attempt,
+                    "message dead-lettered"
+                );
+            }
+        }
+        self.settled(given.partition, given.offset, given.epoch);
+        Ok(())
+    }
+}
+
+/// A message given back, with what sending it again needs.
+struct GivenBack {
+    partition: i32,
+    offset: i64,
+    epoch: u64,
+    body: Bytes,
+    attempt: u32,
+    expires_at_ms: Option<u64>,
+    requeue: bool,
+}
+
+/// Settles one delivery: commits its offset once everything before it is
+/// settled, or gives it back.
+struct KafkaAcker {
+    shared: Arc<Shared>,
+    partition: i32,
+    offset: i64,
+    epoch: u64,
+    body: Bytes,
+    attempt: u32,
+    expires_at_ms: Option<u64>,
+    /// Its place in the prefetch, given up once settled.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl KafkaAcker {
+    fn given_back(&mut self, requeue: bool) -> GivenBack {
+        self.permit = None;
+        GivenBack {
+            partition: self.partition,
+            offset: self.offset,
+            epoch: self.epoch,
+            body: std::mem::take(&mut self.body),
+            attempt: self.attempt,
+            expires_at_ms: self.expires_at_ms,
+            requeue,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Acker for KafkaAcker {
+    async fn ack(mut self: Box<Self>) -> Result<()> {
+        self.permit = None;
+        self.shared.settled(self.partition, self.offset, self.epoch);
+        Ok(())
+    }
+
+    async fn nack(mut self: Box<Self>, requeue: bool) -> Result<()> {
+        let given = self.given_back(requeue);
+        self.shared.give_back(given).await
+    }
+}
+
+impl Drop for KafkaAcker {
+    /// A delivery dropped unsettled is given back, as a dead consumer's
+    /// would be.
+    fn drop(&mut self) {
+        if self.permit.is_none() {
+            return;
+        }
+        let given = self.given_back(true);
+        let shared = Arc::clone(&self.shared);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = shared.give_back(given).await {
+                    tracing::warn!(queue = %shared.queue, %error, "giving a message back");
+                }
+            });
+        }
+    }
+}
+
+/// The positions of the partitions this consumer owns.
+#[derive(Default)]
+struct Offsets {
+    inner: std::sync::Mutex<OffsetsInner>,
+}
+
+#[derive(Default)]
+struct OffsetsInner {
+    partitions: HashMap<i32, Partition>,
+    /// Numbers each partition's ownership, so that a settle from before a
+    /// rebalance does not move the position of a later owner.
+    next_epoch: u64,
+}
+
+struct Partition {
+    epoch: u64,
+    /// Offsets delivered and not yet settled.
+    out: BTreeSet<i64>,
+    /// The offset after the last one received.
+    next: i64,
+    /// The position last committed (or about to be).
+    committed: i64,
+    /// Whether the position moved since the last commit.
+    moved: bool,
+}
+
+impl Partition {
+    fn position(&self) -> i64 {
+        self.out.first().copied().unwrap_or(self.next)
+    }
+}
+
+impl Offsets {
+    /// Records a message received; its partition's epoch.
+    fn taken(&self, partition: i32, offset: i64) -> u64 {
+        let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
+        let part = inner.partitions.entry(partition).or_insert_with(|| {
+            inner.next_epoch += 1;
+            Partition {
+                epoch: inner.next_epoch,
+                out: BTreeSet::new(),
+                next: offset,
+                committed: offset,
+                moved: false,
+            }
+        });
+        part.out.insert(offset);
+        part.next = part.next.max(offset + 1);
+        part.epoch
+    }
+
+    /// Records a message settled; whether its partition's position moved.
+    fn settled(&self, partition: i32, offset: i64, epoch: u64) -> bool {
+        let mut inner = lock(&self.inner);
+        let Some(part) = inner.partitions.get_mut(&partition) else {
+            return false;
+        };
+        if part.epoch != epoch || !part.out.remove(&offset) {
+            return false;
+        }
+        if part.position() > part.committed {
+            part.moved = true;
+        }
+        part.moved
+    }
+
+    /// The positions that moved, marked as committed.
+    fn to_commit(&self, topic: &str) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        let mut inner = lock(&self.inner);
+        for (partition, part) in &mut inner.partitions {
+            if part.moved {
+                let position = part.position();
+                if list
+                    .add_partition_offset(topic, *partition, Offset::Offset(position))
+                    .is_ok()
+                {
+                    part.committed = position;
+                    part.moved = false;
+                }
+            }
+        }
+        list
+    }
+
+    /// Forgets partitions taken away, returning the positions to commit.
+    fn revoked(&self, topic: &str, revoked: &TopicPartitionList) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        let mut inner = lock(&self.inner);
+        for element in revoked.elements() {
+            if let Some(part) = inner.partitions.remove(&element.partition())
+                && (part.position() > part.committed || part.moved)
+            {
+                let _ = list.add_partition_offset(
+                    topic,
+                    element.partition(),
+                    Offset::Offset(part.position()),
+                );
+            }
+        }
+        list
+    }
+}
+
+/// Commits what is settled when partitions are taken away.
+struct GroupContext {
+    offsets: Arc<Offsets>,
+}
+
+impl ClientContext for GroupContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        super::link::log(level, facility, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, "{reason}");
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(revoked) = rebalance {
+            let Some(topic) = revoked.elements().first().map(|e| e.topic().to_owned()) else {
+                return;
+            };
+            let positions = self.offsets.revoked(&topic, revoked);
+            if positions.count() > 0
+                && let Err(error) = consumer.commit(&positions, CommitMode::Sync)
+            {
+                tracing::debug!(%topic, %error, "committing before a rebalance");
+            }
+        }
+    }
+}
+
+/// Deliveries of one queue, as the application takes them.
+struct QueueStream {
+    receiver: mpsc::Receiver<Result<Delivery>>,
+}
+
+#[async_trait::async_trait]
+impl Subscription for QueueStream {
+    async fn next(&mut self) -> Option<Result<Delivery>> {
+        self.receiver.recv().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_position_waits_for_the_lowest_offset_out() {
+        let offsets = Offsets::default();
+        let epoch = offsets.taken(0, 10);
+        offsets.taken(0, 11);
+        offsets.taken(0, 12);
+        assert!(!offsets.settled(0, 11, epoch), "10 is still out");
+        assert_eq!(offsets.to_commit("t").count(), 0);
+        assert!(offsets.settled(0, 10, epoch));
+        let list = offsets.to_commit("t");
+        assert_eq!(
+            list.find_partition("t", 0).map(|e| e.offset()),
+            Some(Offset::Offset(12))
+        );
+        assert!(offsets.settled(0, 12, epoch));
+        let list = offsets.to_commit("t");
+        assert_eq!(
+            list.find_partition("t", 0).map(|e| e.offset()),
+            Some(Offset::Offset(13))
+        );
+    }
+
+    #[test]
+    fn a_settle_from_before_a_rebalance_moves_nothing() {
+        let offsets = Offsets::default();
+        let old = offsets.taken(3, 5);
+        let mut revoked = TopicPartitionList::new();
+        revoked.add_partition("t", 3);
+        assert_eq!(offsets.revoked("t", &revoked).count(), 0);
+        let new = offsets.taken(3, 5);
+        assert_ne!(old, new);
+        assert!(!offsets.settled(3, 5, old));
+        assert!(offsets.settled(3, 5, new));
+    }
+}
