@@ -22,12 +22,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "funcmesh", version)]
 struct Cli {
     /// Log filter, e.g. `info` or `funcmesh_runner=debug,info`. The file
-    /// watcher's own chatter is kept to warnings by default.
+    /// watcher's own chatter is kept to warnings by default, and so is the
+    /// Kafka client's (the bus logs broker outages itself).
     #[arg(
         long,
         global = true,
         env = "FUNCMESH_LOG",
-        default_value = "info,notify=warn"
+        default_value = "info,notify=warn,rdkafka=error"
     )]
     log: String,
     #[command(subcommand)]

@@ -66,10 +66,9 @@ mod topics;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use rdkafka::producer::FutureRecord;
 
 use self::config::KafkaConfig;
-use self::link::{Link, headers};
+use self::link::{Link, Outgoing, headers};
 use crate::{Bus, ConsumeOptions, Consumer, Message, QueueDepth, QueueSpec, Result};
 
 /// A bus on a Kafka cluster (or a Kafka-compatible broker). Opening one
@@ -124,11 +123,12 @@ impl Bus for KafkaBus {
             self.link.check_limit(queue, limit)?;
         }
         let topic = self.link.config.queue_topic(queue);
-        let mut record = FutureRecord::<str, [u8]>::to(&topic).payload(&message.body[..]);
-        if let Some(headers) = headers(message.expires_at_ms, 1) {
-            record = record.headers(headers);
-        }
-        self.link.send(&topic, record).await
+        let outgoing = Outgoing {
+            key: None,
+            payload: &message.body,
+            headers: headers(message.expires_at_ms, 1),
+        };
+        self.link.send(&topic, outgoing).await
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {

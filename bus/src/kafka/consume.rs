@@ -26,11 +26,10 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::{BorrowedMessage, Headers as _};
-use rdkafka::producer::FutureRecord;
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::link::{ATTEMPT_HEADER, EXPIRES_HEADER, Link, headers};
+use super::link::{ATTEMPT_HEADER, EXPIRES_HEADER, Link, Outgoing, headers};
 use super::{Detached, lock};
 use crate::{Acker, ConsumeOptions, Consumer, Delivery, Error, Result, Subscription, now_ms};
 
@@ -222,11 +221,12 @@ impl Shared {
         };
         if let Some(target) = target {
             let topic = self.link.config.queue_topic(&target);
-            let mut record = FutureRecord::<str, [u8]>::to(&topic).payload(&given.body[..]);
-            if let Some(headers) = headers(given.expires_at_ms, attempt) {
-                record = record.headers(headers);
-            }
-            self.link.send(&topic, record).await?;
+            let outgoing = Outgoing {
+                key: None,
+                payload: &given.body,
+                headers: headers(given.expires_at_ms, attempt),
+            };
+            self.link.send(&topic, outgoing).await?;
             if used_up {
                 tracing::warn!(
                     queue = %self.queue, dead_letter = %target, deliveries = given.attempt,

@@ -77,7 +77,10 @@ pub(crate) fn log(level: RDKafkaLogLevel, facility: &str, message: &str) {
         _ => tracing::debug!(target: "librdkafka", facility, "{message}"),
     }
     if std::env::var_os("FUNCMESH_KAFKA_DEBUG").is_some() {
-        eprintln!("librdkafka {facility}: {message}");
+        eprintln!(
+            "{} librdkafka {facility}: {message}",
+            crate::now_ms() % 100_000
+        );
     }
 }
 
@@ -331,13 +334,12 @@ impl Link {
         let entry = serde_json::to_vec(&RegistryEntry::of(spec))
             .map_err(|error| Error::Unavailable(format!("encoding a registry entry: {error}")))?;
         let registry = self.config.registry_topic();
-        self.send(
-            &registry,
-            FutureRecord::to(&registry)
-                .key(spec.name.as_str())
-                .payload(entry.as_slice()),
-        )
-        .await
+        let outgoing = Outgoing {
+            key: Some(&spec.name),
+            payload: &entry,
+            headers: None,
+        };
+        self.deliver(&registry, outgoing).await
     }
 
     async fn create_registry(&self) -> Result<()> {
@@ -387,27 +389,60 @@ impl Link {
 
     /// Sends one record and waits for the broker's confirmation; refuses at
     /// once while the broker is down, and gives up as soon as it goes down.
-    pub(crate) async fn send(
-        &self,
-        topic: &str,
-        record: FutureRecord<'_, str, [u8]>,
-    ) -> Result<()> {
+    pub(crate) async fn send(&self, topic: &str, outgoing: Outgoing<'_>) -> Result<()> {
         self.ensure_up()?;
         let mut state = self.up.subscribe();
-        let delivery = self.producer.send_result(record).map_err(|(error, _)| {
-            Error::Unavailable(format!(
-                "the Kafka client took no message for {topic}: {error}"
-            ))
-        })?;
         tokio::select! {
-            delivered = delivery => match delivered {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((error, _))) => Err(self.failure(format_args!("publishing to {topic}: {error}"))),
-                Err(_) => Err(Error::Closed),
-            },
+            delivered = self.deliver(topic, outgoing) => delivered,
             _ = state.wait_for(|up| !*up) => Err(Error::Unavailable(format!(
                 "the Kafka broker went away while publishing to {topic}"
             ))),
+        }
+    }
+
+    /// Sends one record and waits for the broker's confirmation, whatever
+    /// the link's state (for declaring while the link comes up). A topic the
+    /// client believes missing may just have been created (again): its
+    /// metadata is read anew and the record sent again, for up to a second.
+    async fn deliver(&self, topic: &str, outgoing: Outgoing<'_>) -> Result<()> {
+        let mut tries = 0;
+        loop {
+            let mut record = FutureRecord::<str, [u8]>::to(topic).payload(outgoing.payload);
+            if let Some(key) = outgoing.key {
+                record = record.key(key);
+            }
+            if let Some(headers) = &outgoing.headers {
+                record = record.headers(headers.clone());
+            }
+            let result = match self.producer.send_result(record) {
+                Ok(delivery) => delivery.await.map_err(|_| Error::Closed)?,
+                Err((error, _)) => {
+                    return Err(Error::Unavailable(format!(
+                        "the Kafka client took no message for {topic}: {error}"
+                    )));
+                }
+            };
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err((error, _)) => error,
+            };
+            let missing = matches!(
+                error.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition)
+            );
+            tries += 1;
+            if !missing || tries > 10 {
+                return Err(self.failure(format_args!("publishing to {topic}: {error}")));
+            }
+            let producer = self.producer.clone();
+            let name = topic.to_owned();
+            let _ = tokio::task::spawn_blocking(move || {
+                producer
+                    .client()
+                    .fetch_metadata(Some(&name), Duration::from_millis(500))
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -588,6 +623,13 @@ impl Link {
         probes.insert(topic.to_owned(), Arc::clone(&probe));
         Ok(probe)
     }
+}
+
+/// A record to send.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) key: Option<&'a str>,
+    pub(crate) payload: &'a [u8],
+    pub(crate) headers: Option<OwnedHeaders>,
 }
 
 /// Headers for a message: its expiry and, past the first, its delivery number.

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
-use rdkafka::producer::{FutureRecord, Producer as _};
+use rdkafka::producer::Producer as _;
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
 use super::Detached;
-use super::link::{Link, QuietContext, REQUEST_TIMEOUT};
+use super::link::{Link, Outgoing, QuietContext, REQUEST_TIMEOUT};
 use crate::inproc::NoAck;
 use crate::{Consumer, Delivery, Error, Result, Subscription};
 
@@ -21,8 +21,12 @@ use crate::{Consumer, Delivery, Error, Result, Subscription};
 pub(crate) async fn broadcast(link: &Link, topic: &str, body: Bytes) -> Result<()> {
     let name = link.config.broadcast_topic(topic);
     link.ensure_broadcast_topic(&name).await?;
-    link.send(&name, FutureRecord::to(&name).payload(&body[..]))
-        .await
+    let outgoing = Outgoing {
+        key: None,
+        payload: &body,
+        headers: None,
+    };
+    link.send(&name, outgoing).await
 }
 
 /// Starts listening to `topic`. While the broker is down the listener
