@@ -19,6 +19,8 @@ use super::{call_at, root};
 pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// NATS with JetStream on this machine; `./scripts/test` starts it too.
 pub const NATS: &str = "nats://127.0.0.1:4222";
+/// A Kafka-compatible broker (tansu); `./scripts/test` builds and starts it.
+pub const KAFKA: &str = "kafka://127.0.0.1:9092";
 
 /// The cluster a test binary shares: started on first use on `base` with
 /// two runners, its queues deleted when the binary exits (a static is never
@@ -102,6 +104,9 @@ impl Cluster {
         let Some(namespace) = namespace else { return };
         if self.bus.starts_with("nats://") {
             return delete_streams(NATS, &namespace);
+        }
+        if self.bus.starts_with("kafka://") {
+            return delete_topics("127.0.0.1:9092", &namespace);
         }
         let mut names: Vec<String> = [queues::FIREHOSE, queues::DEAD_LETTER, queues::PARKED]
             .map(str::to_owned)
@@ -398,6 +403,33 @@ fn delete_streams(url: &str, namespace: &str) {
             if info.config.subjects.iter().any(|s| s.starts_with(&prefix)) {
                 let _ = jetstream.delete_stream(&info.config.name).await;
             }
+        }
+        Some(())
+    });
+}
+
+fn delete_topics(brokers: &str, namespace: &str) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let (brokers, prefix) = (brokers.to_owned(), format!("{namespace}."));
+    apart(async move {
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .ok()?;
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(5))
+            .ok()?;
+        let doomed: Vec<String> = metadata
+            .topics()
+            .iter()
+            .map(|topic| topic.name().to_owned())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        let names: Vec<&str> = doomed.iter().map(String::as_str).collect();
+        if !names.is_empty() {
+            let _ = admin.delete_topics(&names, &AdminOptions::new()).await;
         }
         Some(())
     });
