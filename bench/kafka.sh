@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The Kafka benchmark: in one run, on the local Kafka-compatible broker
+# (tansu, see scripts/kafka-broker), with one load generator and the same
+# settings (wrk on GET /hello/greet?name=Ada),
+#   (a) the ceiling: `kafka_ceiling`, one hyper server that produces each
+#       request to a topic of 16 partitions (acks=all, waiting for the
+#       broker's confirmation) and answers from an echo consumer's reply,
+#       produced to a reply topic and confirmed before the request's offset
+#       is committed: the broker round trip with the mesh's guarantees,
+#       nothing else;
+#   (b) funcmesh as three processes (tron, runner, gateway) on the broker,
+#       serving the swagger-examples bundles under a random namespace;
+# then prints requests/s, p50, p99, the ratios funcmesh / ceiling and the
+# mesh's requests/s per core, and where the ceiling's round trip spends its
+# time (the ceiling measures each leg). The last line is a JSON summary.
+# Ratios, not absolute figures, are what to compare: the machines are shared
+# and noisy.
+#
+#   bench/kafka.sh                    # 8 s per scenario, wrk -t2 -c64
+#   DURATION=30s CONNECTIONS=128 bench/kafka.sh
+#   RUNNER_CONCURRENCY=32 bench/kafka.sh
+#   CEILING_PREFETCH=4 bench/kafka.sh     # the ceiling's window
+#
+# Both contenders get the same window of requests in flight, CONNECTIONS:
+# the ceiling echo's window of unfinished requests and the runner's
+# concurrency (its prefetch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+. bench/lib.sh
+
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+BASE_PORT=${BASE_PORT:-18390}
+BUNDLES=${BUNDLES:-swagger-examples}
+CEILING_PREFETCH=${CEILING_PREFETCH:-$CONNECTIONS}
+RUNNER_CONCURRENCY=${RUNNER_CONCURRENCY:-$CONNECTIONS}
+URL_PATH="/hello/greet?name=Ada"
+BROKERS="127.0.0.1:$KAFKA_PORT"
+RUN_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+NAMESPACE="fmbench$RUN_ID"
+CEILING_PREFIX="funcmesh-bench-$RUN_ID"
+
+ensure_command wrk wrk
+ensure_command curl curl
+ensure_wasm_target
+ensure_kafka
+
+cargo build --release --locked -p funcmesh -p funcmesh-bench --bins >&2
+RELEASE=${CARGO_TARGET_DIR:-target}/release
+
+# What outlives the processes on the broker: the mesh's topics (under the
+# run's namespace), and the ceiling's topics if it could not delete them
+# itself.
+delete_leftovers() {
+  "$RELEASE/kafka_ceiling" --delete-namespace "$NAMESPACE" "$BROKERS" 2>/dev/null || true
+  "$RELEASE/kafka_ceiling" --delete-namespace "$CEILING_PREFIX" "$BROKERS" 2>/dev/null || true
+}
+cleanup() { stop_all; delete_leftovers; rm -rf "$BENCH_TMP"; }
+trap_exit cleanup
+
+# (a) the ceiling
+CEILING="http://127.0.0.1:$BASE_PORT$URL_PATH"
+"$RELEASE/kafka_ceiling" "127.0.0.1:$BASE_PORT" "$BROKERS" "$CEILING_PREFIX" \
+  "$CEILING_PREFETCH" >"$BENCH_TMP/ceiling.log" 2>&1 &
+started ceiling $! "$CEILING"
+run "kafka ceiling" "$CEILING"
+C_RPS=$RPS C_P50=$P50 C_P99=$P99
+stop "${pids[-1]}"
+# Printed by the ceiling as it stops: the mean of each leg of its round trip.
+C_TIME=$(sed -n 's/^kafka_ceiling: where the time goes: //p' "$BENCH_TMP/ceiling.log" | tail -n 1)
+
+# (b) funcmesh: tron, runner and gateway on the broker
+MESH="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
+BUS="kafka://$BROKERS?namespace=$NAMESPACE"
+ADMIN="127.0.0.1:$((BASE_PORT + 2))"
+start_cluster "$BUS" "127.0.0.1:$((BASE_PORT + 1))" "$ADMIN" "$BUNDLES" "$RUNNER_CONCURRENCY" || exit 1
+run "funcmesh on Kafka" "$MESH"
+M_RPS=$RPS M_P50=$P50 M_P99=$P99
+stop "${pids[@]: -3}"
+
+CORES=$(nproc)
+PER_CORE=$(awk -v a="$M_RPS" -v n="$CORES" 'BEGIN { printf "%.0f", a / n }')
+echo
+printf '%-22s %12s %10s %10s\n' scenario rps p50_us p99_us
+printf '%-22s %12.0f %10d %10d\n' "kafka ceiling" "$C_RPS" "$C_P50" "$C_P99"
+printf '%-22s %12.0f %10d %10d\n' "funcmesh on Kafka" "$M_RPS" "$M_P50" "$M_P99"
+echo
+echo "funcmesh / ceiling throughput:  $(ratio "$M_RPS" "$C_RPS")"
+echo "p50 funcmesh / p50 ceiling:     $(ratio "$M_P50" "$C_P50")  (${M_P50} us / ${C_P50} us)"
+echo "funcmesh requests/s per core:   $PER_CORE  ($CORES cores, all processes and wrk included)"
+echo "ceiling, where the time goes:   ${C_TIME:-(not reported)}"
+echo "note: a round trip is two produces and two fetches; tansu 0.6 holds every fetch for the whole"
+echo "      fetch.wait.max.ms (10 ms, the mesh's setting) even when records wait, so a hop costs ~1.5x that"
+echo "      and the fetches, more than CPU, set the latency and, with a fixed window, the throughput."
+echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $CORES cores, tansu on $BROKERS; runner concurrency $RUNNER_CONCURRENCY, ceiling window $CEILING_PREFETCH)"
+
+printf '{"scenario":"kafka","rps":%.0f,"p50_us":%d,"p99_us":%d,"ceiling_rps":%.0f,"ceiling_p50_us":%d,"ceiling_p99_us":%d,"ratio":%s,"p50_ratio":%s,"rps_per_core":%s,"cores":%d}\n' \
+  "$M_RPS" "$M_P50" "$M_P99" "$C_RPS" "$C_P50" "$C_P99" "$(ratio "$M_RPS" "$C_RPS")" \
+  "$(ratio "$M_P50" "$C_P50")" "$PER_CORE" "$CORES"
