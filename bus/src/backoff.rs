@@ -9,6 +9,7 @@ use rand::Rng as _;
 /// Exponential backoff with full jitter.
 pub(crate) struct Backoff {
     ceiling: Duration,
+    max: Duration,
 }
 
 impl Backoff {
@@ -20,7 +21,7 @@ impl Backoff {
     /// A delay up to the current ceiling, which then doubles.
     pub(crate) fn next_delay(&mut self) -> Duration {
         let ceiling = self.ceiling;
-        self.ceiling = (ceiling * 2).min(Self::MAX);
+        self.ceiling = (ceiling * 2).min(self.max);
         jitter(ceiling)
     }
 
@@ -30,11 +31,20 @@ impl Backoff {
     }
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
+impl Backoff {
+    /// A backoff whose ceiling stops growing at `max` rather than [`MAX`](Self::MAX).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub(crate) fn up_to(max: Duration) -> Self {
         Self {
             ceiling: Self::FIRST,
+            max,
         }
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::up_to(Self::MAX)
     }
 }
 

@@ -10,9 +10,11 @@
 //! How the bus maps onto Kafka:
 //!
 //! - A queue is a topic: a work queue has `partitions` partitions (16 by
-//!   default), a reply queue (`exclusive`) one. Its consumers form one
-//!   consumer group, so each partition is read by one consumer at a time
-//!   and a queue is shared by at most `partitions` consumers. Messages go to
+//!   default), a reply queue (`exclusive`) one. A work queue's consumers form
+//!   one consumer group, so each partition is read by one consumer at a time
+//!   and a queue is shared by at most `partitions` consumers. A reply
+//!   queue's one consumer reads its partition directly, outside any group,
+//!   and commits nothing (the queue dies with its process). Messages go to
 //!   a random partition. Topics keep what nobody took for 15 minutes.
 //! - A queue's limits (`max_len`, `max_deliveries`, `dead_letter`) are kept
 //!   in a compacted registry topic, which every process reads, so a process

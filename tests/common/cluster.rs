@@ -295,8 +295,14 @@ impl Cluster {
                 .is_ok()
     }
 
-    /// The last lines of every process's log.
+    /// The last lines of every process's log (all of them when
+    /// `FUNCMESH_TEST_FULL_LOGS` is set).
     pub fn logs(&self) -> String {
+        let keep = if std::env::var_os("FUNCMESH_TEST_FULL_LOGS").is_some() {
+            usize::MAX
+        } else {
+            40
+        };
         let mut out = String::new();
         let mut names: Vec<_> = std::fs::read_dir(self.dir.path().join("logs"))
             .unwrap()
@@ -306,7 +312,7 @@ impl Cluster {
         for path in names {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(40)..];
+            let tail = &lines[lines.len().saturating_sub(keep)..];
             out += &format!("==> {} <==\n{}\n", path.display(), tail.join("\n"));
         }
         out

@@ -185,10 +185,10 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("allow.auto.create.topics", "false")
-            // A dead consumer's session ends after 3 s; the broker then gives its
+            // A dead consumer's session ends after 6 s; the broker then gives its
             // partitions to the group's other members.
-            .set("session.timeout.ms", "3000")
-            .set("heartbeat.interval.ms", "500")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
             // Answer a fetch as soon as anything arrives, and poll often.
             .set("fetch.wait.max.ms", "10")
             .set("fetch.min.bytes", "1");

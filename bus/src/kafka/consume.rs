@@ -25,6 +25,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Headers as _};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
@@ -57,9 +58,17 @@ pub(crate) async fn start(
         .group_consumer(&topic)
         .create_with_context(context)
         .map_err(|error| Error::Unavailable(format!("kafka consumer: {error}")))?;
-    consumer
-        .subscribe(&[&topic])
-        .map_err(|error| Error::Unavailable(format!("subscribing to {topic}: {error}")))?;
+    // A reply queue has one consumer, the process that declared it: it
+    // reads the topic's one partition directly, with no group to join (a
+    // group would add rebalances, and on tansu a member left over from
+    // before an outage can hold the partition for a whole session).
+    let exclusive = link.known_spec(queue).is_some_and(|spec| spec.exclusive);
+    if exclusive {
+        assign_from_start(&consumer, &topic)
+    } else {
+        consumer.subscribe(&[&topic])
+    }
+    .map_err(|error| Error::Unavailable(format!("consuming {topic}: {error}")))?;
     let consumer = Detached::new(consumer);
     let prefetch = usize::from(options.prefetch.max(1));
     let (sender, receiver) = mpsc::channel(prefetch);
@@ -71,9 +80,21 @@ pub(crate) async fn start(
         offsets,
         commit: Notify::new(),
     });
-    tokio::spawn(Arc::clone(&shared).commit_loop());
+    if !exclusive {
+        tokio::spawn(Arc::clone(&shared).commit_loop());
+    }
+    if exclusive {
+        tokio::spawn(Arc::clone(&shared).reassign_after_outages());
+    }
     tokio::spawn(drive(shared, Arc::new(Semaphore::new(prefetch)), sender));
     Ok(Consumer::new(QueueStream { receiver }))
+}
+
+/// Reads the one partition of a reply queue's topic from its start.
+fn assign_from_start(consumer: &StreamConsumer<GroupContext>, topic: &str) -> KafkaResult<()> {
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
+    consumer.assign(&assignment)
 }
 
 /// What a consumer and its deliveries share.
@@ -177,6 +198,27 @@ impl Shared {
     fn settled(&self, partition: i32, offset: i64, epoch: u64) {
         if self.offsets.settled(partition, offset, epoch) {
             self.commit.notify_one();
+        }
+    }
+
+    /// A reply queue's topic is declared again whenever the broker comes
+    /// back (an in-memory broker lost it): its reader starts again from the
+    /// new topic's start rather than waiting for its old position.
+    async fn reassign_after_outages(self: Arc<Self>) {
+        let mut reconnections = self.link.reconnections();
+        reconnections.mark_unchanged();
+        let mut closed = self.link.closed();
+        loop {
+            tokio::select! {
+                changed = reconnections.changed() => if changed.is_err() { return },
+                _ = closed.wait_for(|closed| *closed) => return,
+            }
+            if Arc::strong_count(&self) == 1 {
+                return;
+            }
+            if let Err(error) = assign_from_start(&self.consumer, &self.topic) {
+                tracing::warn!(queue = %self.queue, %error, "reading a reply queue again");
+            }
         }
     }
 

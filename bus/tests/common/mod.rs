@@ -3,15 +3,19 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a failed test
 
+#[path = "deliveries.rs"]
+mod deliveries;
+
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use funcmesh_bus::{Bus, Consumer, Delivery, Error, Message};
+use funcmesh_bus::{Bus, Consumer, Delivery};
 use lapin::options::QueueDeleteOptions;
 use lapin::{Connection, ConnectionProperties};
-use rand::Rng;
+
+pub use deliveries::*;
 
 pub const BROKER: &str = "127.0.0.1:5672";
 
@@ -25,15 +29,6 @@ pub fn broker_up() -> bool {
         );
     }
     up
-}
-
-/// A namespace that no other run uses.
-pub fn namespace() -> String {
-    format!(
-        "t{}-{:08x}",
-        std::process::id(),
-        rand::rng().random::<u32>()
-    )
 }
 
 pub fn url(ns: &str) -> String {
@@ -53,52 +48,12 @@ pub async fn setup() -> Option<(String, Arc<dyn Bus>)> {
 
 /// A connected bus in namespace `ns`.
 pub async fn bus(ns: &str) -> Arc<dyn Bus> {
-    let bus = funcmesh_bus::connect(&url(ns)).await.unwrap();
-    wait_connected(&bus).await;
-    bus
-}
-
-/// Waits until the bus answers as a connected one does: publishing to a
-/// queue that does not exist is `UnknownQueue`, not `Unavailable`.
-pub async fn wait_connected(bus: &Arc<dyn Bus>) -> Duration {
-    let start = Instant::now();
-    loop {
-        match bus.publish("no-such-queue", Message::new("probe")).await {
-            Err(Error::UnknownQueue(_)) => return start.elapsed(),
-            Err(Error::Unavailable(_)) => {}
-            other => panic!("unexpected answer to a probe: {other:?}"),
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "not connected after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    connected(&url(ns)).await
 }
 
 /// The next delivery, failing the test after 5 s.
-/// Publishes `{prefix}0` .. `{prefix}{n-1}` to `queue`, in order.
-pub async fn publish_numbered(bus: &dyn Bus, queue: &str, prefix: &str, n: usize) {
-    for i in 0..n {
-        bus.publish(queue, funcmesh_bus::Message::new(format!("{prefix}{i}")))
-            .await
-            .unwrap();
-    }
-}
-
 pub async fn next(consumer: &mut Consumer) -> Delivery {
-    tokio::time::timeout(Duration::from_secs(5), consumer.next())
-        .await
-        .expect("no delivery within 5 s")
-        .expect("consumer ended")
-        .expect("consumer error")
-}
-
-/// Asserts that nothing arrives within `wait`.
-pub async fn assert_quiet(consumer: &mut Consumer, wait: Duration) {
-    if let Ok(got) = tokio::time::timeout(wait, consumer.next()).await {
-        panic!("expected nothing, got {got:?}");
-    }
+    next_within(consumer, Duration::from_secs(5)).await
 }
 
 /// Deletes this namespace's queues and exchange from the shared broker.

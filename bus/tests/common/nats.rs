@@ -5,16 +5,20 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a failed test
 
+#[path = "deliveries.rs"]
+mod deliveries;
+
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream;
-use funcmesh_bus::{Bus, Consumer, Delivery, Error, Message};
+use funcmesh_bus::{Bus, Consumer, Delivery};
 use futures::StreamExt;
-use rand::Rng;
 use tokio::task::AbortHandle;
+
+pub use deliveries::*;
 
 pub const SERVER: &str = "127.0.0.1:4222";
 
@@ -28,15 +32,6 @@ pub fn server_up() -> bool {
         );
     }
     up
-}
-
-/// A namespace that no other run uses: `t<pid>-<random>`.
-pub fn namespace() -> String {
-    format!(
-        "t{}-{:08x}",
-        std::process::id(),
-        rand::rng().random::<u32>()
-    )
 }
 
 pub fn url(ns: &str) -> String {
@@ -59,59 +54,9 @@ pub async fn bus(ns: &str) -> Arc<dyn Bus> {
     connected(&url(ns)).await
 }
 
-/// A connected bus at `url`.
-pub async fn connected(url: &str) -> Arc<dyn Bus> {
-    let bus = funcmesh_bus::connect(url).await.unwrap();
-    wait_connected(&bus).await;
-    bus
-}
-
-/// Waits until the bus answers as a connected one does: publishing to a
-/// queue that does not exist is `UnknownQueue`, not `Unavailable`.
-pub async fn wait_connected(bus: &Arc<dyn Bus>) -> Duration {
-    let start = Instant::now();
-    loop {
-        match bus.publish("no-such-queue", Message::new("probe")).await {
-            Err(Error::UnknownQueue(_)) => return start.elapsed(),
-            Err(Error::Unavailable(_)) => {}
-            other => panic!("unexpected answer to a probe: {other:?}"),
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "not connected after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Publishes `{prefix}0` .. `{prefix}{n-1}` to `queue`, in order.
-pub async fn publish_numbered(bus: &dyn Bus, queue: &str, prefix: &str, n: usize) {
-    for i in 0..n {
-        bus.publish(queue, Message::new(format!("{prefix}{i}")))
-            .await
-            .unwrap();
-    }
-}
-
 /// The next delivery, failing the test after 5 s.
 pub async fn next(consumer: &mut Consumer) -> Delivery {
     next_within(consumer, Duration::from_secs(5)).await
-}
-
-/// The next delivery, failing the test after `wait`.
-pub async fn next_within(consumer: &mut Consumer, wait: Duration) -> Delivery {
-    tokio::time::timeout(wait, consumer.next())
-        .await
-        .unwrap_or_else(|_| panic!("no delivery within {wait:?}"))
-        .expect("consumer ended")
-        .expect("consumer error")
-}
-
-/// Asserts that nothing arrives within `wait`.
-pub async fn assert_quiet(consumer: &mut Consumer, wait: Duration) {
-    if let Ok(got) = tokio::time::timeout(wait, consumer.next()).await {
-        panic!("expected nothing, got {got:?}");
-    }
 }
 
 /// Deletes the streams of namespace `ns` from the shared server, and those
