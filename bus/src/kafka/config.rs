@@ -189,6 +189,11 @@ impl KafkaConfig {
             // partitions to the group's other members.
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
+            // Also the rebalance timeout: how long a rebalance may wait for
+            // members to rejoin. A consumer that takes nothing for that long
+            // (every delivery in its prefetch held by a call) leaves the
+            // group and its unsettled messages go to the others.
+            .set("max.poll.interval.ms", "30000")
             // Answer a fetch as soon as anything arrives, and poll often.
             .set("fetch.wait.max.ms", "10")
             .set("fetch.min.bytes", "1");
