@@ -38,9 +38,6 @@ CEILING_PREFETCH=${CEILING_PREFETCH:-$CONNECTIONS}
 RUNNER_CONCURRENCY=${RUNNER_CONCURRENCY:-$CONNECTIONS}
 URL_PATH="/hello/greet?name=Ada"
 BROKERS="127.0.0.1:$KAFKA_PORT"
-RUN_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-NAMESPACE="fmbench$RUN_ID"
-CEILING_PREFIX="funcmesh-bench-$RUN_ID"
 
 ensure_command wrk wrk
 ensure_command curl curl
@@ -50,35 +47,9 @@ ensure_kafka
 cargo build --release --locked -p funcmesh -p funcmesh-bench --bins >&2
 RELEASE=${CARGO_TARGET_DIR:-target}/release
 
-# What outlives the processes on the broker: the mesh's topics (under the
-# run's namespace), and the ceiling's topics if it could not delete them
-# itself.
-delete_leftovers() {
-  "$RELEASE/kafka_ceiling" --delete-namespace "$NAMESPACE" "$BROKERS" 2>/dev/null || true
-  "$RELEASE/kafka_ceiling" --delete-namespace "$CEILING_PREFIX" "$BROKERS" 2>/dev/null || true
-}
-cleanup() { stop_all; delete_leftovers; rm -rf "$BENCH_TMP"; }
-trap_exit cleanup
-
-# (a) the ceiling
-CEILING="http://127.0.0.1:$BASE_PORT$URL_PATH"
-"$RELEASE/kafka_ceiling" "127.0.0.1:$BASE_PORT" "$BROKERS" "$CEILING_PREFIX" \
-  "$CEILING_PREFETCH" >"$BENCH_TMP/ceiling.log" 2>&1 &
-started ceiling $! "$CEILING"
-run "kafka ceiling" "$CEILING"
-C_RPS=$RPS C_P50=$P50 C_P99=$P99
-stop "${pids[-1]}"
+ceiling_and_mesh "$RELEASE/kafka_ceiling" "$BROKERS" "kafka://$BROKERS" Kafka
 # Printed by the ceiling as it stops: the mean of each leg of its round trip.
 C_TIME=$(sed -n 's/^kafka_ceiling: where the time goes: //p' "$BENCH_TMP/ceiling.log" | tail -n 1)
-
-# (b) funcmesh: tron, runner and gateway on the broker
-MESH="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
-BUS="kafka://$BROKERS?namespace=$NAMESPACE"
-ADMIN="127.0.0.1:$((BASE_PORT + 2))"
-start_cluster "$BUS" "127.0.0.1:$((BASE_PORT + 1))" "$ADMIN" "$BUNDLES" "$RUNNER_CONCURRENCY" || exit 1
-run "funcmesh on Kafka" "$MESH"
-M_RPS=$RPS M_P50=$P50 M_P99=$P99
-stop "${pids[@]: -3}"
 
 CORES=$(nproc)
 PER_CORE=$(awk -v a="$M_RPS" -v n="$CORES" 'BEGIN { printf "%.0f", a / n }')

@@ -117,3 +117,47 @@ start_cluster() {
     return 1
   fi
 }
+
+# ceiling_and_mesh CEILING_BIN SERVER BUS_URL LABEL: the two scenarios of a
+# broker benchmark (nats.sh, kafka.sh), one after the other on one broker:
+#   (a) CEILING_BIN, the raw round trip, started as
+#       `CEILING_BIN LISTEN SERVER NAME WINDOW` on BASE_PORT;
+#   (b) funcmesh as three processes on BUS_URL, under a namespace of the
+#       run's own (BUS_URL takes `?namespace=...`), serving BUNDLES.
+# Callers set DURATION, CONNECTIONS, THREADS, BASE_PORT, BUNDLES,
+# CEILING_PREFETCH, RUNNER_CONCURRENCY and URL_PATH, and have built the
+# release binaries into RELEASE. Sets C_RPS C_P50 C_P99 and M_RPS M_P50
+# M_P99; the ceiling's output stays in $BENCH_TMP/ceiling.log. What outlives
+# the processes on the broker (the mesh's namespace, and the ceiling's
+# queues if it could not delete them) goes with
+# `CEILING_BIN --delete-namespace NAME SERVER` on exit.
+ceiling_and_mesh() {
+  local bin=$1 server=$2 bus=$3 label=$4
+  local run_id
+  run_id=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+  CEILING_BIN=$bin BROKER_SERVER=$server
+  MESH_NAMESPACE="fmbench$run_id" CEILING_NAME="funcmesh-bench-$run_id"
+  trap_exit ceiling_and_mesh_cleanup
+
+  local ceiling="http://127.0.0.1:$BASE_PORT$URL_PATH"
+  "$bin" "127.0.0.1:$BASE_PORT" "$server" "$CEILING_NAME" "$CEILING_PREFETCH" \
+    >"$BENCH_TMP/ceiling.log" 2>&1 &
+  started ceiling $! "$ceiling"
+  run "$label ceiling" "$ceiling"
+  C_RPS=$RPS C_P50=$P50 C_P99=$P99
+  stop "${pids[-1]}"
+
+  local mesh="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
+  start_cluster "$bus?namespace=$MESH_NAMESPACE" "127.0.0.1:$((BASE_PORT + 1))" \
+    "127.0.0.1:$((BASE_PORT + 2))" "$BUNDLES" "$RUNNER_CONCURRENCY" || exit 1
+  run "funcmesh on $label" "$mesh"
+  M_RPS=$RPS M_P50=$P50 M_P99=$P99
+  stop "${pids[@]: -3}"
+}
+
+ceiling_and_mesh_cleanup() {
+  stop_all
+  "$CEILING_BIN" --delete-namespace "$MESH_NAMESPACE" "$BROKER_SERVER" 2>/dev/null || true
+  "$CEILING_BIN" --delete-namespace "$CEILING_NAME" "$BROKER_SERVER" 2>/dev/null || true
+  rm -rf "$BENCH_TMP"
+}

@@ -32,10 +32,6 @@ BUNDLES=${BUNDLES:-swagger-examples}
 CEILING_PREFETCH=${CEILING_PREFETCH:-$CONNECTIONS}
 RUNNER_CONCURRENCY=${RUNNER_CONCURRENCY:-$CONNECTIONS}
 URL_PATH="/hello/greet?name=Ada"
-SERVER="nats://127.0.0.1:4222"
-RUN_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-NAMESPACE="fmbench$RUN_ID"
-CEILING_STREAM="funcmesh-bench-$RUN_ID"
 
 ensure_command wrk wrk
 ensure_command curl curl
@@ -45,33 +41,7 @@ ensure_nats
 cargo build --release --locked -p funcmesh -p funcmesh-bench --bins >&2
 RELEASE=${CARGO_TARGET_DIR:-target}/release
 
-# What outlives the processes on the server: the mesh's streams (durable,
-# under the run's namespace), and the ceiling's stream if it could not
-# delete it itself.
-delete_leftovers() {
-  "$RELEASE/nats_ceiling" --delete-namespace "$NAMESPACE" "$SERVER" 2>/dev/null || true
-  "$RELEASE/nats_ceiling" --delete-namespace "$CEILING_STREAM" "$SERVER" 2>/dev/null || true
-}
-cleanup() { stop_all; delete_leftovers; rm -rf "$BENCH_TMP"; }
-trap_exit cleanup
-
-# (a) the ceiling
-CEILING="http://127.0.0.1:$BASE_PORT$URL_PATH"
-"$RELEASE/nats_ceiling" "127.0.0.1:$BASE_PORT" "$SERVER" "$CEILING_STREAM" \
-  "$CEILING_PREFETCH" >"$BENCH_TMP/ceiling.log" 2>&1 &
-started ceiling $! "$CEILING"
-run "nats ceiling" "$CEILING"
-C_RPS=$RPS C_P50=$P50 C_P99=$P99
-stop "${pids[-1]}"
-
-# (b) funcmesh: tron, runner and gateway on the server
-MESH="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
-BUS="$SERVER?namespace=$NAMESPACE"
-ADMIN="127.0.0.1:$((BASE_PORT + 2))"
-start_cluster "$BUS" "127.0.0.1:$((BASE_PORT + 1))" "$ADMIN" "$BUNDLES" "$RUNNER_CONCURRENCY" || exit 1
-run "funcmesh on NATS" "$MESH"
-M_RPS=$RPS M_P50=$P50 M_P99=$P99
-stop "${pids[@]: -3}"
+ceiling_and_mesh "$RELEASE/nats_ceiling" "nats://127.0.0.1:4222" "nats://127.0.0.1:4222" NATS
 
 CORES=$(nproc)
 PER_CORE=$(awk -v a="$M_RPS" -v n="$CORES" 'BEGIN { printf "%.0f", a / n }')

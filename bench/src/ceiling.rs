@@ -147,3 +147,55 @@ async fn answer<F: RoundTrip>(
     );
     Ok(resp)
 }
+
+/// A name no other run uses, for a ceiling's queues, streams or topics:
+/// `funcmesh-bench-<pid>-<nanos>`.
+pub fn run_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
+}
+
+/// What a broker ceiling's command line asks for:
+/// `CEILING [LISTEN] [SERVER] [NAME] [WINDOW]` or
+/// `CEILING --delete-namespace NS [SERVER]`.
+pub enum Command {
+    /// Serve HTTP on `listen`, over the broker at `server`, with queues
+    /// named after `name` and at most `window` requests out at the echo.
+    Serve {
+        listen: String,
+        server: String,
+        name: String,
+        window: u16,
+    },
+    /// Delete what funcmesh namespace `namespace` (or a ceiling of that
+    /// name) left on the broker at `server`.
+    DeleteNamespace { namespace: String, server: String },
+}
+
+impl Command {
+    /// Reads the process's arguments; `listen` and `server` are the defaults.
+    pub fn from_args(listen: &str, server: &str) -> anyhow::Result<Self> {
+        let mut args = std::env::args().skip(1).peekable();
+        if args.peek().map(String::as_str) == Some("--delete-namespace") {
+            args.next();
+            let namespace = args
+                .next()
+                .context("--delete-namespace needs a namespace")?;
+            let server = args.next().unwrap_or_else(|| server.to_owned());
+            return Ok(Self::DeleteNamespace { namespace, server });
+        }
+        Ok(Self::Serve {
+            listen: args.next().unwrap_or_else(|| listen.to_owned()),
+            server: args.next().unwrap_or_else(|| server.to_owned()),
+            name: args.next().unwrap_or_else(run_name),
+            window: match args.next() {
+                Some(n) => n
+                    .parse()
+                    .context("the window must be a number below 65536")?,
+                None => 64,
+            },
+        })
+    }
+}

@@ -16,10 +16,11 @@
 //! much of the ceiling is the consumer's window.
 
 #[path = "../ceiling.rs"]
+// Its command line has no namespace to delete, so `Command` goes unused.
+#[allow(dead_code)]
 mod ceiling;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, ensure};
 use bytes::Bytes;
@@ -54,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let url = args
         .next()
         .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
-    let prefix = args.next().unwrap_or_else(default_prefix);
+    let prefix = args.next().unwrap_or_else(ceiling::run_name);
     let requests = ShortString::try_new(format!("{prefix}.requests"))
         .context("QUEUE_PREFIX makes a queue name over 255 bytes")?;
     let prefetch = match args.next() {
@@ -87,13 +88,6 @@ async fn main() -> anyhow::Result<()> {
     front_conn.close(200, "bye".into()).await?;
     echo_conn.close(200, "bye".into()).await?;
     Ok(())
-}
-
-fn default_prefix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
 }
 
 async fn connect(url: &str) -> anyhow::Result<Connection> {

@@ -36,7 +36,7 @@ mod ceiling;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -51,7 +51,7 @@ use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 
-use ceiling::{RoundTrip, Waiters, request_body};
+use ceiling::{Command, RoundTrip, Waiters, request_body};
 
 /// The header with a request's correlation id, copied onto its reply.
 const CORRELATION_ID: &str = "x-correlation-id";
@@ -134,22 +134,18 @@ impl Timings {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().map(String::as_str) == Some("--delete-namespace") {
-        args.next();
-        let namespace = args
-            .next()
-            .context("--delete-namespace needs a namespace")?;
-        let brokers = args.next().unwrap_or_else(|| DEFAULT_BROKERS.to_owned());
-        return delete_namespace(&brokers, &namespace).await;
-    }
-    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8093".to_owned());
-    let brokers = args.next().unwrap_or_else(|| DEFAULT_BROKERS.to_owned());
-    let prefix = args.next().unwrap_or_else(default_prefix);
-    let prefetch: usize = match args.next() {
-        Some(n) => n.parse().context("PREFETCH must be a number")?,
-        None => 64,
-    };
+    let (listen, brokers, prefix, prefetch) =
+        match Command::from_args("127.0.0.1:8093", DEFAULT_BROKERS)? {
+            Command::DeleteNamespace { namespace, server } => {
+                return delete_namespace(&server, &namespace).await;
+            }
+            Command::Serve {
+                listen,
+                server,
+                name,
+                window,
+            } => (listen, server, name, usize::from(window)),
+        };
     let request_topic = format!("{prefix}.requests");
     let reply_topic = format!("{prefix}.replies");
 
@@ -228,13 +224,6 @@ async fn main() -> anyhow::Result<()> {
     served?;
     deleted?;
     Ok(())
-}
-
-fn default_prefix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
 }
 
 /// Settings every client starts from.

@@ -23,7 +23,7 @@
 mod ceiling;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::HeaderMap;
@@ -35,7 +35,7 @@ use futures::StreamExt as _;
 use hyper::Request;
 use tokio::net::TcpListener;
 
-use ceiling::{RoundTrip, Waiters, request_body};
+use ceiling::{Command, RoundTrip, Waiters, request_body};
 
 /// The header with a request's correlation id, copied onto its reply.
 const CORRELATION_ID: &str = "x-correlation-id";
@@ -55,21 +55,16 @@ struct Front {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().map(String::as_str) == Some("--delete-namespace") {
-        args.next();
-        let namespace = args
-            .next()
-            .context("--delete-namespace needs a namespace")?;
-        let url = args.next().unwrap_or_else(|| DEFAULT_URL.to_owned());
-        return delete_namespace(&url, &namespace).await;
-    }
-    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8092".to_owned());
-    let url = args.next().unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let name = args.next().unwrap_or_else(default_stream);
-    let prefetch: i64 = match args.next() {
-        Some(n) => n.parse().context("PREFETCH must be a number")?,
-        None => 64,
+    let (listen, url, name, prefetch) = match Command::from_args("127.0.0.1:8092", DEFAULT_URL)? {
+        Command::DeleteNamespace { namespace, server } => {
+            return delete_namespace(&server, &namespace).await;
+        }
+        Command::Serve {
+            listen,
+            server,
+            name,
+            window,
+        } => (listen, server, name, i64::from(window)),
     };
     let subject = format!("{name}.requests");
 
@@ -120,13 +115,6 @@ async fn main() -> anyhow::Result<()> {
     served?;
     deleted?;
     Ok(())
-}
-
-fn default_stream() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
 }
 
 async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
