@@ -385,7 +385,7 @@ impl Link {
             .admin
             .create_topics([&new], &options)
             .await
-            .map_err(|error| self.failure(format_args!("creating topic {}: {error}", new.name)))?;
+            .map_err(|error| self.failure(&error, format_args!("creating topic {}", new.name)))?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -444,7 +444,7 @@ impl Link {
             );
             tries += 1;
             if !missing || tries > 10 {
-                return Err(self.failure(format_args!("publishing to {topic}: {error}")));
+                return Err(self.failure(&error, format_args!("publishing to {topic}")));
             }
             let producer = self.producer.clone();
             let name = topic.to_owned();
@@ -458,14 +458,23 @@ impl Link {
         }
     }
 
-    /// [`Error::Unavailable`] for a failed request; marks the link down when
-    /// the failure says the broker is gone or slow to answer.
-    pub(crate) fn failure(&self, what: std::fmt::Arguments<'_>) -> Error {
-        let text = what.to_string();
-        if text.contains("timed out") || text.contains("Transport") || text.contains("down") {
+    /// [`Error::Unavailable`] for a failed request, `what` saying what was
+    /// asked; marks the link down when `error` says the broker is gone or
+    /// too slow to answer.
+    pub(crate) fn failure(&self, error: &KafkaError, what: std::fmt::Arguments<'_>) -> Error {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::MessageTimedOut
+                    | RDKafkaErrorCode::OperationTimedOut
+                    | RDKafkaErrorCode::RequestTimedOut
+            )
+        ) {
             self.mark_down();
         }
-        Error::Unavailable(text)
+        Error::Unavailable(format!("{what}: {error}"))
     }
 
     /// The spec of `queue`: declared here, or by another process (read from
@@ -486,7 +495,7 @@ impl Link {
         .await
         .map_err(|_| Error::Closed)?
         .map(|(_, high)| high)
-        .map_err(|error| self.failure(format_args!("reading the queue registry: {error}")))?;
+        .map_err(|error| self.failure(&error, format_args!("reading the queue registry")))?;
         let mut read = self.registry_read.subscribe();
         let caught_up = tokio::time::timeout(REQUEST_TIMEOUT, read.wait_for(|at| *at >= high));
         if caught_up.await.is_err() {
@@ -579,7 +588,7 @@ impl Link {
             .map_err(|error| match error {
                 LagError::NoTopic => Error::UnknownQueue(queue.to_owned()),
                 LagError::Kafka(error) => {
-                    self.failure(format_args!("reading the depth of {queue}: {error}"))
+                    self.failure(&error, format_args!("reading the depth of {queue}"))
                 }
             })?;
         Ok(QueueDepth { ready, unacked: 0 })

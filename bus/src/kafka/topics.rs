@@ -45,7 +45,7 @@ pub(crate) async fn listen(link: Arc<Link>, topic: &str) -> Result<Consumer> {
         })
         .await
         .map_err(|_| Error::Closed)?
-        .map_err(|error| link.failure(format_args!("listening to {topic}: {error}")))?;
+        .map_err(|error| link.failure(&error, format_args!("listening to {topic}")))?;
         start = Offset::Offset(high);
     }
     let group = link.config.private_group("listener");
