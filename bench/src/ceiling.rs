@@ -97,13 +97,23 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Accepts HTTP connections until SIGINT or SIGTERM; every request is one
-/// round trip of `front`. `name` prefixes the errors it prints.
+/// Listens on `listen` and accepts HTTP connections until SIGINT or
+/// SIGTERM; every request is one round trip of `front`. `name` prefixes
+/// what it prints: the address it listens on, then `queues` (where the
+/// requests go), and any error.
 pub async fn serve<F: RoundTrip>(
     name: &'static str,
-    listener: TcpListener,
+    listen: &str,
+    queues: &str,
     front: Arc<F>,
 ) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    eprintln!(
+        "{name} listening on {}, requests on {queues}",
+        listener.local_addr()?
+    );
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let (stream, _) = tokio::select! {

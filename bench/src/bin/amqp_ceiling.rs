@@ -33,7 +33,6 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use tokio::net::TcpListener;
 
 use ceiling::{RoundTrip, Waiters, request_body};
 
@@ -71,14 +70,7 @@ async fn main() -> anyhow::Result<()> {
     let front_conn = connect(&url).await?;
     let front = Arc::new(Front::start(&front_conn, requests.clone()).await?);
 
-    let listener = TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    eprintln!(
-        "amqp_ceiling listening on {}, requests on {requests}",
-        listener.local_addr()?
-    );
-    ceiling::serve("amqp_ceiling", listener, front.clone()).await?;
+    ceiling::serve("amqp_ceiling", &listen, requests.as_str(), front.clone()).await?;
 
     front
         .channel

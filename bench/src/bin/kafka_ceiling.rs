@@ -48,7 +48,6 @@ use rdkafka::message::{Header, Headers as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 
 use ceiling::{Command, RoundTrip, Waiters, request_body};
@@ -202,14 +201,13 @@ async fn main() -> anyhow::Result<()> {
         timings: timings.clone(),
     });
 
-    let listener = TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    eprintln!(
-        "kafka_ceiling listening on {}, requests on topic {request_topic}",
-        listener.local_addr()?
-    );
-    let served = ceiling::serve("kafka_ceiling", listener, front.clone()).await;
+    let served = ceiling::serve(
+        "kafka_ceiling",
+        &listen,
+        &format!("topic {request_topic}"),
+        front.clone(),
+    )
+    .await;
 
     // The consumers are closed before their topics go: one whose topic was
     // deleted under it was seen never to finish closing. Closing waits for

@@ -33,7 +33,6 @@ use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use hyper::Request;
-use tokio::net::TcpListener;
 
 use ceiling::{Command, RoundTrip, Waiters, request_body};
 
@@ -96,14 +95,13 @@ async fn main() -> anyhow::Result<()> {
     let front_client = connect(&url).await?;
     let front = Arc::new(Front::start(front_client.clone(), subject).await?);
 
-    let listener = TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    eprintln!(
-        "nats_ceiling listening on {}, requests on stream {name}",
-        listener.local_addr()?
-    );
-    let served = ceiling::serve("nats_ceiling", listener, front.clone()).await;
+    let served = ceiling::serve(
+        "nats_ceiling",
+        &listen,
+        &format!("stream {name}"),
+        front.clone(),
+    )
+    .await;
 
     // Stopped first: deleting the stream would end it with an error.
     echo.abort();
