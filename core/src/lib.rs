@@ -7,9 +7,12 @@
 //! - [`routing`]: the table that maps a request's host and path to a Func
 //!   queue, used by the tron and, pushed to them, by the gateways.
 //! - [`queues`]: the names of the well-known queues.
+//! - [`capture`]: exchanges written as JSON lines for replay, with the
+//!   rules that switch capture on per Func at run time.
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod capture;
 pub mod envelope;
 pub mod queues;
 pub mod routing;

@@ -23,6 +23,10 @@ pub const ROUTES_TOPIC: &str = "routes";
 /// to announce the routing table now.
 pub const HELLO_TOPIC: &str = "hello";
 
+/// The control topic on which `funcmesh capture on|off` asks the trons to
+/// change the capture rules they announce to the gateways.
+pub const CAPTURE_TOPIC: &str = "capture";
+
 /// The control topic of runner heartbeats and statistics.
 pub const RUNNER_STATS_TOPIC: &str = "runner.stats";
 
