@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use funcmesh_bus::{Bus, ConsumeOptions, Consumer, Error as BusError, QueueSpec};
+use funcmesh_core::capture::Capture;
 use funcmesh_core::routing::RouteTable;
 use funcmesh_core::{ResponseEnvelope, queues};
 use tokio::sync::watch;
@@ -26,6 +27,7 @@ pub struct Gateway {
     pub(crate) routes: watch::Receiver<Arc<RouteTable>>,
     pub(crate) pending: Arc<PendingReplies>,
     pub(crate) stats: Arc<GatewayStats>,
+    pub(crate) capture: Arc<Capture>,
     consumers: Vec<AbortHandle>,
 }
 
@@ -41,10 +43,22 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Declares the gateway's reply queue and starts consuming it. Must run
     /// inside a tokio runtime; the consumers stop when the gateway is dropped.
+    /// This gateway never captures; see [`start_capturing`](Self::start_capturing).
     pub async fn start(
         bus: Arc<dyn Bus>,
         config: GatewayConfig,
         routes: watch::Receiver<Arc<RouteTable>>,
+    ) -> Result<Arc<Gateway>> {
+        Self::start_capturing(bus, config, routes, Arc::new(Capture::off())).await
+    }
+
+    /// [`start`](Self::start), with exchanges captured as `capture`'s rules
+    /// say (rules that may change while the gateway serves).
+    pub async fn start_capturing(
+        bus: Arc<dyn Bus>,
+        config: GatewayConfig,
+        routes: watch::Receiver<Arc<RouteTable>>,
+        capture: Arc<Capture>,
     ) -> Result<Arc<Gateway>> {
         config.validate().map_err(Error::Config)?;
         let reply_queue = queues::reply_queue(&config.id);
@@ -89,6 +103,7 @@ impl Gateway {
             routes,
             pending,
             stats,
+            capture,
             consumers,
         }))
     }
@@ -106,6 +121,11 @@ impl Gateway {
     /// The counters as they are now.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
+    }
+
+    /// The capture: its rules can be changed while the gateway serves.
+    pub fn capture(&self) -> &Arc<Capture> {
+        &self.capture
     }
 
     /// How many clients wait for a reply right now.

@@ -17,6 +17,8 @@
 //! - `pending`: the sharded map from request id to the waiting client that the
 //!   reply consumers complete.
 //! - `outbound`: turning a [`ResponseEnvelope`] into the HTTP answer.
+//! - `capture`: whether a request is captured, and the finished exchange
+//!   handed to the capture writer off the request path.
 //! - [`rescue`]: the one place where every gateway error becomes a status and
 //!   a JSON error body.
 //! - [`Gateway`] (`gateway`): the shared state, its reply queue and the tasks
@@ -28,6 +30,7 @@
 //! [`ResponseEnvelope`]: funcmesh_core::ResponseEnvelope
 #![deny(missing_docs)]
 
+mod capture;
 mod config;
 mod error;
 mod gateway;

@@ -11,6 +11,7 @@ use hyper::body::Body as HttpBody;
 use tokio::time::Instant;
 use tracing::{Instrument, field};
 
+use crate::capture::Slot;
 use crate::error::{BoxError, Error};
 use crate::gateway::Gateway;
 use crate::inbound::{self, Received};
@@ -31,7 +32,9 @@ impl Gateway {
         B::Error: Into<BoxError>,
     {
         self.stats.request();
+        let started = Instant::now();
         let id = inbound::request_id(request.headers());
+        let mut slot = Slot::default();
         let response = match reserved(&request) {
             Some(endpoint) => self.reserved(endpoint, request.method(), &id),
             None => {
@@ -43,11 +46,16 @@ impl Gateway {
                     funcmesh.bundle = field::Empty,
                     http.response.status_code = field::Empty,
                 );
-                self.proxy(request, remote, id).instrument(span).await
+                self.proxy(request, remote, id, &mut slot)
+                    .instrument(span)
+                    .await
             }
         };
         self.stats.response(response.status());
-        response
+        match slot.wanted() {
+            true => self.captured(slot, response, started).await,
+            false => response,
+        }
     }
 
     async fn proxy<B>(
@@ -55,12 +63,13 @@ impl Gateway {
         request: Request<B>,
         remote: Option<SocketAddr>,
         mut id: String,
+        slot: &mut Slot,
     ) -> Response<ResponseBody>
     where
         B: HttpBody<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        let response = match self.forward(request, remote, &mut id).await {
+        let response = match self.forward(request, remote, &mut id, slot).await {
             Ok(response) => response,
             Err(error) => {
                 let response = rescue(&error, &id);
@@ -84,11 +93,13 @@ impl Gateway {
 
     /// Publishes the request and waits for its reply. `id` may change when
     /// the client's id is already waiting here; it holds the id in use.
+    /// `slot` collects what capture needs, when the request is captured.
     async fn forward<B>(
         &self,
         request: Request<B>,
         remote: Option<SocketAddr>,
         id: &mut String,
+        slot: &mut Slot,
     ) -> Result<Response<ResponseBody>, Error>
     where
         B: HttpBody<Data = Bytes>,
@@ -121,6 +132,7 @@ impl Gateway {
         let route = table
             .as_deref()
             .and_then(|t| t.lookup(&host, parts.uri.path()));
+        self.sample(slot, route, &host, parts.uri.path());
         let received = Received {
             id: std::mem::take(id),
             host,
@@ -145,6 +157,7 @@ impl Gateway {
             expires_at_ms: Some(deadline_ms),
         };
         *id = envelope.id;
+        slot.published(&message.body);
         // From here on, leaving early (deadline, client gone) cancels the wait.
         let waiter = rx.map(|rx| Waiter::new(&self.pending, id, rx));
         self.publish(route, message).await?;
@@ -155,6 +168,7 @@ impl Gateway {
         let reply = reply
             .map_err(|_| Error::Timeout { timeout })?
             .ok_or(Error::ReplyLost)?;
+        slot.replied(reply.bundle.as_ref(), reply.timings);
         if let Some(bundle) = &reply.bundle {
             tracing::Span::current().record("funcmesh.bundle", short_hash(bundle));
         }
