@@ -15,6 +15,8 @@
 //! - `consume` and `delivery`:
 //!   consumers that re-subscribe after a reconnect, and their deliveries.
 //! - `topics`: broadcast and listen on a topic exchange.
+//! - `tap`: copies of a queue's messages, through the work exchange that
+//!   every queue is published through.
 //!
 //! The broker must be RabbitMQ 3.10 or later (quorum queues with message
 //! TTL and delivery counts).
@@ -25,6 +27,7 @@ mod consume;
 mod declare;
 mod delivery;
 mod publish;
+mod tap;
 mod topics;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -118,6 +121,13 @@ impl Bus for AmqpBus {
     async fn listen(&self, topic: &str) -> Result<Consumer> {
         let source = Source::Topic {
             topic: topic.to_owned(),
+        };
+        consume::start(Arc::clone(&self.link), source).await
+    }
+
+    async fn tap(&self, queue: &str) -> Result<Consumer> {
+        let source = Source::Tap {
+            queue: queue.to_owned(),
         };
         consume::start(Arc::clone(&self.link), source).await
     }

@@ -4,7 +4,10 @@
 //! the fast tests see the behaviour production sees: bounded queues answer
 //! `QueueFull`, consumers compete, a delivery dropped without an ack goes back
 //! to the front of its queue, and a message that exhausts its delivery limit
-//! moves to the dead-letter queue.
+//! moves to the dead-letter queue. A tap (see `tap`) gets a copy of every
+//! message a queue takes.
+
+mod tap;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -72,6 +75,7 @@ struct Queue {
     unacked: std::sync::atomic::AtomicU64,
     notify: Notify,
     bus: Weak<Mutex<HashMap<String, Arc<Queue>>>>,
+    taps: tap::Taps,
 }
 
 impl Queue {
@@ -159,6 +163,7 @@ impl Bus for InProcBus {
                 unacked: Default::default(),
                 notify: Notify::new(),
                 bus: Arc::downgrade(&self.queues),
+                taps: tap::Taps::default(),
             })
         });
         Ok(())
@@ -166,14 +171,18 @@ impl Bus for InProcBus {
 
     async fn publish(&self, queue: &str, message: Message) -> Result<()> {
         let queue = self.queue(queue)?;
+        let body = message.body;
         queue.push(
             Pending {
-                body: message.body,
+                body: body.clone(),
                 expires_at_ms: message.expires_at_ms,
                 attempt: 1,
             },
             false,
-        )
+        )?;
+        // Only what the queue took: a refused message was never published.
+        queue.taps.offer(&body);
+        Ok(())
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {
@@ -208,6 +217,11 @@ impl Bus for InProcBus {
             topic: topic.to_owned(),
             receiver,
         }))
+    }
+
+    async fn tap(&self, queue: &str) -> Result<Consumer> {
+        let tapped = self.queue(queue)?;
+        Ok(Consumer::new(tapped.taps.add(queue)))
     }
 }
 

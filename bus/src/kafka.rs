@@ -56,6 +56,7 @@
 //!   registry, depth and length limits.
 //! - `consume`: group members, deliveries, commits and give-backs.
 //! - `topics`: broadcast and listen.
+//! - `tap`: copies of a queue's messages, read outside its group.
 //!
 //! TLS and SASL are not compiled in; a reply queue's topic stays on the
 //! broker after its gateway is gone.
@@ -63,6 +64,7 @@
 mod config;
 mod consume;
 mod link;
+mod tap;
 mod topics;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -147,6 +149,10 @@ impl Bus for KafkaBus {
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {
         topics::listen(Arc::clone(&self.link), topic).await
+    }
+
+    async fn tap(&self, queue: &str) -> Result<Consumer> {
+        tap::start(Arc::clone(&self.link), queue).await
     }
 }
 

@@ -14,6 +14,9 @@
 //! - [`kafka`] is the Kafka backend (feature `kafka`, on by default): queues
 //!   as topics read by consumer groups, offsets committed once settled.
 //! - [`connect`] picks an implementation from a bus URL.
+//!
+//! [`Bus::tap`] copies a work queue's traffic without consuming it; each
+//! backend does it in a `tap` module of its own.
 #![deny(missing_docs)]
 
 #[cfg(feature = "amqp")]
@@ -67,6 +70,15 @@ pub trait Bus: Send + Sync + 'static {
     /// Starts listening to `topic`. Each listener gets every message
     /// broadcast after it started; [`Delivery::ack`] is a no-op on these.
     async fn listen(&self, topic: &str) -> Result<Consumer>;
+
+    /// Starts a tap on a work queue: a copy of every message published to
+    /// `queue` from now on, without taking anything from the queue's
+    /// consumers or changing its depth (traffic capture). [`Delivery::ack`]
+    /// and [`Delivery::nack`] are no-ops on the copies. A tap that falls
+    /// behind loses copies (the backend logs it) rather than slow or block
+    /// a publisher. A queue that was never declared is
+    /// [`Error::UnknownQueue`].
+    async fn tap(&self, queue: &str) -> Result<Consumer>;
 }
 
 /// Opens the bus that `url` names.

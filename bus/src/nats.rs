@@ -71,6 +71,7 @@
 //! - `consume` and `delivery`: pulling within the prefetch, and deliveries
 //!   from arrival to settling.
 //! - `topics`: broadcast and listen.
+//! - `tap`: copies of a work queue's messages, from its subject.
 //!
 //! The server must be nats-server 2.9 or later with JetStream enabled
 //! (`-js`). TLS is not supported yet (`tls://` is refused); the streams have
@@ -82,6 +83,7 @@ mod consume;
 mod declare;
 mod delivery;
 mod publish;
+mod tap;
 mod topics;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -160,6 +162,10 @@ impl Bus for NatsBus {
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {
         topics::listen(&self.link, topic).await
+    }
+
+    async fn tap(&self, queue: &str) -> Result<Consumer> {
+        tap::start(&self.link, queue).await
     }
 }
 

@@ -5,6 +5,8 @@
 #![cfg(feature = "amqp")]
 
 mod common;
+#[path = "amqp/tap.rs"]
+mod tap;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

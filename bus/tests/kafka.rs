@@ -9,6 +9,8 @@
 
 #[path = "common/kafka.rs"]
 mod common;
+#[path = "kafka/tap.rs"]
+mod tap;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

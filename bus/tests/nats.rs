@@ -10,6 +10,8 @@
 
 #[path = "common/nats.rs"]
 mod common;
+#[path = "nats/tap.rs"]
+mod tap;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

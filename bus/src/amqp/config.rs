@@ -79,6 +79,12 @@ impl AmqpConfig {
     pub(crate) fn control_exchange(&self) -> String {
         format!("{}funcmesh.control", self.prefix)
     }
+
+    /// The direct exchange that every queue is published through, bound to
+    /// each queue under the queue's own name, so that taps can bind too.
+    pub(crate) fn work_exchange(&self) -> String {
+        format!("{}funcmesh.work", self.prefix)
+    }
 }
 
 fn decode_namespace(raw: &str) -> Result<String> {
@@ -110,6 +116,7 @@ mod tests {
         let c = AmqpConfig::parse("amqp://u:p@h:5673/v?namespace=t-1&heartbeat=7").unwrap();
         assert_eq!(c.queue("rpc.x"), "t-1.rpc.x");
         assert_eq!(c.control_exchange(), "t-1.funcmesh.control");
+        assert_eq!(c.work_exchange(), "t-1.funcmesh.work");
         assert_eq!(c.uri.query.heartbeat, Some(7));
         assert_eq!(c.uri.authority.port, 5673);
         assert_eq!(c.uri.vhost, "v");
@@ -122,6 +129,7 @@ mod tests {
         let c = AmqpConfig::parse("amqp://guest:guest@127.0.0.1:5672/").unwrap();
         assert_eq!(c.queue("q"), "q");
         assert_eq!(c.control_exchange(), "funcmesh.control");
+        assert_eq!(c.work_exchange(), "funcmesh.work");
         assert_eq!(c.uri.vhost, "/");
         let c = AmqpConfig::parse("amqp://127.0.0.1/%2f").unwrap();
         assert_eq!(c.uri.vhost, "/");

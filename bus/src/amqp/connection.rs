@@ -1,7 +1,8 @@
 //! The one connection to the broker, and keeping it up.
 //!
 //! A [`Link`] owns the connection. Its supervisor task connects, declares the
-//! remembered topology (the control exchange and every declared queue),
+//! remembered topology (the control and work exchanges and every declared
+//! queue, bound to the work exchange),
 //! publishes the live [`Session`] on a watch channel, waits for the
 //! connection to die, and starts over with exponential backoff and full
 //! jitter. Everything else borrows the current session, answers
@@ -224,6 +225,9 @@ async fn open(link: &Link) -> Result<(Arc<Session>, u64), String> {
     topics::declare_exchange(&channel, &link.config)
         .await
         .map_err(|error| format!("declaring the control exchange: {error}"))?;
+    declare::work_exchange(&channel, &link.config)
+        .await
+        .map_err(|error| format!("declaring the work exchange: {error}"))?;
     let (version, specs) = link.specs();
     restore(link, &connection, &specs).await?;
     let session = Session {

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::connection::{Link, Session, next_session};
 use super::delivery::{Incoming, Kind, Stream, Unseen, give_back};
-use super::{declare, lock, topics};
+use super::{declare, lock, tap, topics};
 use crate::{Consumer, Error, Result};
 
 /// How long to wait before subscribing again when the broker refused.
@@ -29,6 +29,8 @@ pub(crate) enum Source {
     Queue { name: String, prefetch: u16 },
     /// Broadcasts on a topic of the control exchange.
     Topic { topic: String },
+    /// Copies of what is published to a queue (see `tap`), not acknowledged.
+    Tap { queue: String },
 }
 
 /// Starts consuming `source`: now if connected, else as soon as connected.
@@ -36,7 +38,8 @@ pub(crate) async fn start(link: Arc<Link>, source: Source) -> Result<Consumer> {
     let (tx, rx) = mpsc::unbounded_channel();
     let kind = match source {
         Source::Queue { .. } => Kind::Queue,
-        Source::Topic { .. } => Kind::Topic,
+        // Broadcasts and copies alike are never acknowledged.
+        Source::Topic { .. } | Source::Tap { .. } => Kind::Topic,
     };
     let feed = Feed {
         link,
@@ -50,7 +53,9 @@ pub(crate) async fn start(link: Arc<Link>, source: Source) -> Result<Consumer> {
         Ok(session) => match subscribe(&session, &feed).await {
             Ok(active) => Some(active),
             Err(error) => match &feed.source {
-                Source::Queue { name, .. } if declare::is_not_found(&error) => {
+                Source::Queue { name, .. } | Source::Tap { queue: name }
+                    if declare::is_not_found(&error) =>
+                {
                     return Err(Error::UnknownQueue(name.clone()));
                 }
                 _ if session.is_alive() => return Err(feed.link.fail("subscribing", &error)),
@@ -173,12 +178,9 @@ async fn subscribe(session: &Session, feed: &Feed) -> lapin::Result<Active> {
         }
         Source::Topic { topic } => {
             let queue = topics::bind_listener(&channel, config, topic).await?;
-            let options = BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            };
-            (queue, options)
+            (queue, no_ack())
         }
+        Source::Tap { queue } => (tap::bind(&channel, config, queue).await?, no_ack()),
     };
     let consumer = channel
         .basic_consume(queue.into(), "".into(), options, FieldTable::default())
@@ -196,6 +198,13 @@ async fn subscribe(session: &Session, feed: &Feed) -> lapin::Result<Active> {
         ended: Arc::clone(&active.ended),
     });
     Ok(active)
+}
+
+fn no_ack() -> BasicConsumeOptions {
+    BasicConsumeOptions {
+        no_ack: true,
+        ..BasicConsumeOptions::default()
+    }
 }
 
 /// Hands each delivery over with the channel it must be settled on.

@@ -4,11 +4,16 @@
 //! the only kind that counts deliveries, which the delivery limit needs. A
 //! reply queue (exclusive) is a classic queue that goes with its connection
 //! and is declared again under the same name on the next one.
+//!
+//! Every queue is bound to the work exchange under its own broker name, and
+//! publishing goes through that exchange rather than the default one (which
+//! cannot be bound): a tap binds a queue of its own with the same key and
+//! gets a copy of every message (see `tap`).
 
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{Channel, ErrorKind};
+use lapin::{Channel, ErrorKind, ExchangeKind};
 
 use super::config::AmqpConfig;
 use crate::QueueSpec;
@@ -20,10 +25,36 @@ pub(crate) async fn queue(
     spec: &QueueSpec,
 ) -> lapin::Result<()> {
     let (options, arguments) = shape(config, spec);
+    let name = config.queue(&spec.name);
     channel
-        .queue_declare(config.queue(&spec.name).into(), options, arguments)
+        .queue_declare(name.as_str().into(), options, arguments)
         .await?;
-    Ok(())
+    channel
+        .queue_bind(
+            name.as_str().into(),
+            config.work_exchange().into(),
+            name.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// Declares the work exchange. Every connection does this before declaring
+/// a queue or publishing: publishing to a missing exchange closes the channel.
+pub(crate) async fn work_exchange(channel: &Channel, config: &AmqpConfig) -> lapin::Result<()> {
+    let options = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            config.work_exchange().into(),
+            ExchangeKind::Direct,
+            options,
+            FieldTable::default(),
+        )
+        .await
 }
 
 /// How many messages are ready on `queue`. A missing queue closes the channel.

@@ -3,7 +3,10 @@
 //! Every publish is `mandatory` and waits for its confirm, so the caller
 //! learns the outcome: an ack is stored, a nack is the queue's length limit
 //! (`x-overflow=reject-publish`), and a returned message went to a queue that
-//! does not exist.
+//! does not exist. Messages go through the work exchange, to which every
+//! queue is bound under its own name (see `declare`); a queue that refuses a
+//! message for its limit makes the broker nack it even when a tap's queue
+//! took a copy.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -84,7 +87,17 @@ pub(crate) async fn to_queue(link: &Link, queue: &str, message: Message) -> Resu
             .with_headers(headers);
     }
     let routing_key = link.config.queue(queue);
-    match send(link, "", &routing_key, true, &message.body, properties).await? {
+    let exchange = link.config.work_exchange();
+    match send(
+        link,
+        &exchange,
+        &routing_key,
+        true,
+        &message.body,
+        properties,
+    )
+    .await?
+    {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_)) | Confirmation::Nack(Some(_)) => {
             Err(Error::UnknownQueue(queue.to_owned()))

@@ -197,3 +197,77 @@ async fn every_listener_gets_every_broadcast_after_it_started() {
         delivery.ack().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_tap_copies_what_is_published_and_takes_nothing() {
+    let bus = bus_with(QueueSpec::work("q")).await;
+    bus.publish("q", Message::new("before")).await.unwrap();
+    let mut tap = bus.tap("q").await.unwrap();
+    for i in 0..3 {
+        bus.publish("q", Message::new(format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    for i in 0..3 {
+        let copy = next(&mut tap).await;
+        assert_eq!(copy.body, format!("m{i}"));
+        copy.ack().await.unwrap();
+    }
+    assert_eq!(bus.depth("q").await.unwrap().ready, 4, "nothing taken");
+    let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
+    for expected in ["before", "m0", "m1", "m2"] {
+        let d = next(&mut c).await;
+        assert_eq!(d.body, expected);
+        d.ack().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_tap_on_an_undeclared_queue_is_unknown() {
+    let bus = InProcBus::new();
+    let err = bus.tap("nope").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::UnknownQueue(q) if q == "nope"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_the_queue_refuses_is_not_copied() {
+    let bus = bus_with(QueueSpec::work("q").max_len(1)).await;
+    let mut tap = bus.tap("q").await.unwrap();
+    bus.publish("q", Message::new("taken")).await.unwrap();
+    bus.publish("q", Message::new("refused")).await.unwrap_err();
+    assert_eq!(next(&mut tap).await.body, "taken");
+    let more = tokio::time::timeout(Duration::from_millis(50), tap.next()).await;
+    assert!(more.is_err(), "the refused message reached the tap");
+}
+
+#[tokio::test]
+async fn a_tap_that_falls_behind_loses_copies_and_never_blocks_a_publisher() {
+    let bus = bus_with(QueueSpec::work("q")).await;
+    let mut tap = bus.tap("q").await.unwrap();
+    let published = tap::TAP_BACKLOG + 10;
+    for i in 0..published {
+        bus.publish("q", Message::new(format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(bus.depth("q").await.unwrap().ready, published as u64);
+    let mut copies = 0;
+    while let Ok(Some(copy)) = tokio::time::timeout(Duration::from_millis(50), tap.next()).await {
+        copy.unwrap();
+        copies += 1;
+    }
+    assert_eq!(copies, tap::TAP_BACKLOG, "the oldest copies are kept");
+}
+
+#[tokio::test]
+async fn a_dropped_tap_is_forgotten() {
+    let bus = bus_with(QueueSpec::work("q")).await;
+    let tap = bus.tap("q").await.unwrap();
+    drop(tap);
+    bus.publish("q", Message::new("m")).await.unwrap();
+    let queue = bus.queue("q").unwrap();
+    assert_eq!(queue.taps.count(), 0);
+}

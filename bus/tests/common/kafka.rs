@@ -7,6 +7,8 @@
 
 #[path = "deliveries.rs"]
 mod deliveries;
+#[path = "taps.rs"]
+mod taps;
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use funcmesh_bus::{Bus, Consumer, Delivery};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
+pub use taps::*;
 
 pub const BROKER: &str = "127.0.0.1:9092";
 

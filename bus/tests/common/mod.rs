@@ -5,6 +5,8 @@
 
 #[path = "deliveries.rs"]
 mod deliveries;
+#[path = "taps.rs"]
+mod taps;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -16,6 +18,7 @@ use lapin::options::QueueDeleteOptions;
 use lapin::{Connection, ConnectionProperties};
 
 pub use deliveries::*;
+pub use taps::*;
 
 pub const BROKER: &str = "127.0.0.1:5672";
 
@@ -78,6 +81,10 @@ pub async fn cleanup(ns: &str, queues: &[&str]) {
         .exchange_delete(format!("{ns}.funcmesh.control").into(), Default::default())
         .await
         .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let _ = channel
+        .exchange_delete(format!("{ns}.funcmesh.work").into(), Default::default())
+        .await;
     let _ = conn.close(200, "done".into()).await;
 }
 

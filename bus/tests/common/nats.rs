@@ -7,6 +7,8 @@
 
 #[path = "deliveries.rs"]
 mod deliveries;
+#[path = "taps.rs"]
+mod taps;
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +21,7 @@ use futures::StreamExt;
 use tokio::task::AbortHandle;
 
 pub use deliveries::*;
+pub use taps::*;
 
 pub const SERVER: &str = "127.0.0.1:4222";
 
