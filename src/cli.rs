@@ -1,6 +1,9 @@
 //! The cluster subcommands: flags (each with a `FUNCMESH_*` fallback) and
 //! how each process runs until its signal.
 
+pub mod capture;
+pub mod replay;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +13,7 @@ use funcmesh::cluster::{
     self, GatewayNode, GatewayOptions, QueuePolicy, RunnerNode, RunnerOptions, TronNode,
     TronOptions,
 };
+use funcmesh_core::capture::{CaptureRules, Redaction, RouteRule, WriterConfig};
 use funcmesh_runner::{PythonConfig, WorkerCommand};
 
 /// The default bus: the local RabbitMQ's default virtual host.
@@ -22,7 +26,62 @@ pub struct BusArg {
     /// or a Kafka-compatible broker), or `inproc://` for one process. `?namespace=NAME` prefixes every queue, so that several
     /// meshes can share one broker.
     #[arg(long, env = "FUNCMESH_BUS", default_value = DEFAULT_BUS)]
-    bus: String,
+    pub(crate) bus: String,
+}
+
+/// Where and how a gateway writes captured exchanges.
+#[derive(Debug, clap::Args)]
+pub struct CaptureWriterArgs {
+    /// Write captured exchanges here, one JSON-lines file per Func
+    /// (`NAME.jsonl`, rotated by size). Without it nothing is captured.
+    #[arg(long, env = "FUNCMESH_CAPTURE_DIR", value_name = "DIR")]
+    capture_dir: Option<PathBuf>,
+    /// A header whose value is masked before anything is written, besides
+    /// Authorization, Proxy-Authorization, Cookie and Set-Cookie (repeatable).
+    #[arg(
+        long,
+        env = "FUNCMESH_CAPTURE_REDACT",
+        value_delimiter = ',',
+        value_name = "HEADER"
+    )]
+    capture_redact: Vec<String>,
+    /// A capture file is rotated before it grows past this many MiB.
+    #[arg(long, env = "FUNCMESH_CAPTURE_FILE_MB", default_value_t = 64)]
+    capture_file_mb: u64,
+    /// Capture files kept per Func, the one being written included.
+    #[arg(long, env = "FUNCMESH_CAPTURE_KEEP", default_value_t = 10)]
+    capture_keep: usize,
+}
+
+impl CaptureWriterArgs {
+    /// The writer's settings, when a directory is given.
+    pub fn config(&self) -> Option<WriterConfig> {
+        let dir = self.capture_dir.as_ref()?;
+        let mut config = WriterConfig::new(dir);
+        config.redaction = Redaction::with(&self.capture_redact);
+        config.max_file_bytes = self.capture_file_mb.max(1) * 1024 * 1024;
+        config.max_files = self.capture_keep.max(1);
+        Some(config)
+    }
+}
+
+/// Which Funcs are captured from the start.
+#[derive(Debug, clap::Args)]
+pub struct CaptureRuleArgs {
+    /// Capture a Func's traffic: `NAME` (all of it) or `NAME=RATE` (a share
+    /// from 0 to 1, e.g. `orders=0.01`); `*` is every Func (repeatable).
+    #[arg(long = "capture", env = "FUNCMESH_CAPTURE", value_delimiter = ',', value_name = "FUNC[=RATE]", value_parser = CaptureRules::parse_rule)]
+    rules: Vec<RouteRule>,
+}
+
+impl CaptureRuleArgs {
+    /// The rules.
+    pub fn rules(&self) -> CaptureRules {
+        self.rules
+            .iter()
+            .cloned()
+            .fold(CaptureRules::default(), CaptureRules::with)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +104,8 @@ pub struct GatewayArgs {
     /// announced routes name its Func queue.
     #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
     no_direct_routing: bool,
+    #[command(flatten)]
+    capture: CaptureWriterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +131,10 @@ pub struct TronArgs {
     /// Serve the bundles as loaded at start: no reload on save.
     #[arg(long, env = "FUNCMESH_NO_WATCH")]
     no_watch: bool,
+    /// The capture rules announced to the gateways until `funcmesh capture
+    /// on|off` changes them.
+    #[command(flatten)]
+    capture: CaptureRuleArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,6 +225,7 @@ pub async fn gateway(
     options.config.timeout = Duration::from_millis(args.timeout_ms);
     options.config.body_limit = args.body_limit;
     options.config.direct_routing = !args.no_direct_routing;
+    options.capture = args.capture.config();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -176,6 +242,7 @@ pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::R
     options.policy.max_deliveries = args.max_deliveries.max(1);
     options.watch = !args.no_watch;
     options.python.worker = worker_command();
+    options.capture = args.capture.rules();
     let listener = tokio::net::TcpListener::bind(args.admin)
         .await
         .with_context(|| format!("binding the admin listener {}", args.admin))?;

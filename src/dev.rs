@@ -38,6 +38,11 @@ pub struct DevOptions {
     pub debounce: Duration,
     /// How Python bundles run; without a worker command they are refused.
     pub python: funcmesh_runner::PythonConfig,
+    /// Where captured exchanges are written; without it nothing is captured.
+    pub capture: Option<funcmesh_core::capture::WriterConfig>,
+    /// Which Funcs are captured from the start (the gateway's
+    /// [`Capture`](funcmesh_core::capture::Capture) changes them at run time).
+    pub capture_rules: funcmesh_core::capture::CaptureRules,
 }
 
 impl DevOptions {
@@ -52,6 +57,8 @@ impl DevOptions {
             dev_mode: true,
             debounce: crate::watch::WatchOptions::default().debounce,
             python: funcmesh_runner::PythonConfig::default(),
+            capture: None,
+            capture_rules: funcmesh_core::capture::CaptureRules::default(),
         }
     }
 

@@ -51,6 +51,12 @@ enum Command {
     Runner(cli::RunnerArgs),
     /// Upload a bundle to a tron's store; the tron makes it live.
     Push(cli::PushArgs),
+    /// Capture traffic for replay: switch capture on a cluster's gateways,
+    /// or copy the requests flowing through a Func's queue to a file.
+    Capture(cli::capture::CaptureArgs),
+    /// Send captured traffic again, to a gateway or to a bundle directory
+    /// served in-process, and report every answer that differs.
+    Replay(cli::replay::ReplayArgs),
     /// Work on a bundle directory.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -105,6 +111,10 @@ struct DevArgs {
     debounce_ms: u64,
     #[command(flatten)]
     python: cli::PythonArgs,
+    #[command(flatten)]
+    capture: cli::CaptureWriterArgs,
+    #[command(flatten)]
+    capture_rules: cli::CaptureRuleArgs,
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,7 +125,7 @@ fn main() -> std::process::ExitCode {
         return python_worker::main();
     }
     match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("Error: {error:?}");
             std::process::ExitCode::FAILURE
@@ -123,7 +133,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("parsing --log")?)
@@ -135,21 +145,32 @@ fn run() -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async {
         match cli.command {
-            Command::Dev(args) => dev(args).await,
-            Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
-            Command::Tron(args) => cli::tron(args, wait_for_signal()).await,
-            Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
-            Command::Push(args) => cli::push(args).await,
-            Command::Bundle(BundleCommand::Build { dir, python }) => {
-                let python = python.unwrap_or_else(funcmesh::vendor::default_python);
-                let built = dir.clone();
-                tokio::task::spawn_blocking(move || funcmesh::vendor::build(&built, &python))
-                    .await??;
-                check(&dir).await
-            }
-            Command::Check { dir } => check(&dir).await,
+            // Replay's exit code says whether the answers differed.
+            Command::Replay(args) => cli::replay::run(args).await,
+            command => run_command(command)
+                .await
+                .map(|()| std::process::ExitCode::SUCCESS),
         }
     })
+}
+
+async fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Dev(args) => dev(args).await,
+        Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
+        Command::Tron(args) => cli::tron(args, wait_for_signal()).await,
+        Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
+        Command::Push(args) => cli::push(args).await,
+        Command::Capture(args) => cli::capture::run(args).await,
+        Command::Replay(args) => cli::replay::run(args).await.map(drop),
+        Command::Bundle(BundleCommand::Build { dir, python }) => {
+            let python = python.unwrap_or_else(funcmesh::vendor::default_python);
+            let built = dir.clone();
+            tokio::task::spawn_blocking(move || funcmesh::vendor::build(&built, &python)).await??;
+            check(&dir).await
+        }
+        Command::Check { dir } => check(&dir).await,
+    }
 }
 
 async fn dev(args: DevArgs) -> anyhow::Result<()> {
@@ -161,6 +182,8 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         options.concurrency = n.max(1);
     }
     options.python = args.python.config();
+    options.capture = args.capture.config();
+    options.capture_rules = args.capture_rules.rules();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -7,10 +7,12 @@
 //! route in it (placing routes on some runners only is the scaler's job).
 //! Runners send a [`RunnerHeartbeat`] on [`queues::RUNNER_STATS_TOPIC`]
 //! every [`HEARTBEAT_EVERY`]; a tron forgets a runner not heard from for
-//! [`RUNNER_EXPIRY`].
+//! [`RUNNER_EXPIRY`]. The announcement also carries the capture rules that
+//! the gateways apply (see [`crate::capture::control`]).
 
 use std::time::Duration;
 
+use funcmesh_core::capture::CaptureRules;
 use funcmesh_core::queues;
 use funcmesh_core::routing::RouteTable;
 use funcmesh_runner::StatsSnapshot;
@@ -32,6 +34,9 @@ pub struct RoutesAnnouncement {
     pub store: Option<String>,
     /// The routes, with the bundle hash live on each.
     pub table: RouteTable,
+    /// What the gateways capture (older trons send none: nothing).
+    #[serde(default)]
+    pub capture: CaptureRules,
 }
 
 /// A gateway or runner that just connected asks for the routes.

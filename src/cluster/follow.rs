@@ -72,7 +72,9 @@ fn newer(current: Option<&RoutesAnnouncement>, fresh: &RoutesAnnouncement) -> bo
     if same_tron && fresh.table.generation < current.table.generation {
         return false;
     }
-    current.table.routes != fresh.table.routes || current.store != fresh.store
+    current.table.routes != fresh.table.routes
+        || current.store != fresh.store
+        || current.capture != fresh.capture
 }
 
 #[cfg(test)]
@@ -93,6 +95,7 @@ mod tests {
             tron: tron.into(),
             store: None,
             table: RouteTable::new(generation, vec![route]),
+            capture: Default::default(),
         }
     }
 
@@ -114,6 +117,14 @@ mod tests {
             !newer(Some(&current), &announcement("b", 1, "/x")),
             "same routes"
         );
+        let mut capturing = announcement("a", 5, "/x");
+        capturing.capture = funcmesh_core::capture::CaptureRules::default().with(
+            funcmesh_core::capture::RouteRule {
+                route: "n".into(),
+                rate: 1.0,
+            },
+        );
+        assert!(newer(Some(&current), &capturing), "capture rules changed");
     }
 
     #[tokio::test]

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use funcmesh_bus::Bus;
+use funcmesh_core::capture::{Capture, CaptureRules, CaptureWriter, WriterConfig};
 use funcmesh_core::routing::RouteTable;
 use funcmesh_gateway::{Gateway, GatewayConfig};
 use tokio::net::TcpListener;
@@ -15,6 +17,9 @@ use super::follow;
 pub struct GatewayOptions {
     /// Limits, timeout and routing.
     pub config: GatewayConfig,
+    /// Where captured exchanges are written; without it, capture rules
+    /// announced by the trons are ignored (with a warning).
+    pub capture: Option<WriterConfig>,
 }
 
 /// A gateway following the trons' routing tables.
@@ -29,22 +34,35 @@ impl GatewayNode {
     /// connects.
     pub async fn start(bus: Arc<dyn Bus>, options: GatewayOptions) -> anyhow::Result<Self> {
         let id = options.config.id.clone();
+        let capture = Arc::new(match options.capture {
+            Some(config) => {
+                let dir = config.dir.display().to_string();
+                Capture::new(
+                    CaptureWriter::start(config)
+                        .with_context(|| format!("opening the capture directory {dir}"))?,
+                )
+            }
+            None => Capture::off(),
+        });
         let mut announced = follow::follow(Arc::clone(&bus), "gateway", &id).await?;
         let (tables, routes) = watch::channel(RouteTable::empty());
+        let following = Arc::clone(&capture);
         tokio::spawn(async move {
+            let mut rules = CaptureRules::default();
             while announced.changed().await.is_ok() {
-                let table = announced
-                    .borrow_and_update()
-                    .as_ref()
-                    .map(|a| Arc::new(a.table.clone()));
-                if let Some(table) = table
-                    && tables.send(table).is_err()
-                {
+                let Some(fresh) = announced.borrow_and_update().clone() else {
+                    continue;
+                };
+                if fresh.capture != rules {
+                    rules = fresh.capture.clone();
+                    apply_capture(&following, &rules);
+                }
+                if tables.send(Arc::new(fresh.table.clone())).is_err() {
                     return;
                 }
             }
         });
-        let gateway = Gateway::start(bus, options.config, routes).await?;
+        let gateway = Gateway::start_capturing(bus, options.config, routes, capture).await?;
         Ok(Self { gateway })
     }
 
@@ -60,6 +78,18 @@ impl GatewayNode {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        funcmesh_gateway::serve(listener, Arc::clone(&self.gateway), shutdown).await
+        let served = funcmesh_gateway::serve(listener, Arc::clone(&self.gateway), shutdown).await;
+        self.gateway.capture().flush();
+        served
+    }
+}
+
+/// Puts newly announced capture rules in force.
+fn apply_capture(capture: &Capture, announced: &CaptureRules) {
+    match capture.set_rules(announced.clone()) {
+        Ok(()) => tracing::info!(rules = ?announced.routes, "capture rules in force"),
+        Err(error) => {
+            tracing::warn!(%error, rules = ?announced.routes, "capture rules announced but not applied: start the gateway with --capture-dir to capture here")
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use funcmesh_bus::Bus;
 use funcmesh_core::bundle;
+use funcmesh_core::capture::CaptureRules;
 use funcmesh_core::queues;
 use funcmesh_tron::admin::{self, AdminState};
 use funcmesh_tron::store::BundleStore;
@@ -48,6 +49,8 @@ pub struct TronOptions {
     /// How Python bundles are import-checked before they go live; without a
     /// worker command they are not (the runners will refuse a broken one).
     pub python: funcmesh_runner::PythonConfig,
+    /// The capture rules announced until `funcmesh capture` changes them.
+    pub capture: CaptureRules,
 }
 
 impl TronOptions {
@@ -63,6 +66,7 @@ impl TronOptions {
             watch: true,
             debounce: WatchOptions::default().debounce,
             python: funcmesh_runner::PythonConfig::default(),
+            capture: CaptureRules::default(),
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct TronNode {
     admin_addr: SocketAddr,
     declared: Mutex<HashSet<String>>,
     runners: Mutex<HashMap<String, RunnerHeartbeat>>,
+    capture: Mutex<CaptureRules>,
     shutdown: Shutdown,
     tasks: Mutex<JoinSet<()>>,
     watching: Mutex<Option<WatchHandle>>,
@@ -113,6 +118,7 @@ impl TronNode {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{admin_addr}"));
+        let capture = options.capture.clone();
         let node = Arc::new(Self {
             id: control::new_id(),
             bus,
@@ -123,6 +129,7 @@ impl TronNode {
             admin_addr,
             declared: Mutex::default(),
             runners: Mutex::default(),
+            capture: Mutex::new(capture),
             shutdown: Shutdown::new(),
             tasks: Mutex::new(JoinSet::new()),
             watching: Mutex::new(None),
@@ -248,6 +255,7 @@ impl TronNode {
             "tron": self.id,
             "routes": self.registry.table().routes,
             "runners": self.runners(),
+            "capture": lock(&self.capture).clone(),
         })
     }
 

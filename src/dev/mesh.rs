@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use funcmesh_bus::inproc::InProcBus;
 use funcmesh_bus::{Bus, QueueSpec};
 use funcmesh_core::bundle::{self, Bundle};
+use funcmesh_core::capture::{Capture, CaptureWriter};
 use funcmesh_core::queues;
 use funcmesh_core::routing::Route;
 use funcmesh_gateway::Gateway;
@@ -46,6 +47,22 @@ impl std::fmt::Debug for DevMesh {
     }
 }
 
+/// The gateway's capture, with the rules it starts with.
+fn start_capture(options: &DevOptions) -> anyhow::Result<Arc<Capture>> {
+    let capture = match &options.capture {
+        Some(config) => {
+            Capture::new(CaptureWriter::start(config.clone()).with_context(|| {
+                format!("opening the capture directory {}", config.dir.display())
+            })?)
+        }
+        None => Capture::off(),
+    };
+    capture
+        .set_rules(options.capture_rules.clone())
+        .map_err(|error| anyhow::anyhow!("--capture: {error} (give --capture-dir)"))?;
+    Ok(Arc::new(capture))
+}
+
 impl DevMesh {
     /// Starts the mesh on `listener` and loads every bundle under the
     /// directory. A bundle that fails to load is logged and left out; the
@@ -82,10 +99,11 @@ impl DevMesh {
                 dev_mode: options.dev_mode,
             },
         ));
-        let gateway = Gateway::start(
+        let gateway = Gateway::start_capturing(
             Arc::clone(&bus),
             options.gateway.clone(),
             registry.subscribe(),
+            start_capture(&options)?,
         )
         .await?;
         let drain = Shutdown::new();
@@ -236,6 +254,7 @@ impl DevMesh {
             None => Ok(()),
         };
         self.shutdown.trigger();
+        self.gateway.capture().flush();
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             let _ = task.await;

@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 use funcmesh_bus::{Consumer, now_ms};
 
 use super::{TronNode, lock};
+use crate::capture::control::{CAPTURE_TOPIC, CaptureChange};
 use crate::cluster::control::{
     self, ANNOUNCE_EVERY, HELLO_TOPIC, Hello, ROUTES_TOPIC, RUNNER_EXPIRY, RUNNER_STATS_TOPIC,
     RoutesAnnouncement, RunnerHeartbeat,
@@ -32,6 +33,7 @@ async fn run(node: Weak<TronNode>) {
     };
     let mut hello = listen(&*bus, HELLO_TOPIC).await;
     let mut stats = listen(&*bus, RUNNER_STATS_TOPIC).await;
+    let mut capture = listen(&*bus, CAPTURE_TOPIC).await;
     let mut tick = tokio::time::interval(ANNOUNCE_EVERY);
     loop {
         tokio::select! {
@@ -40,6 +42,12 @@ async fn run(node: Weak<TronNode>) {
             Some(Ok(delivery)) = next(&mut hello) => {
                 if let Some(hello) = control::decode::<Hello>(HELLO_TOPIC, &delivery.body) {
                     tracing::debug!(component = %hello.component, id = %hello.id, "hello; announcing the routes");
+                }
+            }
+            Some(Ok(delivery)) = next(&mut capture) => {
+                let change = control::decode::<CaptureChange>(CAPTURE_TOPIC, &delivery.body);
+                if let (Some(change), Some(node)) = (change, node.upgrade()) {
+                    node.change_capture(&change);
                 }
             }
             Some(Ok(delivery)) = next(&mut stats) => {
@@ -80,6 +88,7 @@ impl TronNode {
             tron: self.id.clone(),
             store: Some(self.store_url.clone()),
             table: (*self.registry.table()).clone(),
+            capture: lock(&self.capture).clone(),
         };
         if let Err(error) = self
             .bus
@@ -88,6 +97,21 @@ impl TronNode {
         {
             tracing::debug!(%error, "routes not announced; retrying on the next tick");
         }
+    }
+
+    /// Applies a `funcmesh capture on|off`; the announcement that follows
+    /// carries the new rules to the gateways.
+    fn change_capture(&self, change: &CaptureChange) {
+        let mut rules = lock(&self.capture);
+        let changed = change.apply(rules.clone());
+        if let Err(error) = changed.validate() {
+            tracing::warn!(%error, "capture change refused");
+            return;
+        }
+        if *rules != changed {
+            tracing::info!(rules = ?changed.routes, "capture rules changed");
+        }
+        *rules = changed;
     }
 
     /// Records a runner's heartbeat and forgets runners gone quiet.

@@ -1,0 +1,1 @@
+//! `funcmesh replay`: captured traffic sent again, answers compared.
