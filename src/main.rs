@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use funcmesh::dev::{DevMesh, DevOptions};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 mod cli;
 #[cfg(feature = "python")]
@@ -135,9 +136,16 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    // A replay's report is its stdout (`--report json` is parsed), so its
+    // logs, and those of the mesh it may run, go to stderr.
+    let writer = match cli.command {
+        Command::Replay(_) => BoxMakeWriter::new(std::io::stderr),
+        _ => BoxMakeWriter::new(std::io::stdout),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("parsing --log")?)
         .with_target(false)
+        .with_writer(writer)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
