@@ -15,7 +15,7 @@
 //! - `upload`: [`upload`], `funcmesh push`'s client of a tron's store.
 
 pub mod control;
-mod follow;
+pub(crate) mod follow;
 mod gateway;
 mod policy;
 mod runner;

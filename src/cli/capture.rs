@@ -1,9 +1,12 @@
 //! `funcmesh capture`: switch capture on a cluster, or copy a Func queue's
 //! requests to a file.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use funcmesh::capture::control::{self, CaptureChange};
+use funcmesh::capture::queue::{self as queue_capture, Limits, QueueCapture};
+use funcmesh_core::capture::Redaction;
 use funcmesh_core::capture::{CaptureRules, RouteRule};
 
 use super::BusArg;
@@ -54,22 +57,41 @@ struct OffArgs {
 /// Copying the requests flowing through a Func's queue.
 #[derive(Debug, clap::Args)]
 struct QueueArgs {
-    /// The Func (its name in the announced routes) or the queue whose
-    /// requests are copied.
+    /// The Func (its name in the announced routes) or the queue
+    /// (`funcmesh.func.…`) whose requests are copied, without taking them
+    /// from the runners.
     #[arg(long, value_name = "FUNC")]
     from_queue: Option<String>,
+    #[command(flatten)]
+    bus: BusArg,
+    /// The capture file (JSON lines), created or emptied.
+    #[arg(long, value_name = "FILE", requires = "from_queue")]
+    out: Option<PathBuf>,
+    /// Stop after this many requests.
+    #[arg(long, value_name = "N", requires = "from_queue")]
+    count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long = "for", value_name = "SECONDS", requires = "from_queue")]
+    for_secs: Option<u64>,
+    /// A header to mask, besides authorization, proxy-authorization, cookie
+    /// and set-cookie (repeatable).
+    #[arg(long = "redact", value_name = "NAME", requires = "from_queue")]
+    redact: Vec<String>,
+    /// How long to wait for a tron to announce the routes, in seconds.
+    #[arg(long = "routes-wait", value_name = "SECONDS", default_value_t = 10)]
+    routes_wait: u64,
 }
 
 /// Runs `funcmesh capture`.
 pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
-    match (args.command, args.queue.from_queue) {
+    match (args.command, args.queue.from_queue.clone()) {
         (Some(CaptureCommand::On(on)), _) => {
             change(&on.bus, CaptureChange::On(on.rule), on.wait).await
         }
         (Some(CaptureCommand::Off(off)), _) => {
             change(&off.bus, CaptureChange::Off(off.route), off.wait).await
         }
-        (None, Some(_queue)) => anyhow::bail!("capture --from-queue: not yet wired"),
+        (None, Some(func)) => from_queue(&func, args.queue).await,
         (None, None) => anyhow::bail!(
             "say what to capture: `funcmesh capture on FUNC[=RATE]`, `funcmesh capture off [FUNC]`, \
              or `funcmesh capture --from-queue FUNC --out FILE`"
@@ -89,5 +111,41 @@ async fn change(bus: &BusArg, change: CaptureChange, wait: u64) -> anyhow::Resul
             }
         }
     }
+    Ok(())
+}
+
+/// Copies the requests flowing through `func`'s queue to `--out` until
+/// `--count`, `--for`, Ctrl-C or SIGTERM, and says how many it wrote.
+async fn from_queue(func: &str, args: QueueArgs) -> anyhow::Result<()> {
+    let Some(out) = args.out else {
+        anyhow::bail!("--from-queue needs --out FILE, the capture file to write");
+    };
+    let bus = funcmesh::cluster::connect(&args.bus.bus).await?;
+    let wait = Duration::from_secs(args.routes_wait.max(1));
+    let target = queue_capture::resolve(std::sync::Arc::clone(&bus), func, wait).await?;
+    let redaction = Redaction::with(&args.redact);
+    let capture = QueueCapture::start(&*bus, target.clone(), &out, redaction).await?;
+    // On stderr, so that a script (or a test) knows copies flow from now on.
+    eprintln!(
+        "capturing the requests of Func {} (queue {}) into {}",
+        target.route,
+        target.queue,
+        out.display()
+    );
+    let limits = Limits {
+        count: args.count,
+        duration: args.for_secs.map(Duration::from_secs),
+    };
+    let captured = capture.run(limits, crate::wait_for_signal()).await?;
+    eprintln!(
+        "captured {} request(s) of Func {} into {}{}",
+        captured.records,
+        target.route,
+        out.display(),
+        match captured.skipped {
+            0 => String::new(),
+            n => format!("; {n} message(s) that were not request envelopes skipped"),
+        }
+    );
     Ok(())
 }
