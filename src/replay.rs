@@ -221,7 +221,8 @@ pub async fn run(options: &ReplayOptions) -> Result<Report, Error> {
 }
 
 /// Each answered record as a new capture record: the captured request
-/// (with its masks; `--header` values are not written), the new answer.
+/// (with its masks; `--header` values are not written; a fire-and-forget
+/// one without its `respond-async`, as it was sent), the new answer.
 fn saved_records(
     records: &[Arc<files::Located>],
     outcomes: &[Outcome],
@@ -242,13 +243,18 @@ fn saved_records(
                 .map(|(_, v)| v.clone());
             let bundle = short.and_then(|s| live.bundle_hash(&s));
             response.bundle.clone_from(&bundle);
+            let mut request = located.record.request.clone();
+            if located.record.response.is_none() {
+                // As it was sent, so that the baseline replays the same way.
+                request.headers = send::for_an_answer(&request.headers);
+            }
             Some(CaptureRecord {
                 version: RECORD_VERSION.to_owned(),
                 captured_at_ms: *at_ms,
                 route: located.record.route.clone(),
                 bundle,
                 source: "replay".to_owned(),
-                request: located.record.request.clone(),
+                request,
                 response: Some(response),
                 timings: CaptureTimings {
                     total_us: outcome.latency.map_or(0, |d| d.as_micros() as u64),

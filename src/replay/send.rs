@@ -215,6 +215,18 @@ fn is_not_resent(name: &str) -> bool {
     ) || name.starts_with("proxy-")
 }
 
+/// `headers` as sent for a request with no captured answer: `Prefer`
+/// without `respond-async`.
+pub fn for_an_answer(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| match name.eq_ignore_ascii_case("prefer") {
+            true => without_respond_async(value).map(|kept| (name.clone(), kept)),
+            false => Some((name.clone(), value.clone())),
+        })
+        .collect()
+}
+
 /// `Prefer` without its `respond-async` preference; `None` when nothing is left.
 fn without_respond_async(value: &str) -> Option<String> {
     let kept: Vec<&str> = value
