@@ -10,9 +10,11 @@
 //! How the bus maps onto Kafka:
 //!
 //! - A queue is a topic: a work queue has `partitions` partitions (16 by
-//!   default), a reply queue (`exclusive`) one. A work queue's consumers form
-//!   one consumer group, so each partition is read by one consumer at a time
-//!   and a queue is shared by at most `partitions` consumers. A reply
+//!   default), a reply queue (`exclusive`) one. A work queue's consumers
+//!   split its partitions among themselves (see `members`: they do not use
+//!   the broker's consumer groups), so each partition is read by one
+//!   consumer at a time and a queue is shared by at most `partitions`
+//!   consumers. A reply
 //!   queue's one consumer reads its partition directly, outside any group,
 //!   and commits nothing (the queue dies with its process). Messages go to
 //!   a random partition. Topics keep what nobody took for 15 minutes.
@@ -21,9 +23,9 @@
 //!   that did not declare a queue knows them; publishing to a queue that no
 //!   process declared answers [`Error::UnknownQueue`](crate::Error::UnknownQueue).
 //! - At-least-once: a consumer commits a partition's offset only once every
-//!   message before it is settled (see `consume`). A consumer that dies
-//!   leaves its partitions to the others after its session times out (6 s),
-//!   and what it had not settled is delivered again there.
+//!   message before it is settled (see `offsets`), under the queue's group
+//!   id. A consumer that dies leaves its partitions to the others 3 s after
+//!   its last beat, and what it had not settled is delivered again there.
 //! - Kafka has no per-message time to live: the expiry travels in the
 //!   `x-funcmesh-expires-at` header, and a consumer skips (and commits) an
 //!   expired message without handing it out.
@@ -54,7 +56,9 @@
 //! - `config`: the bus URL, the names of topics and groups, client settings.
 //! - `link`: the shared producer, the broker's state, declaring, the
 //!   registry, depth and length limits.
-//! - `consume`: group members, deliveries, commits and give-backs.
+//! - `consume`: deliveries, commits and give-backs.
+//! - `members`: which consumer of a work queue reads which partitions.
+//! - `offsets`: the position of each partition a consumer reads.
 //! - `topics`: broadcast and listen.
 //! - `tap`: copies of a queue's messages, read outside its group.
 //!
@@ -64,6 +68,8 @@
 mod config;
 mod consume;
 mod link;
+mod members;
+mod offsets;
 mod tap;
 mod topics;
 

@@ -11,7 +11,8 @@
 //!
 //! | what | topic | consumer group |
 //! |---|---|---|
-//! | queue `Q` | `<ns>.q.<Q>` | the topic's name |
+//! | queue `Q` | `<ns>.q.<Q>` | the topic's name (offsets only) |
+//! | consumers of queue `Q` | `<ns>.m.<Q>` | none (see `members`) |
 //! | topic `T` | `<ns>.t.<T>` | none (each listener reads from the end) |
 //! | queue limits | `<ns>.funcmesh-queues` | none |
 //!
@@ -122,6 +123,11 @@ impl KafkaConfig {
         self.topic_name("t.", topic)
     }
 
+    /// The topic where the consumers of a work queue say what they read.
+    pub(crate) fn members_topic(&self, queue: &str) -> String {
+        self.topic_name("m.", queue)
+    }
+
     /// The topic that holds every declared queue's limits.
     pub(crate) fn registry_topic(&self) -> String {
         format!("{}funcmesh-queues", self.prefix)
@@ -176,8 +182,10 @@ impl KafkaConfig {
         config
     }
 
-    /// Settings of a consumer in the group that shares `topic`.
-    pub(crate) fn group_consumer(&self, topic: &str) -> ClientConfig {
+    /// Settings of a consumer of a work queue's `topic`. It reads the
+    /// partitions it is given (see `members`) and commits its offsets under
+    /// the queue's group id, without joining the group.
+    pub(crate) fn queue_consumer(&self, topic: &str) -> ClientConfig {
         let mut config = self.client();
         config
             .set("group.id", topic)
@@ -185,15 +193,6 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("allow.auto.create.topics", "false")
-            // A dead consumer's session ends after 6 s; the broker then gives its
-            // partitions to the group's other members.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "1000")
-            // Also the rebalance timeout: how long a rebalance may wait for
-            // members to rejoin. A consumer that takes nothing for that long
-            // (every delivery in its prefetch held by a call) leaves the
-            // group and its unsettled messages go to the others.
-            .set("max.poll.interval.ms", "30000")
             // Answer a fetch as soon as anything arrives, and poll often.
             .set("fetch.wait.max.ms", "10")
             .set("fetch.min.bytes", "1");

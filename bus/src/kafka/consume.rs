@@ -1,43 +1,38 @@
-//! Consuming a queue: one member of the queue's consumer group, deliveries
-//! within the prefetch, offsets committed once messages are settled.
-//!
-//! Kafka keeps one position per partition, not one acknowledgement per
-//! message, and the application settles messages in any order. Each
-//! partition's position is therefore the lowest offset still out (or the
-//! next one to come when none is), and it is committed when it moves, a few
-//! milliseconds after a settle so that settles close together share one
-//! commit. A message is committed only once it and every message before it
-//! in its partition are settled, which is what at-least-once asks.
+//! Consuming a queue: the share of the queue's partitions this consumer
+//! reads (see `members`), deliveries within the prefetch, offsets committed
+//! once messages are settled (see `offsets`), a few milliseconds after a
+//! settle so that settles close together share one commit.
 //!
 //! Giving a message back (a negative acknowledgement with requeue, or a
 //! delivery dropped unsettled) sends a copy to the end of the queue with its
 //! delivery number raised, then settles the original; once the queue's
 //! delivery limit is reached it goes to the dead-letter queue instead.
-//! A rebalance that takes partitions away commits what is settled and
-//! forgets the rest: the partitions' new owners receive it again.
+//! A partition given to another consumer has what is settled there
+//! committed and the rest forgotten: its new owner delivers it again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rdkafka::client::ClientContext;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
-};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Headers as _};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::link::{ATTEMPT_HEADER, EXPIRES_HEADER, Link, Outgoing, headers};
-use super::{Detached, lock};
+use super::Detached;
+use super::link::{ATTEMPT_HEADER, EXPIRES_HEADER, Link, Outgoing, QuietContext, headers};
+use super::offsets::Offsets;
 use crate::{Acker, ConsumeOptions, Consumer, Delivery, Error, Result, Subscription, now_ms};
+
+mod upkeep;
 
 /// How long settles are gathered into one commit.
 const COMMIT_BATCH: Duration = Duration::from_millis(5);
 
-/// Starts a member of `queue`'s consumer group.
+/// Starts a consumer of `queue`.
 pub(crate) async fn start(
     link: Arc<Link>,
     queue: &str,
@@ -50,25 +45,19 @@ pub(crate) async fn start(
     }
     let topic = link.config.queue_topic(queue);
     let offsets = Arc::new(Offsets::default());
-    let context = GroupContext {
-        offsets: Arc::clone(&offsets),
-    };
-    let consumer: StreamConsumer<GroupContext> = link
+    let consumer: StreamConsumer<QuietContext> = link
         .config
-        .group_consumer(&topic)
-        .create_with_context(context)
+        .queue_consumer(&topic)
+        .create_with_context(QuietContext)
         .map_err(|error| Error::Unavailable(format!("kafka consumer: {error}")))?;
     // A reply queue has one consumer, the process that declared it: it
-    // reads the topic's one partition directly, with no group to join (a
-    // group would add rebalances, and on tansu a member left over from
-    // before an outage can hold the partition for a whole session).
+    // reads the topic's one partition directly, shared with nobody.
     let exclusive = link.known_spec(queue).is_some_and(|spec| spec.exclusive);
     if exclusive {
+        offsets.acquired(&BTreeSet::from([0]));
         assign_from_start(&consumer, &topic)
-    } else {
-        consumer.subscribe(&[&topic])
+            .map_err(|error| Error::Unavailable(format!("consuming {topic}: {error}")))?;
     }
-    .map_err(|error| Error::Unavailable(format!("consuming {topic}: {error}")))?;
     let consumer = Detached::new(consumer);
     let prefetch = usize::from(options.prefetch.max(1));
     let (sender, receiver) = mpsc::channel(prefetch);
@@ -79,19 +68,19 @@ pub(crate) async fn start(
         consumer,
         offsets,
         commit: Notify::new(),
+        done: AtomicBool::new(false),
     });
-    if !exclusive {
-        tokio::spawn(Arc::clone(&shared).commit_loop());
-    }
     if exclusive {
         tokio::spawn(Arc::clone(&shared).reassign_after_outages());
+    } else {
+        tokio::spawn(Arc::clone(&shared).maintain());
     }
     tokio::spawn(drive(shared, Arc::new(Semaphore::new(prefetch)), sender));
     Ok(Consumer::new(QueueStream { receiver }))
 }
 
 /// Reads the one partition of a reply queue's topic from its start.
-fn assign_from_start(consumer: &StreamConsumer<GroupContext>, topic: &str) -> KafkaResult<()> {
+fn assign_from_start(consumer: &StreamConsumer<QuietContext>, topic: &str) -> KafkaResult<()> {
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
     consumer.assign(&assignment)
@@ -102,10 +91,12 @@ struct Shared {
     link: Arc<Link>,
     queue: String,
     topic: String,
-    consumer: Detached<StreamConsumer<GroupContext>>,
+    consumer: Detached<StreamConsumer<QuietContext>>,
     offsets: Arc<Offsets>,
     /// Woken when a partition's position moved.
     commit: Notify,
+    /// Set once the application dropped its consumer.
+    done: AtomicBool,
 }
 
 /// Receives messages while the prefetch allows, until the application drops
@@ -148,6 +139,7 @@ async fn drive(
             break;
         }
     }
+    shared.done.store(true, Ordering::Release);
     shared.commit.notify_one();
 }
 
@@ -161,7 +153,8 @@ impl Shared {
     ) -> Option<Delivery> {
         let partition = message.partition();
         let offset = message.offset();
-        let epoch = self.offsets.taken(partition, offset);
+        // A message buffered before its partition was given away.
+        let epoch = self.offsets.taken(partition, offset)?;
         let mut expires_at_ms = None;
         let mut attempt = 1;
         if let Some(headers) = message.headers() {
@@ -218,28 +211,6 @@ impl Shared {
             }
             if let Err(error) = assign_from_start(&self.consumer, &self.topic) {
                 tracing::warn!(queue = %self.queue, %error, "reading a reply queue again");
-            }
-        }
-    }
-
-    /// Commits every position that moved, a few milliseconds after the
-    /// first settle, for as long as the consumer lives.
-    async fn commit_loop(self: Arc<Self>) {
-        let mut closed = self.link.closed();
-        loop {
-            tokio::select! {
-                () = self.commit.notified() => {}
-                _ = closed.wait_for(|closed| *closed) => return,
-            }
-            tokio::time::sleep(COMMIT_BATCH).await;
-            let positions = self.offsets.to_commit(&self.topic);
-            if positions.count() > 0
-                && let Err(error) = self.consumer.commit(&positions, CommitMode::Async)
-            {
-                tracing::debug!(queue = %self.queue, %error, "committing offsets");
-            }
-            if Arc::strong_count(&self) == 1 {
-                return;
             }
         }
     }
@@ -354,142 +325,6 @@ impl Drop for KafkaAcker {
     }
 }
 
-/// The positions of the partitions this consumer owns.
-#[derive(Default)]
-struct Offsets {
-    inner: std::sync::Mutex<OffsetsInner>,
-}
-
-#[derive(Default)]
-struct OffsetsInner {
-    partitions: HashMap<i32, Partition>,
-    /// Numbers each partition's ownership, so that a settle from before a
-    /// rebalance does not move the position of a later owner.
-    next_epoch: u64,
-}
-
-struct Partition {
-    epoch: u64,
-    /// Offsets delivered and not yet settled.
-    out: BTreeSet<i64>,
-    /// The offset after the last one received.
-    next: i64,
-    /// The position last committed (or about to be).
-    committed: i64,
-    /// Whether the position moved since the last commit.
-    moved: bool,
-}
-
-impl Partition {
-    fn position(&self) -> i64 {
-        self.out.first().copied().unwrap_or(self.next)
-    }
-}
-
-impl Offsets {
-    /// Records a message received; its partition's epoch.
-    fn taken(&self, partition: i32, offset: i64) -> u64 {
-        let mut inner = lock(&self.inner);
-        let inner = &mut *inner;
-        let part = inner.partitions.entry(partition).or_insert_with(|| {
-            inner.next_epoch += 1;
-            Partition {
-                epoch: inner.next_epoch,
-                out: BTreeSet::new(),
-                next: offset,
-                committed: offset,
-                moved: false,
-            }
-        });
-        part.out.insert(offset);
-        part.next = part.next.max(offset + 1);
-        part.epoch
-    }
-
-    /// Records a message settled; whether its partition's position moved.
-    fn settled(&self, partition: i32, offset: i64, epoch: u64) -> bool {
-        let mut inner = lock(&self.inner);
-        let Some(part) = inner.partitions.get_mut(&partition) else {
-            return false;
-        };
-        if part.epoch != epoch || !part.out.remove(&offset) {
-            return false;
-        }
-        if part.position() > part.committed {
-            part.moved = true;
-        }
-        part.moved
-    }
-
-    /// The positions that moved, marked as committed.
-    fn to_commit(&self, topic: &str) -> TopicPartitionList {
-        let mut list = TopicPartitionList::new();
-        let mut inner = lock(&self.inner);
-        for (partition, part) in &mut inner.partitions {
-            if part.moved {
-                let position = part.position();
-                if list
-                    .add_partition_offset(topic, *partition, Offset::Offset(position))
-                    .is_ok()
-                {
-                    part.committed = position;
-                    part.moved = false;
-                }
-            }
-        }
-        list
-    }
-
-    /// Forgets partitions taken away, returning the positions to commit.
-    fn revoked(&self, topic: &str, revoked: &TopicPartitionList) -> TopicPartitionList {
-        let mut list = TopicPartitionList::new();
-        let mut inner = lock(&self.inner);
-        for element in revoked.elements() {
-            if let Some(part) = inner.partitions.remove(&element.partition())
-                && (part.position() > part.committed || part.moved)
-            {
-                let _ = list.add_partition_offset(
-                    topic,
-                    element.partition(),
-                    Offset::Offset(part.position()),
-                );
-            }
-        }
-        list
-    }
-}
-
-/// Commits what is settled when partitions are taken away.
-struct GroupContext {
-    offsets: Arc<Offsets>,
-}
-
-impl ClientContext for GroupContext {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
-        super::link::log(level, facility, message);
-    }
-
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        tracing::debug!(target: "librdkafka", %error, "{reason}");
-    }
-}
-
-impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(revoked) = rebalance {
-            let Some(topic) = revoked.elements().first().map(|e| e.topic().to_owned()) else {
-                return;
-            };
-            let positions = self.offsets.revoked(&topic, revoked);
-            if positions.count() > 0
-                && let Err(error) = consumer.commit(&positions, CommitMode::Sync)
-            {
-                tracing::debug!(%topic, %error, "committing before a rebalance");
-            }
-        }
-    }
-}
-
 /// Deliveries of one queue, as the application takes them.
 struct QueueStream {
     receiver: mpsc::Receiver<Result<Delivery>>,
@@ -499,45 +334,5 @@ struct QueueStream {
 impl Subscription for QueueStream {
     async fn next(&mut self) -> Option<Result<Delivery>> {
         self.receiver.recv().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_position_waits_for_the_lowest_offset_out() {
-        let offsets = Offsets::default();
-        let epoch = offsets.taken(0, 10);
-        offsets.taken(0, 11);
-        offsets.taken(0, 12);
-        assert!(!offsets.settled(0, 11, epoch), "10 is still out");
-        assert_eq!(offsets.to_commit("t").count(), 0);
-        assert!(offsets.settled(0, 10, epoch));
-        let list = offsets.to_commit("t");
-        assert_eq!(
-            list.find_partition("t", 0).map(|e| e.offset()),
-            Some(Offset::Offset(12))
-        );
-        assert!(offsets.settled(0, 12, epoch));
-        let list = offsets.to_commit("t");
-        assert_eq!(
-            list.find_partition("t", 0).map(|e| e.offset()),
-            Some(Offset::Offset(13))
-        );
-    }
-
-    #[test]
-    fn a_settle_from_before_a_rebalance_moves_nothing() {
-        let offsets = Offsets::default();
-        let old = offsets.taken(3, 5);
-        let mut revoked = TopicPartitionList::new();
-        revoked.add_partition("t", 3);
-        assert_eq!(offsets.revoked("t", &revoked).count(), 0);
-        let new = offsets.taken(3, 5);
-        assert_ne!(old, new);
-        assert!(!offsets.settled(3, 5, old));
-        assert!(offsets.settled(3, 5, new));
     }
 }

@@ -33,6 +33,12 @@ pub(crate) async fn broadcast(link: &Link, topic: &str, body: Bytes) -> Result<(
 /// starts anyway and reads from the start of the topic once it is back.
 pub(crate) async fn listen(link: Arc<Link>, topic: &str) -> Result<Consumer> {
     let name = link.config.broadcast_topic(topic);
+    read_from_end(link, name, topic).await
+}
+
+/// Reads the one-partition topic `name` from its end (from its start when
+/// the broker is down); `topic` names it in errors.
+pub(crate) async fn read_from_end(link: Arc<Link>, name: String, topic: &str) -> Result<Consumer> {
     let mut start = Offset::Beginning;
     if link.is_up() {
         link.ensure_broadcast_topic(&name).await?;

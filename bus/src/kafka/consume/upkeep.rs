@@ -1,0 +1,189 @@
+//! A work queue consumer's upkeep: its beats, the partitions it gives away
+//! and takes on (see `members`), and the commits of positions that moved.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rdkafka::consumer::{CommitMode, Consumer as _};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::{COMMIT_BATCH, Shared};
+use crate::kafka::link::Outgoing;
+use crate::kafka::members::{BEAT, Beat, Plan, View};
+use crate::kafka::topics;
+use crate::{Consumer, now_ms};
+
+impl Shared {
+    /// Keeps this consumer's share of the queue: beats, what changes hands,
+    /// and the commits of positions that moved, until the application has
+    /// dropped its consumer and settled every delivery; then gives every
+    /// partition away and says so.
+    pub(super) async fn maintain(self: Arc<Self>) {
+        let me = format!("{:016x}", rand::random::<u64>());
+        let mut view = View::new(me, self.link.config.partitions);
+        let members = self.link.config.members_topic(&self.queue);
+        let mut heard: Option<Consumer> = None;
+        let mut tick = tokio::time::interval(BEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut closed = self.link.closed();
+        loop {
+            let event = tokio::select! {
+                () = self.commit.notified() => Event::Settled,
+                _ = tick.tick() => Event::Beat,
+                beat = next_beat(&mut heard) => Event::Heard(beat),
+                _ = closed.wait_for(|closed| *closed) => return,
+            };
+            match event {
+                Event::Settled => {
+                    tokio::time::sleep(COMMIT_BATCH).await;
+                    self.commit_moved();
+                }
+                Event::Beat => {
+                    if heard.is_none() {
+                        heard = self.hear(&members).await;
+                    }
+                    self.beat(&view, &members, false);
+                    let plan = view.plan(&self.offsets.owned());
+                    if self.apply(plan).await {
+                        self.beat(&view, &members, false);
+                    }
+                }
+                Event::Heard(Some(beat)) => view.record(beat),
+                Event::Heard(None) => {}
+            }
+            if self.done.load(Ordering::Acquire) && Arc::strong_count(&self) == 1 {
+                self.commit_moved();
+                self.release(self.offsets.owned()).await;
+                self.beat(&view, &members, true);
+                return;
+            }
+        }
+    }
+
+    /// Commits every position that moved.
+    fn commit_moved(&self) {
+        let positions = self.offsets.to_commit(&self.topic);
+        if positions.count() > 0
+            && let Err(error) = self.consumer.commit(&positions, CommitMode::Async)
+        {
+            tracing::debug!(queue = %self.queue, %error, "committing offsets");
+        }
+    }
+
+    /// Starts reading the queue's members topic, when the broker answers.
+    async fn hear(&self, members: &str) -> Option<Consumer> {
+        let read = topics::read_from_end(Arc::clone(&self.link), members.to_owned(), members);
+        match read.await {
+            Ok(consumer) => Some(consumer),
+            Err(error) => {
+                tracing::debug!(queue = %self.queue, %error, "reading the queue's members");
+                None
+            }
+        }
+    }
+
+    /// Says what this consumer reads, without waiting for the broker.
+    fn beat(&self, view: &View, members: &str, leaving: bool) {
+        let beat = Beat {
+            member: view.me().to_owned(),
+            at_ms: now_ms(),
+            owned: self.offsets.owned(),
+            leaving,
+        };
+        let Ok(body) = serde_json::to_vec(&beat) else {
+            return;
+        };
+        let (link, members, queue) = (
+            Arc::clone(&self.link),
+            members.to_owned(),
+            self.queue.clone(),
+        );
+        tokio::spawn(async move {
+            let sent = async {
+                link.ensure_broadcast_topic(&members).await?;
+                let outgoing = Outgoing {
+                    key: None,
+                    payload: &body,
+                    headers: None,
+                };
+                link.send(&members, outgoing).await
+            };
+            if let Err(error) = sent.await {
+                tracing::debug!(%queue, %error, "sending a beat");
+            }
+        });
+    }
+
+    /// Gives partitions away and takes others on; whether anything changed.
+    async fn apply(self: &Arc<Self>, plan: Plan) -> bool {
+        let changed = !plan.release.is_empty() || !plan.acquire.is_empty();
+        if !plan.release.is_empty() {
+            tracing::debug!(queue = %self.queue, partitions = ?plan.release, "giving partitions away");
+            self.release(plan.release).await;
+        }
+        if !plan.acquire.is_empty() {
+            tracing::debug!(queue = %self.queue, partitions = ?plan.acquire, "taking partitions on");
+            let mut list = TopicPartitionList::new();
+            for partition in &plan.acquire {
+                // From the position committed under the queue's group id.
+                let _ = list.add_partition_offset(&self.topic, *partition, Offset::Stored);
+            }
+            self.offsets.acquired(&plan.acquire);
+            if let Err(error) = self.consumer.incremental_assign(&list) {
+                tracing::warn!(queue = %self.queue, %error, "taking partitions on");
+                self.offsets.released(&self.topic, &plan.acquire);
+            }
+        }
+        changed
+    }
+
+    /// Stops reading `partitions` and commits what is settled there before
+    /// another consumer may take them on.
+    async fn release(self: &Arc<Self>, partitions: BTreeSet<i32>) {
+        if partitions.is_empty() {
+            return;
+        }
+        let mut list = TopicPartitionList::new();
+        for partition in &partitions {
+            list.add_partition(&self.topic, *partition);
+        }
+        if let Err(error) = self.consumer.incremental_unassign(&list) {
+            tracing::warn!(queue = %self.queue, %error, "giving partitions away");
+        }
+        let positions = self.offsets.released(&self.topic, &partitions);
+        if positions.count() == 0 {
+            return;
+        }
+        let shared = Arc::clone(self);
+        let committed = tokio::task::spawn_blocking(move || {
+            shared.consumer.commit(&positions, CommitMode::Sync)
+        })
+        .await;
+        if let Ok(Err(error)) = committed {
+            tracing::debug!(queue = %self.queue, %error, "committing given-away partitions");
+        }
+    }
+}
+
+/// What woke a consumer's upkeep.
+enum Event {
+    Settled,
+    Beat,
+    Heard(Option<Beat>),
+}
+
+/// The next beat heard on a members topic; never, while it is not read.
+async fn next_beat(heard: &mut Option<Consumer>) -> Option<Beat> {
+    let Some(consumer) = heard.as_mut() else {
+        return std::future::pending().await;
+    };
+    match consumer.next().await {
+        Some(Ok(delivery)) => serde_json::from_slice(&delivery.body).ok(),
+        Some(Err(_)) => None,
+        None => {
+            *heard = None;
+            None
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Sharing a work queue's partitions among its consumers, without the
+//! broker's consumer groups.
+//!
+//! Each consumer sends a beat every [`BEAT`] to the queue's members topic
+//! (one partition, read by every consumer of the queue from its end): its
+//! member id, the time, and the partitions it reads. A member is alive
+//! while its last beat is at most [`SESSION_MS`] older than the last beat
+//! this consumer heard of its own, so that nobody ages while the broker is
+//! unreachable. The live members, sorted by id, split the partitions in
+//! ranges, as Kafka's range assignor would; each consumer gives away what
+//! is no longer in its range at once (after committing what is settled
+//! there), and takes on a partition of its range only once no live member
+//! says it reads it. A partition thus changes hands without ever being
+//! read by nobody for longer than a beat, and a killed consumer's
+//! partitions go to the others one session after its last beat.
+//!
+//! Why not the broker's groups: on tansu 0.6, the test broker, a group
+//! whose member's session ends stays formed with the old assignments
+//! (`Inner<Formed>::heartbeat` drops the member and answers the others
+//! "rebalance in progress", but the group is left formed, with the same
+//! generation), the survivors' JoinGroup then takes the "existing member"
+//! path, and SyncGroup in that state ignores the leader's new assignment and
+//! hands each member its previous one
+//! (tansu-broker-0.6.0/src/coordinator/group/administrator.rs). The killed
+//! member's partitions were read by nobody. Offsets are still committed
+//! under the queue's group id, which every broker accepts from a consumer
+//! outside the group.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How often a consumer says it is alive and what it reads.
+pub(crate) const BEAT: Duration = Duration::from_millis(500);
+
+/// How long after its last beat a member is taken for dead: six beats, so
+/// that a process busy for a moment keeps its partitions.
+pub(crate) const SESSION_MS: u64 = 3_000;
+
+/// What a consumer says of itself, every beat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Beat {
+    pub(crate) member: String,
+    /// When it was sent (ms since the epoch, the sender's clock).
+    pub(crate) at_ms: u64,
+    pub(crate) owned: BTreeSet<i32>,
+    /// Its last beat: its partitions are free at once.
+    #[serde(default)]
+    pub(crate) leaving: bool,
+}
+
+/// What changes hands at this consumer.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) release: BTreeSet<i32>,
+    pub(crate) acquire: BTreeSet<i32>,
+}
+
+/// One consumer's view of the queue's members.
+pub(crate) struct View {
+    me: String,
+    partitions: i32,
+    others: HashMap<String, Beat>,
+    /// The time of the last beat of this consumer's own that it heard.
+    my_latest: Option<u64>,
+    /// How many of its own beats it heard: once two have come back, every
+    /// live member has had a beat's time to be heard.
+    my_beats: u32,
+}
+
+impl View {
+    pub(crate) fn new(me: String, partitions: i32) -> Self {
+        Self {
+            me,
+            partitions,
+            others: HashMap::new(),
+            my_latest: None,
+            my_beats: 0,
+        }
+    }
+
+    pub(crate) fn me(&self) -> &str {
+        &self.me
+    }
+
+    /// Takes in a beat heard on the members topic.
+    pub(crate) fn record(&mut self, beat: Beat) {
+        if beat.member == self.me {
+            self.my_latest = Some(self.my_latest.unwrap_or(0).max(beat.at_ms));
+            self.my_beats += 1;
+            return;
+        }
+        if beat.leaving {
+            self.others.remove(&beat.member);
+            return;
+        }
+        match self.others.get(&beat.member) {
+            Some(known) if known.at_ms >= beat.at_ms => {}
+            _ => {
+                self.others.insert(beat.member.clone(), beat);
+            }
+        }
+    }
+
+    /// The other members alive, forgetting the dead ones.
+    fn live_others(&mut self) -> Vec<&Beat> {
+        let Some(now) = self.my_latest else {
+            return Vec::new();
+        };
+        self.others
+            .retain(|_, beat| beat.at_ms.saturating_add(SESSION_MS) >= now);
+        self.others.values().collect()
+    }
+
+    /// What to give away and take on, owning `owned`. Nothing is taken on
+    /// before this consumer has heard its own beats.
+    pub(crate) fn plan(&mut self, owned: &BTreeSet<i32>) -> Plan {
+        if self.my_beats < 2 {
+            return Plan::default();
+        }
+        let (me, partitions) = (self.me.clone(), self.partitions);
+        let live = self.live_others();
+        let claimed: BTreeSet<i32> = live.iter().flat_map(|beat| beat.owned.clone()).collect();
+        let mut members: Vec<&str> = live.iter().map(|beat| beat.member.as_str()).collect();
+        members.push(&me);
+        let target = share(&mut members, &me, partitions);
+        Plan {
+            release: owned.difference(&target).copied().collect(),
+            acquire: target
+                .iter()
+                .filter(|p| !owned.contains(p) && !claimed.contains(p))
+                .copied()
+                .collect(),
+        }
+    }
+}
+
+/// `me`'s range of `partitions` among `members`, split as Kafka's range
+/// assignor does: in member order, the first `partitions % n` get one more.
+fn share(members: &mut [&str], me: &str, partitions: i32) -> BTreeSet<i32> {
+    members.sort_unstable();
+    let n = i32::try_from(members.len()).unwrap_or(i32::MAX).max(1);
+    let Some(index) = members.iter().position(|member| *member == me) else {
+        return BTreeSet::new();
+    };
+    let i = i32::try_from(index).unwrap_or(i32::MAX);
+    let (per, extra) = (partitions / n, partitions % n);
+    let start = i * per + i.min(extra);
+    let len = per + i32::from(i < extra);
+    (start..start + len).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(member: &str, at_ms: u64, owned: &[i32]) -> Beat {
+        Beat {
+            member: member.to_owned(),
+            at_ms,
+            owned: owned.iter().copied().collect(),
+            leaving: false,
+        }
+    }
+
+    fn set(range: std::ops::Range<i32>) -> BTreeSet<i32> {
+        range.collect()
+    }
+
+    #[test]
+    fn ranges_cover_every_partition_once() {
+        let mut members = ["c", "a", "b"];
+        let all: Vec<i32> = ["a", "b", "c"]
+            .iter()
+            .flat_map(|me| share(&mut members, me, 16))
+            .collect();
+        assert_eq!(all, (0..16).collect::<Vec<_>>());
+        assert_eq!(share(&mut members, "a", 16), set(0..6));
+    }
+
+    #[test]
+    fn nothing_is_taken_before_the_consumer_hears_itself() {
+        let mut view = View::new("a".into(), 4);
+        assert_eq!(view.plan(&BTreeSet::new()), Plan::default());
+        view.record(beat("a", 1_000, &[]));
+        view.record(beat("a", 1_500, &[]));
+        assert_eq!(view.plan(&BTreeSet::new()).acquire, set(0..4));
+    }
+
+    #[test]
+    fn a_partition_another_member_reads_waits_until_it_lets_go() {
+        let mut view = View::new("b".into(), 4);
+        view.record(beat("b", 1_000, &[]));
+        view.record(beat("a", 1_200, &[0, 1, 2, 3]));
+        view.record(beat("b", 1_500, &[]));
+        assert_eq!(view.plan(&BTreeSet::new()), Plan::default());
+        view.record(beat("a", 1_700, &[0, 1]));
+        assert_eq!(view.plan(&BTreeSet::new()).acquire, set(2..4));
+    }
+
+    #[test]
+    fn a_silent_members_partitions_go_to_the_others_after_a_session() {
+        let mut view = View::new("a".into(), 4);
+        view.record(beat("b", 1_000, &[2, 3]));
+        view.record(beat("a", 1_000, &[0, 1]));
+        view.record(beat("a", 1_500, &[0, 1]));
+        let owned = set(0..2);
+        assert_eq!(view.plan(&owned), Plan::default());
+        view.record(beat("a", 1_000 + SESSION_MS, &[0, 1]));
+        assert_eq!(view.plan(&owned), Plan::default(), "not dead yet");
+        view.record(beat("a", 1_001 + SESSION_MS, &[0, 1]));
+        assert_eq!(view.plan(&owned).acquire, set(2..4));
+    }
+
+    #[test]
+    fn a_newcomer_gets_its_range_from_the_members_before_it() {
+        let mut view = View::new("a".into(), 4);
+        view.record(beat("a", 1_000, &[0, 1, 2, 3]));
+        view.record(beat("a", 1_500, &[0, 1, 2, 3]));
+        view.record(beat("b", 1_600, &[]));
+        let plan = view.plan(&set(0..4));
+        assert_eq!(plan.release, set(2..4));
+        assert!(plan.acquire.is_empty());
+        view.record(beat("b", 1_700, &[]));
+        view.record(beat("b", 1_800, &[]).clone());
+        let mut leaving = beat("b", 1_900, &[]);
+        leaving.leaving = true;
+        view.record(leaving);
+        assert_eq!(view.plan(&set(0..2)).acquire, set(2..4), "b left");
+    }
+}

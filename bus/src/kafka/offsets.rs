@@ -1,0 +1,196 @@
+//! The positions of the partitions a work queue's consumer owns.
+//!
+//! Kafka keeps one position per partition, not one acknowledgement per
+//! message, and the application settles messages in any order. Each
+//! partition's position is therefore the lowest offset still out (or the
+//! next one to come when none is), and it is committed when it moves. A
+//! message is committed only once it and every message before it in its
+//! partition are settled, which is what at-least-once asks.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::lock;
+
+/// The positions of the partitions this consumer owns.
+#[derive(Default)]
+pub(crate) struct Offsets {
+    inner: std::sync::Mutex<OffsetsInner>,
+}
+
+#[derive(Default)]
+struct OffsetsInner {
+    /// The partitions this consumer reads; a message of any other (one
+    /// still buffered after its partition was given away) is not handed out.
+    owned: BTreeSet<i32>,
+    partitions: HashMap<i32, Partition>,
+    /// Numbers each partition's ownership, so that a settle from before a
+    /// partition was given away does not move the position of a later owner.
+    next_epoch: u64,
+}
+
+struct Partition {
+    epoch: u64,
+    /// Offsets delivered and not yet settled.
+    out: BTreeSet<i64>,
+    /// The offset after the last one received.
+    next: i64,
+    /// The position last committed (or about to be).
+    committed: i64,
+    /// Whether the position moved since the last commit.
+    moved: bool,
+}
+
+impl Partition {
+    fn position(&self) -> i64 {
+        self.out.first().copied().unwrap_or(self.next)
+    }
+}
+
+impl Offsets {
+    /// The partitions owned.
+    pub(crate) fn owned(&self) -> BTreeSet<i32> {
+        lock(&self.inner).owned.clone()
+    }
+
+    /// Records partitions taken on.
+    pub(crate) fn acquired(&self, partitions: &BTreeSet<i32>) {
+        lock(&self.inner).owned.extend(partitions);
+    }
+
+    /// Records a message received; its partition's epoch, or `None` when
+    /// the partition is not this consumer's (any more).
+    pub(crate) fn taken(&self, partition: i32, offset: i64) -> Option<u64> {
+        let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
+        if !inner.owned.contains(&partition) {
+            return None;
+        }
+        let part = inner.partitions.entry(partition).or_insert_with(|| {
+            inner.next_epoch += 1;
+            Partition {
+                epoch: inner.next_epoch,
+                out: BTreeSet::new(),
+                next: offset,
+                committed: offset,
+                moved: false,
+            }
+        });
+        part.out.insert(offset);
+        part.next = part.next.max(offset + 1);
+        Some(part.epoch)
+    }
+
+    /// Records a message settled; whether its partition's position moved.
+    pub(crate) fn settled(&self, partition: i32, offset: i64, epoch: u64) -> bool {
+        let mut inner = lock(&self.inner);
+        let Some(part) = inner.partitions.get_mut(&partition) else {
+            return false;
+        };
+        if part.epoch != epoch || !part.out.remove(&offset) {
+            return false;
+        }
+        if part.position() > part.committed {
+            part.moved = true;
+        }
+        part.moved
+    }
+
+    /// The positions that moved, marked as committed.
+    pub(crate) fn to_commit(&self, topic: &str) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        let mut inner = lock(&self.inner);
+        for (partition, part) in &mut inner.partitions {
+            if part.moved {
+                let position = part.position();
+                if list
+                    .add_partition_offset(topic, *partition, Offset::Offset(position))
+                    .is_ok()
+                {
+                    part.committed = position;
+                    part.moved = false;
+                }
+            }
+        }
+        list
+    }
+
+    /// Gives partitions away, returning the positions to commit: what is
+    /// settled there; the rest is the next owner's to deliver again.
+    pub(crate) fn released(&self, topic: &str, released: &BTreeSet<i32>) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        let mut inner = lock(&self.inner);
+        for partition in released {
+            inner.owned.remove(partition);
+            if let Some(part) = inner.partitions.remove(partition)
+                && (part.position() > part.committed || part.moved)
+            {
+                let _ =
+                    list.add_partition_offset(topic, *partition, Offset::Offset(part.position()));
+            }
+        }
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owning(partitions: &[i32]) -> Offsets {
+        let offsets = Offsets::default();
+        offsets.acquired(&partitions.iter().copied().collect());
+        offsets
+    }
+
+    #[test]
+    fn the_position_waits_for_the_lowest_offset_out() {
+        let offsets = owning(&[0]);
+        let epoch = offsets.taken(0, 10).unwrap_or_default();
+        offsets.taken(0, 11);
+        offsets.taken(0, 12);
+        assert!(!offsets.settled(0, 11, epoch), "10 is still out");
+        assert_eq!(offsets.to_commit("t").count(), 0);
+        assert!(offsets.settled(0, 10, epoch));
+        let list = offsets.to_commit("t");
+        assert_eq!(
+            list.find_partition("t", 0).map(|e| e.offset()),
+            Some(Offset::Offset(12))
+        );
+        assert!(offsets.settled(0, 12, epoch));
+        let list = offsets.to_commit("t");
+        assert_eq!(
+            list.find_partition("t", 0).map(|e| e.offset()),
+            Some(Offset::Offset(13))
+        );
+    }
+
+    #[test]
+    fn a_settle_from_before_a_partition_was_given_away_moves_nothing() {
+        let offsets = owning(&[3]);
+        let old = offsets.taken(3, 5);
+        assert_eq!(offsets.released("t", &BTreeSet::from([3])).count(), 0);
+        assert_eq!(offsets.taken(3, 5), None, "no longer ours");
+        offsets.acquired(&BTreeSet::from([3]));
+        let new = offsets.taken(3, 5);
+        assert_ne!(old, new);
+        assert!(!offsets.settled(3, 5, old.unwrap_or_default()));
+        assert!(offsets.settled(3, 5, new.unwrap_or_default()));
+    }
+
+    #[test]
+    fn giving_a_partition_away_commits_what_is_settled_there() {
+        let offsets = owning(&[1]);
+        let epoch = offsets.taken(1, 7).unwrap_or_default();
+        offsets.taken(1, 8);
+        assert!(offsets.settled(1, 7, epoch));
+        let list = offsets.released("t", &BTreeSet::from([1]));
+        assert_eq!(
+            list.find_partition("t", 1).map(|e| e.offset()),
+            Some(Offset::Offset(8)),
+            "8 is still out: its next owner delivers it again"
+        );
+        assert!(offsets.owned().is_empty());
+    }
+}
