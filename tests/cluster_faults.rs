@@ -10,7 +10,6 @@ const BROKER: Broker = Broker {
     url: common::cluster::RABBITMQ,
     stop: || rabbitmqctl("stop_app"),
     start: || rabbitmqctl("start_app"),
-    reassigns_dead_consumers: true,
 };
 
 fn rabbitmqctl(verb: &str) {

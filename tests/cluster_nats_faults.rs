@@ -10,7 +10,6 @@ const BROKER: Broker = Broker {
     url: common::cluster::NATS,
     stop: stop_nats,
     start: start_nats,
-    reassigns_dead_consumers: true,
 };
 
 const NATS_SERVER: &str = "/usr/sbin/nats-server";

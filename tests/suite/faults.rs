@@ -21,9 +21,6 @@ pub struct Broker {
     pub stop: fn(),
     /// Starts it again.
     pub start: fn(),
-    /// Whether the broker hands a killed consumer's messages to the others
-    /// (see `cluster_kafka_faults.rs` for the broker that does not).
-    pub reassigns_dead_consumers: bool,
 }
 
 /// One test at a time: some of them stop the broker.
@@ -52,21 +49,10 @@ impl Drop for BrokerStopped {
     }
 }
 
-#[test]
-fn a_runner_killed_under_load_loses_no_request() {
-    if !BROKER.reassigns_dead_consumers {
-        eprintln!(
-            "not run on {}: it keeps a killed consumer's messages",
-            BROKER.url
-        );
-        return;
-    }
-    kill_a_runner_under_load();
-}
-
 /// 200 slow requests on two runners, one of which is killed with SIGKILL
 /// mid-way: every request must be answered 200, once.
-fn kill_a_runner_under_load() {
+#[test]
+fn a_runner_killed_under_load_loses_no_request() {
     let _serial = serial();
     block_on(async {
         let cluster = Cluster::new(BROKER.url);
