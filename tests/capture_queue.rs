@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, NATS, RABBITMQ};
+use common::cluster::{Cluster, KAFKA, NATS, RABBITMQ};
 use funcmesh_core::capture::read_records;
 use funcmesh_core::capture::redact::MASK;
 
@@ -116,4 +116,9 @@ fn queue_capture_on_rabbitmq() {
 #[test]
 fn queue_capture_on_nats() {
     common::block_on(captures_every_request_and_takes_none(NATS));
+}
+
+#[test]
+fn queue_capture_on_kafka() {
+    common::block_on(captures_every_request_and_takes_none(KAFKA));
 }
