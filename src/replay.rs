@@ -11,8 +11,10 @@
 //! - [`engine`]: concurrency and rate, one verdict per record.
 //! - [`compare`]: status, [`headers`] and body; [`json`] bodies as values
 //!   with [`jsonpath`] places ignored, text and bytes by [`diff`].
-//! - [`report`]: the counts, the differences and the exit status;
-//!   [`text`] renders it for people, `serde_json` for machines.
+//! - [`report`]: the counts, the differences and the exit status, summed
+//!   up by `tally`; [`text`] renders it for people, `serde_json` for
+//!   machines.
+//! - `save`: `--save`, each replayed exchange as a new capture record.
 //! - [`progress`]: a progress bar on a terminal's stderr.
 
 pub mod compare;
@@ -24,7 +26,9 @@ pub mod json;
 pub mod jsonpath;
 pub mod progress;
 pub mod report;
+mod save;
 pub mod send;
+mod tally;
 pub mod target;
 pub mod text;
 
@@ -32,15 +36,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use funcmesh_core::capture::redact::Redaction;
-use funcmesh_core::capture::{CaptureRecord, CaptureTimings, record::RECORD_VERSION};
-
 pub use compare::CompareRules;
 pub use report::{EXIT_DIFFERENT, EXIT_FAILED, EXIT_SAME, Report};
 pub use target::Target;
 
-use engine::{Outcome, Pace, Verdict};
-use report::{DifferentAnswer, Failure, Latencies, Percentiles, Summary};
+use engine::Pace;
 
 /// Why a replay could not run at all.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +123,7 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
 /// Replays every record of the files against the target.
 pub async fn run(options: &ReplayOptions) -> Result<Report, Error> {
     let files = options.files.clone();
-    let (records, mut errors) = tokio::task::spawn_blocking(move || files::read_all(&files))
+    let (records, errors) = tokio::task::spawn_blocking(move || files::read_all(&files))
         .await
         .map_err(|e| Error::Start(format!("reading the capture files: {e}")))?;
     let live = target::Live::start(&options.target, options.timeout, &options.python).await?;
@@ -163,104 +163,16 @@ pub async fn run(options: &ReplayOptions) -> Result<Report, Error> {
     let saved = options
         .save
         .as_ref()
-        .map(|path| (path, saved_records(&records, &outcomes, &live)));
+        .map(|path| (path, save::records(&records, &outcomes, &live)));
     live.stop().await;
     if let Some((path, saved)) = saved {
         files::write_all(path, &saved)?;
     }
-    let read_failures = errors.len();
-    let mut summary = Summary {
-        total: records.len() + read_failures,
-        errors: read_failures,
-        elapsed_ms: elapsed.as_millis() as u64,
-        ..Summary::default()
-    };
-    let mut differences = Vec::new();
-    let mut replay_failures = Vec::new();
-    for (located, outcome) in records.iter().zip(&outcomes) {
-        match &outcome.verdict {
-            Verdict::Same => summary.same += 1,
-            Verdict::Unverified => summary.unverified += 1,
-            Verdict::Different(difference) => differences.push(DifferentAnswer {
-                origin: located.origin(),
-                difference: difference.clone(),
-            }),
-            Verdict::Failed(message) => replay_failures.push(Failure {
-                origin: located.origin(),
-                message: message.clone(),
-            }),
-        }
-    }
-    summary.different = differences.len();
-    summary.errors += replay_failures.len();
-    errors.extend(replay_failures);
-    errors.sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
-    let latencies: Vec<u64> = outcomes
-        .iter()
-        .filter_map(|o| o.latency)
-        .map(|d| d.as_micros() as u64)
-        .collect();
-    let answered = latencies.len();
-    summary.throughput_rps = answered as f64 / elapsed.as_secs_f64().max(1e-6);
-    summary.latency = Latencies {
-        replayed: Percentiles::of(latencies),
-        captured: Percentiles::of(
-            records
-                .iter()
-                .filter(|l| l.record.response.is_some() && l.record.timings.total_us > 0)
-                .map(|l| l.record.timings.total_us)
-                .collect(),
-        ),
-    };
-    Ok(Report {
-        target: options.target.to_string(),
-        summary,
-        differences,
+    Ok(tally::report(
+        options.target.to_string(),
+        &records,
+        &outcomes,
         errors,
-    })
-}
-
-/// Each answered record as a new capture record: the captured request
-/// (with its masks; `--header` values are not written; a fire-and-forget
-/// one without its `respond-async`, as it was sent), the new answer.
-fn saved_records(
-    records: &[Arc<files::Located>],
-    outcomes: &[Outcome],
-    live: &target::Live,
-) -> Vec<CaptureRecord> {
-    let redaction = Redaction::default();
-    records
-        .iter()
-        .zip(outcomes)
-        .filter_map(|(located, outcome)| {
-            let (response, at_ms) = outcome.answer.as_ref()?;
-            let mut response = response.clone();
-            redaction.apply(&mut response.headers);
-            let short = response
-                .headers
-                .iter()
-                .find(|(n, _)| n == "x-funcmesh-bundle")
-                .map(|(_, v)| v.clone());
-            let bundle = short.and_then(|s| live.bundle_hash(&s));
-            response.bundle.clone_from(&bundle);
-            let mut request = located.record.request.clone();
-            if located.record.response.is_none() {
-                // As it was sent, so that the baseline replays the same way.
-                request.headers = send::for_an_answer(&request.headers);
-            }
-            Some(CaptureRecord {
-                version: RECORD_VERSION.to_owned(),
-                captured_at_ms: *at_ms,
-                route: located.record.route.clone(),
-                bundle,
-                source: "replay".to_owned(),
-                request,
-                response: Some(response),
-                timings: CaptureTimings {
-                    total_us: outcome.latency.map_or(0, |d| d.as_micros() as u64),
-                    ..CaptureTimings::default()
-                },
-            })
-        })
-        .collect()
+        elapsed,
+    ))
 }
