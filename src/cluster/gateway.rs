@@ -87,6 +87,7 @@ impl GatewayNode {
 /// Puts newly announced capture rules in force.
 fn apply_capture(capture: &Capture, announced: &CaptureRules) {
     match capture.set_rules(announced.clone()) {
+        Ok(()) if !announced.is_active() => tracing::info!("capture stopped: no rule in force"),
         Ok(()) => tracing::info!(rules = ?announced.routes, "capture rules in force"),
         Err(error) => {
             tracing::warn!(%error, rules = ?announced.routes, "capture rules announced but not applied: start the gateway with --capture-dir to capture here")

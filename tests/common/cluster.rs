@@ -326,7 +326,8 @@ impl Cluster {
             .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|log| log.contains(text)))
     }
 
-    fn spawn(&self, name: &str, args: &[&str]) {
+    /// Starts a `funcmesh` process on the cluster's bus, its log beside the others.
+    pub fn spawn(&self, name: &str, args: &[&str]) {
         let log = std::fs::File::create(self.dir.path().join("logs").join(format!("{name}.log")))
             .unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_funcmesh"));
