@@ -13,6 +13,7 @@ mod watch;
 
 pub use crate::watch::{LoadOutcome, ReloadEvent, WatchHandle};
 pub use mesh::DevMesh;
+pub(crate) use mesh::log_capture_stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -79,7 +79,7 @@ impl GatewayNode {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let served = funcmesh_gateway::serve(listener, Arc::clone(&self.gateway), shutdown).await;
-        self.gateway.capture().flush();
+        crate::dev::log_capture_stats(self.gateway.capture());
         served
     }
 }

@@ -47,6 +47,22 @@ impl std::fmt::Debug for DevMesh {
     }
 }
 
+/// Writes out what was captured and says how much, when anything could be.
+pub(crate) fn log_capture_stats(capture: &Capture) {
+    if !capture.can_capture() {
+        return;
+    }
+    capture.flush();
+    let stats = capture.stats();
+    tracing::info!(
+        written = stats.written,
+        dropped = stats.dropped,
+        failed = stats.failed,
+        rotations = stats.rotations,
+        "capture stats"
+    );
+}
+
 /// The gateway's capture, with the rules it starts with.
 fn start_capture(options: &DevOptions) -> anyhow::Result<Arc<Capture>> {
     let capture = match &options.capture {
@@ -254,7 +270,7 @@ impl DevMesh {
             None => Ok(()),
         };
         self.shutdown.trigger();
-        self.gateway.capture().flush();
+        log_capture_stats(self.gateway.capture());
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             let _ = task.await;
