@@ -38,8 +38,8 @@ pub(crate) async fn start(link: Arc<Link>, source: Source) -> Result<Consumer> {
     let (tx, rx) = mpsc::unbounded_channel();
     let kind = match source {
         Source::Queue { .. } => Kind::Queue,
-        // Broadcasts and copies alike are never acknowledged.
-        Source::Topic { .. } | Source::Tap { .. } => Kind::Topic,
+        Source::Topic { .. } => Kind::Topic,
+        Source::Tap { .. } => Kind::Tap,
     };
     let feed = Feed {
         link,

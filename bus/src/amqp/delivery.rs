@@ -25,6 +25,10 @@ pub(crate) struct Incoming {
 pub(crate) enum Kind {
     Queue,
     Topic,
+    /// Copies for a tap: not acknowledged, and the oldest dropped once the
+    /// application is more than [`TAP_BACKLOG`](super::tap::TAP_BACKLOG)
+    /// behind (the broker pushes them without waiting).
+    Tap,
 }
 
 /// The receiving end of a consumer.
@@ -49,7 +53,7 @@ impl Stream {
     async fn admit(&self, incoming: Incoming) -> Option<Delivery> {
         let Incoming { delivery, channel } = incoming;
         let body = Bytes::from(delivery.data);
-        if let Kind::Topic = self.kind {
+        if let Kind::Topic | Kind::Tap = self.kind {
             return Some(Delivery::new(body, 1, None, Box::new(NoAck)));
         }
         if !delivery.acker.usable() {
@@ -84,6 +88,22 @@ impl Stream {
         };
         let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
         Some(Delivery::new(body, attempt, expires_at_ms, Box::new(acker)))
+    }
+}
+
+impl Stream {
+    /// Drops the oldest copies a tap holds beyond its backlog.
+    fn drop_behind(&mut self) {
+        let behind = self.rx.len();
+        let backlog = super::tap::TAP_BACKLOG;
+        if behind <= backlog {
+            return;
+        }
+        let lost = behind - backlog;
+        for _ in 0..lost {
+            let _ = self.rx.try_recv();
+        }
+        tracing::warn!(lost, "tap fell behind; copies lost");
     }
 }
 
@@ -122,6 +142,9 @@ pub(crate) async fn give_back(unseen: &Unseen) {
 impl Subscription for Stream {
     async fn next(&mut self) -> Option<Result<Delivery>> {
         loop {
+            if let Kind::Tap = self.kind {
+                self.drop_behind();
+            }
             let incoming = self.rx.recv().await?;
             if let Some(delivery) = self.admit(incoming).await {
                 return Some(Ok(delivery));
@@ -286,6 +309,26 @@ mod tests {
         let d = s.admit(incoming(false, &poison)).await.unwrap();
         assert_eq!((d.attempt, d.expires_at_ms), (1, None));
         d.ack().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_tap_that_falls_behind_drops_its_oldest_copies() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut s = Stream::new(rx, Kind::Tap, Unseen::default());
+        let backlog = super::super::tap::TAP_BACKLOG;
+        for i in 0..backlog + 3 {
+            let body = format!("m{i}").into_bytes();
+            let delivery = lapin::message::Delivery::mock(1, "".into(), "q".into(), false, body);
+            tx.send(Incoming {
+                delivery,
+                channel: None,
+            })
+            .unwrap();
+        }
+        let first = s.next().await.unwrap().unwrap();
+        assert_eq!(first.body, "m3", "the three oldest were dropped");
+        first.ack().await.unwrap();
+        assert_eq!(s.rx.len(), backlog - 1);
     }
 
     #[tokio::test]

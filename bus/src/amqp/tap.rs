@@ -11,7 +11,9 @@
 //! listener). It holds at most [`TAP_BACKLOG`] copies and then drops the
 //! oldest (`x-overflow=drop-head`): it never refuses a message, which would
 //! make the broker nack the publisher's. Copies are consumed without
-//! acknowledgements.
+//! acknowledgements, so the broker pushes them as they come; the consumer
+//! drops (and logs) the oldest it holds once the application is more than
+//! [`TAP_BACKLOG`] behind.
 //!
 //! Three edges: a message the tapped queue refuses for its length limit
 //! (`QueueFull` for the publisher) still reaches the tap; messages published
@@ -26,8 +28,9 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use super::config::AmqpConfig;
 use super::declare;
 
-/// The most copies a tap's queue holds before it drops the oldest.
-pub(crate) const TAP_BACKLOG: i64 = 10_000;
+/// The most copies a tap's queue holds before it drops the oldest, and
+/// the most its consumer holds in memory ahead of the application.
+pub(crate) const TAP_BACKLOG: usize = 10_000;
 
 /// Declares a tap's private queue, binds it under `queue`'s key and returns
 /// its name. A `queue` that does not exist is a `NOT_FOUND` error (which
@@ -42,7 +45,7 @@ pub(crate) async fn bind(
     let mut arguments = FieldTable::default();
     arguments.insert(
         ShortString::from("x-max-length"),
-        AMQPValue::LongLongInt(TAP_BACKLOG),
+        AMQPValue::LongLongInt(TAP_BACKLOG as i64),
     );
     arguments.insert(
         ShortString::from("x-overflow"),
