@@ -411,3 +411,34 @@ fn rate_and_concurrency_pace_a_replay_used_as_a_load_test() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_target_that_never_answers_times_out_as_an_error() {
+    // Accepts connections and reads, but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let run = replay(
+        &[&capture()],
+        &format!("http://{addr}"),
+        &["--timeout-ms", "300", "--concurrency", "24"],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout.contains("  no answer within 300 ms\n"),
+        "{run:?}"
+    );
+    let total = records(&capture()).len();
+    let counts = format!(" 0 same, 0 different, {total} error(s)");
+    assert!(run.stdout.contains(&counts), "{run:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{run:?}"
+    );
+}
