@@ -42,8 +42,8 @@ pub struct CaptureRecord {
     /// The request as published, with redacted headers masked.
     pub request: RequestEnvelope,
     /// The answer the client got (status, headers, body), with redacted
-    /// headers masked; `None` for a request copied from a queue or sent
-    /// fire-and-forget.
+    /// headers masked: for a fire-and-forget request, its 202. `None` for a
+    /// request copied from a queue, which no client was answered for yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseEnvelope>,
     /// Timings.
