@@ -74,34 +74,12 @@ impl Walk<'_> {
                 keys.sort();
                 keys.dedup();
                 for key in keys {
-                    self.steps.push(Step::Key(key.clone()));
-                    match (old.get(key), new.get(key)) {
-                        (Some(o), Some(n)) => self.value(o, n),
-                        (Some(o), None) => self.record(ChangeKind::Missing {
-                            captured: o.clone(),
-                        }),
-                        (None, Some(n)) => self.record(ChangeKind::Added {
-                            replayed: n.clone(),
-                        }),
-                        (None, None) => {}
-                    }
-                    self.steps.pop();
+                    self.member(Step::Key(key.clone()), old.get(key), new.get(key));
                 }
             }
             (Value::Array(old), Value::Array(new)) => {
                 for index in 0..old.len().max(new.len()) {
-                    self.steps.push(Step::Index(index));
-                    match (old.get(index), new.get(index)) {
-                        (Some(o), Some(n)) => self.value(o, n),
-                        (Some(o), None) => self.record(ChangeKind::Missing {
-                            captured: o.clone(),
-                        }),
-                        (None, Some(n)) => self.record(ChangeKind::Added {
-                            replayed: n.clone(),
-                        }),
-                        (None, None) => {}
-                    }
-                    self.steps.pop();
+                    self.member(Step::Index(index), old.get(index), new.get(index));
                 }
             }
             (Value::Number(old), Value::Number(new)) if same_number(old, new) => {}
@@ -111,6 +89,22 @@ impl Walk<'_> {
                 replayed: new.clone(),
             }),
         }
+    }
+
+    /// One member of an object or array, on either side or both.
+    fn member(&mut self, step: Step, captured: Option<&Value>, replayed: Option<&Value>) {
+        self.steps.push(step);
+        match (captured, replayed) {
+            (Some(o), Some(n)) => self.value(o, n),
+            (Some(o), None) => self.record(ChangeKind::Missing {
+                captured: o.clone(),
+            }),
+            (None, Some(n)) => self.record(ChangeKind::Added {
+                replayed: n.clone(),
+            }),
+            (None, None) => {}
+        }
+        self.steps.pop();
     }
 
     fn record(&mut self, kind: ChangeKind) {
