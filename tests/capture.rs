@@ -247,3 +247,36 @@ fn captured_stats() -> funcmesh_core::capture::CaptureStats {
 }
 
 use futures::StreamExt as _;
+
+#[test]
+fn a_capture_directory_that_cannot_be_made_is_a_clear_error_at_start() {
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let mut options = DevOptions::new(root().join("swagger-examples"));
+    options.capture = Some(WriterConfig::new(file.join("captures")));
+    let started = block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        DevMesh::start(options, listener).await
+    });
+    let error = format!("{:#}", started.unwrap_err());
+    assert!(
+        error.contains("opening the capture directory") && error.contains("not-a-dir"),
+        "{error}"
+    );
+}
+
+#[test]
+fn capture_rules_without_a_capture_directory_are_refused_at_start() {
+    let mut options = DevOptions::new(root().join("swagger-examples"));
+    options.capture_rules = CaptureRules::default().with(RouteRule {
+        route: "hello".into(),
+        rate: 1.0,
+    });
+    let started = block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        DevMesh::start(options, listener).await
+    });
+    let error = format!("{:#}", started.unwrap_err());
+    assert!(error.contains("--capture-dir"), "{error}");
+}
