@@ -24,6 +24,7 @@ use crate::gateway::Gateway;
 pub(crate) struct Slot {
     /// The Func's name, when this request is captured.
     route: Option<String>,
+    id: String,
     request: Option<Bytes>,
     bundle: Option<String>,
     timings: Timings,
@@ -35,10 +36,11 @@ impl Slot {
         self.route.is_some()
     }
 
-    /// The encoded envelope as it is published.
-    pub(crate) fn published(&mut self, body: &Bytes) {
+    /// The encoded envelope as it is published, and its request id.
+    pub(crate) fn published(&mut self, body: &Bytes, id: &str) {
         if self.wanted() {
             self.request = Some(body.clone());
+            id.clone_into(&mut self.id);
         }
     }
 
@@ -91,7 +93,7 @@ impl Gateway {
             Ok(collected) => collected.to_bytes(),
             Err(never) => match never {},
         };
-        let mut answer = ResponseEnvelope::new(String::new(), parts.status.as_u16());
+        let mut answer = ResponseEnvelope::new(slot.id, parts.status.as_u16());
         answer.headers = parts
             .headers
             .iter()

@@ -157,7 +157,7 @@ impl Gateway {
             expires_at_ms: Some(deadline_ms),
         };
         *id = envelope.id;
-        slot.published(&message.body);
+        slot.published(&message.body, id);
         // From here on, leaving early (deadline, client gone) cancels the wait.
         let waiter = rx.map(|rx| Waiter::new(&self.pending, id, rx));
         self.publish(route, message).await?;

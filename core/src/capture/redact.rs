@@ -55,6 +55,25 @@ impl Redaction {
         &self.names
     }
 
+    /// Whether a masked name may stand, quoted, in `json` (an encoded
+    /// envelope). `false` means it certainly does not: the envelope can be
+    /// written as it is.
+    pub fn may_appear_in(&self, json: &[u8]) -> bool {
+        let quotes = json.iter().enumerate().filter(|&(_, &b)| b == b'"');
+        for (at, _) in quotes {
+            let rest = &json[at + 1..];
+            let quoted = |name: &String| {
+                rest.len() > name.len()
+                    && rest[name.len()] == b'"'
+                    && rest[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+            };
+            if self.names.iter().any(quoted) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Replaces the value of every masked header with [`MASK`].
     pub fn apply(&self, headers: &mut [(String, String)]) {
         for (name, value) in headers {

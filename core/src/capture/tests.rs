@@ -243,3 +243,24 @@ fn malformed_lines_name_their_file_and_line() {
             .contains("unsupported")
     );
 }
+
+#[test]
+fn an_envelope_without_masked_headers_is_written_as_published() {
+    let redaction = Redaction::default();
+    let mut plain = request("p1");
+    plain.headers.retain(|(name, _)| !redaction.covers(name));
+    let encoded = plain.encode();
+    assert!(!redaction.may_appear_in(&encoded));
+    assert!(redaction.may_appear_in(&request("p2").encode()));
+    assert!(redaction.may_appear_in(br#"{"headers":[["Cookie","x"]]}"#));
+    assert!(!redaction.may_appear_in(br#"{"body":{"text":"cookies"}}"#));
+
+    let dir = tempfile::tempdir().unwrap();
+    let writer = CaptureWriter::start(WriterConfig::new(dir.path())).unwrap();
+    let mut as_published = exchange("plain", "p1");
+    as_published.request = ExchangeRequest::Encoded(Bytes::from(encoded));
+    writer.offer(as_published);
+    writer.flush();
+    let got = records(&dir.path().join("plain.jsonl"));
+    assert_eq!(got[0].request, plain);
+}

@@ -14,9 +14,27 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::record::{CaptureRecord, CaptureTimings, RECORD_VERSION};
+use serde_json::value::RawValue;
+
+use super::record::{CaptureTimings, RECORD_VERSION};
 use super::redact::Redaction;
 use crate::envelope::{Body, RequestEnvelope, ResponseEnvelope};
+
+/// A [`CaptureRecord`](super::CaptureRecord) as the writer serializes it: the request may stay the
+/// JSON it was published as.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    version: &'static str,
+    captured_at_ms: u64,
+    route: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle: Option<&'a str>,
+    source: &'a str,
+    request: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<&'a ResponseEnvelope>,
+    timings: CaptureTimings,
+}
 
 /// How often buffered lines reach the files while traffic flows.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
@@ -249,18 +267,8 @@ impl Files {
 
     /// The record for `exchange`, redacted and encoded.
     fn line(&self, exchange: Exchange) -> Option<Vec<u8>> {
-        let mut request = match exchange.request {
-            ExchangeRequest::Envelope(envelope) => *envelope,
-            ExchangeRequest::Encoded(bytes) => match RequestEnvelope::decode(&bytes) {
-                Ok(envelope) => envelope,
-                Err(error) => {
-                    tracing::warn!(%error, route = %exchange.route, "captured request not decodable; dropped");
-                    return None;
-                }
-            },
-        };
         let redaction = &self.config.redaction;
-        redaction.apply(&mut request.headers);
+        let request = self.request(exchange.request, &exchange.route)?;
         let mut response = exchange.response;
         if let Some(response) = &mut response {
             redaction.apply(&mut response.headers);
@@ -272,21 +280,48 @@ impl Files {
                     .map(|(_, value)| value.as_str());
                 response.body = Body::from_bytes(bytes.clone(), content_type);
             }
-            if response.id.is_empty() {
-                response.id.clone_from(&request.id);
-            }
         }
-        let record = CaptureRecord {
-            version: RECORD_VERSION.to_owned(),
+        let record = RecordOut {
+            version: RECORD_VERSION,
             captured_at_ms: exchange.at_ms,
-            route: exchange.route,
-            bundle: exchange.bundle,
-            source: exchange.source.to_owned(),
-            request,
-            response,
+            route: &exchange.route,
+            bundle: exchange.bundle.as_deref(),
+            source: exchange.source,
+            request: &request,
+            response: response.as_ref(),
             timings: exchange.timings,
         };
-        Some(record.encode())
+        // Strings, numbers and validated raw JSON only: this cannot fail.
+        serde_json::to_vec(&record).ok()
+    }
+
+    /// The request as JSON with masked headers. The envelope the gateway
+    /// published is copied as it is when no masked header can be in it,
+    /// which is the common case and saves decoding and encoding it again.
+    fn request(&self, request: ExchangeRequest, route: &str) -> Option<Box<RawValue>> {
+        let redaction = &self.config.redaction;
+        let mut envelope = match request {
+            ExchangeRequest::Envelope(envelope) => *envelope,
+            ExchangeRequest::Encoded(bytes) => {
+                if !redaction.may_appear_in(&bytes) {
+                    let raw = std::str::from_utf8(&bytes)
+                        .ok()
+                        .and_then(|text| RawValue::from_string(text.to_owned()).ok());
+                    if raw.is_some() {
+                        return raw;
+                    }
+                }
+                match RequestEnvelope::decode(&bytes) {
+                    Ok(envelope) => envelope,
+                    Err(error) => {
+                        tracing::warn!(%error, route, "captured request not decodable; dropped");
+                        return None;
+                    }
+                }
+            }
+        };
+        redaction.apply(&mut envelope.headers);
+        serde_json::value::to_raw_value(&envelope).ok()
     }
 
     fn append(&mut self, name: &str, line: &[u8]) -> io::Result<()> {
