@@ -226,6 +226,11 @@ impl Link {
         self.closed.subscribe()
     }
 
+    /// A receiver of whether the broker is reachable.
+    pub(crate) fn watch_up(&self) -> watch::Receiver<bool> {
+        self.up.subscribe()
+    }
+
     pub(crate) fn is_up(&self) -> bool {
         *self.up.borrow()
     }
@@ -426,17 +431,14 @@ impl Link {
             if let Some(headers) = &outgoing.headers {
                 record = record.headers(headers.clone());
             }
-            let result = match self.producer.send_result(record) {
-                Ok(delivery) => delivery.await.map_err(|_| Error::Closed)?,
-                Err((error, _)) => {
-                    return Err(Error::Unavailable(format!(
-                        "the Kafka client took no message for {topic}: {error}"
-                    )));
-                }
-            };
-            let error = match result {
-                Ok(_) => return Ok(()),
-                Err((error, _)) => error,
+            // The client refuses a record at once for a topic its metadata
+            // says is missing, as the broker would after sending it.
+            let (error, taken) = match self.producer.send_result(record) {
+                Ok(delivery) => match delivery.await.map_err(|_| Error::Closed)? {
+                    Ok(_) => return Ok(()),
+                    Err((error, _)) => (error, true),
+                },
+                Err((error, _)) => (error, false),
             };
             let missing = matches!(
                 error.rdkafka_error_code(),
@@ -444,6 +446,11 @@ impl Link {
             );
             tries += 1;
             if !missing || tries > 10 {
+                if !taken {
+                    return Err(Error::Unavailable(format!(
+                        "the Kafka client took no message for {topic}: {error}"
+                    )));
+                }
                 return Err(self.failure(&error, format_args!("publishing to {topic}")));
             }
             let producer = self.producer.clone();

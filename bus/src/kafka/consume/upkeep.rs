@@ -9,7 +9,7 @@ use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{COMMIT_BATCH, Shared};
-use crate::kafka::link::Outgoing;
+use crate::kafka::link::{Outgoing, REQUEST_TIMEOUT};
 use crate::kafka::members::{BEAT, Beat, Plan, View};
 use crate::kafka::topics;
 use crate::{Consumer, now_ms};
@@ -27,11 +27,23 @@ impl Shared {
         let mut tick = tokio::time::interval(BEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut closed = self.link.closed();
+        let mut reconnections = self.link.reconnections();
+        reconnections.mark_unchanged();
+        let mut up = self.link.watch_up();
         loop {
             let event = tokio::select! {
                 () = self.commit.notified() => Event::Settled,
                 _ = tick.tick() => Event::Beat,
                 beat = next_beat(&mut heard) => Event::Heard(beat),
+                changed = up.changed() => match changed {
+                    Ok(()) if !*up.borrow_and_update() => Event::Down,
+                    Ok(()) => Event::Heard(None),
+                    Err(_) => return,
+                },
+                changed = reconnections.changed() => match changed {
+                    Ok(()) => Event::Reconnected,
+                    Err(_) => return,
+                },
                 _ = closed.wait_for(|closed| *closed) => return,
             };
             match event {
@@ -49,6 +61,19 @@ impl Shared {
                         self.beat(&view, &members, false);
                     }
                 }
+                Event::Down => {
+                    // What is settled from now on is not committed: a
+                    // broker that lost its topics would take the old
+                    // positions for the new topics' and skip their start.
+                    self.forget_positions();
+                }
+                Event::Reconnected => {
+                    // The topics may be new ones (a broker that lost them
+                    // was given them back): librdkafka would keep asking
+                    // for the old ones, so they are read anew.
+                    heard = None;
+                    self.read_again().await;
+                }
                 Event::Heard(Some(beat)) => view.record(beat),
                 Event::Heard(None) => {}
             }
@@ -59,6 +84,75 @@ impl Shared {
                 return;
             }
         }
+    }
+
+    /// Reads every partition owned again from its committed position,
+    /// forgetting what was out. A position committed past the end of its
+    /// partition can only come from before the broker lost its topics
+    /// (tansu in memory answers a fetch there with nothing, not with an
+    /// out-of-range error): such a partition is read from its start.
+    async fn read_again(self: &Arc<Self>) {
+        let owned = self.offsets.owned();
+        if owned.is_empty() {
+            return;
+        }
+        self.forget_positions();
+        let shared = Arc::clone(self);
+        let Ok(start) = tokio::task::spawn_blocking(move || shared.start_positions(&owned)).await
+        else {
+            return;
+        };
+        let mut stop = TopicPartitionList::new();
+        for element in start.elements() {
+            stop.add_partition(&self.topic, element.partition());
+        }
+        let assigned = self
+            .consumer
+            .incremental_unassign(&stop)
+            .and_then(|()| self.consumer.incremental_assign(&start));
+        if let Err(error) = assigned {
+            tracing::warn!(queue = %self.queue, %error, "reading partitions again after an outage");
+        }
+    }
+
+    /// Where to read `owned` from after an outage (blocking).
+    fn start_positions(&self, owned: &BTreeSet<i32>) -> TopicPartitionList {
+        let mut asked = TopicPartitionList::new();
+        for partition in owned {
+            asked.add_partition(&self.topic, *partition);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(asked, REQUEST_TIMEOUT)
+            .unwrap_or_default();
+        let mut start = TopicPartitionList::new();
+        for partition in owned {
+            let at = committed
+                .find_partition(&self.topic, *partition)
+                .map(|element| element.offset());
+            let offset = match at {
+                Some(Offset::Offset(at)) => {
+                    match self
+                        .consumer
+                        .fetch_watermarks(&self.topic, *partition, REQUEST_TIMEOUT)
+                    {
+                        Ok((_, high)) if at > high => Offset::Beginning,
+                        _ => Offset::Offset(at),
+                    }
+                }
+                _ => Offset::Stored,
+            };
+            let _ = start.add_partition_offset(&self.topic, *partition, offset);
+        }
+        start
+    }
+
+    /// Forgets what is out in every partition owned, which is delivered
+    /// again: its settles move no position.
+    fn forget_positions(&self) {
+        let owned = self.offsets.owned();
+        let _ = self.offsets.released(&self.topic, &owned);
+        self.offsets.acquired(&owned);
     }
 
     /// Commits every position that moved.
@@ -170,6 +264,8 @@ impl Shared {
 enum Event {
     Settled,
     Beat,
+    Down,
+    Reconnected,
     Heard(Option<Beat>),
 }
 
