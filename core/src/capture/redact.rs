@@ -1,5 +1,6 @@
 //! Headers that never reach a capture file.
 
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 /// What a redacted header's value becomes.
@@ -55,23 +56,14 @@ impl Redaction {
         &self.names
     }
 
-    /// Whether a masked name may stand, quoted, in `json` (an encoded
-    /// envelope). `false` means it certainly does not: the envelope can be
-    /// written as it is.
-    pub fn may_appear_in(&self, json: &[u8]) -> bool {
-        let quotes = json.iter().enumerate().filter(|&(_, &b)| b == b'"');
-        for (at, _) in quotes {
-            let rest = &json[at + 1..];
-            let quoted = |name: &String| {
-                rest.len() > name.len()
-                    && rest[name.len()] == b'"'
-                    && rest[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-            };
-            if self.names.iter().any(quoted) {
-                return true;
-            }
-        }
-        false
+    /// A matcher of the masked names, quoted, in any case: where it finds
+    /// none in an encoded envelope, the envelope can be written as it is.
+    pub fn matcher(&self) -> Option<AhoCorasick> {
+        let quoted = self.names.iter().map(|name| format!("\"{name}\""));
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(quoted)
+            .ok()
     }
 
     /// Replaces the value of every masked header with [`MASK`].

@@ -250,10 +250,11 @@ fn an_envelope_without_masked_headers_is_written_as_published() {
     let mut plain = request("p1");
     plain.headers.retain(|(name, _)| !redaction.covers(name));
     let encoded = plain.encode();
-    assert!(!redaction.may_appear_in(&encoded));
-    assert!(redaction.may_appear_in(&request("p2").encode()));
-    assert!(redaction.may_appear_in(br#"{"headers":[["Cookie","x"]]}"#));
-    assert!(!redaction.may_appear_in(br#"{"body":{"text":"cookies"}}"#));
+    let matcher = redaction.matcher().unwrap();
+    assert!(!matcher.is_match(&encoded[..]));
+    assert!(matcher.is_match(&request("p2").encode()[..]));
+    assert!(matcher.is_match(br#"{"headers":[["Cookie","x"]]}"#));
+    assert!(!matcher.is_match(br#"{"body":{"text":"cookies"}}"#));
 
     let dir = tempfile::tempdir().unwrap();
     let writer = CaptureWriter::start(WriterConfig::new(dir.path())).unwrap();
