@@ -131,20 +131,31 @@ impl Shared {
                 .find_partition(&self.topic, *partition)
                 .map(|element| element.offset());
             let offset = match at {
-                Some(Offset::Offset(at)) => {
-                    match self
-                        .consumer
-                        .fetch_watermarks(&self.topic, *partition, REQUEST_TIMEOUT)
-                    {
-                        Ok((_, high)) if at > high => Offset::Beginning,
-                        _ => Offset::Offset(at),
-                    }
-                }
+                Some(Offset::Offset(at)) => match self.end_of(*partition) {
+                    Some(high) if at > high => Offset::Beginning,
+                    _ => Offset::Offset(at),
+                },
                 _ => Offset::Stored,
             };
             let _ = start.add_partition_offset(&self.topic, *partition, offset);
         }
         start
+    }
+
+    /// The end of `partition` (blocking). Its topic may not be back yet
+    /// (the process that declared it may reconnect later than this one):
+    /// asked again for up to 5 s.
+    fn end_of(&self, partition: i32) -> Option<i64> {
+        for _ in 0..25 {
+            match self
+                .consumer
+                .fetch_watermarks(&self.topic, partition, REQUEST_TIMEOUT)
+            {
+                Ok((_, high)) => return Some(high),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
+            }
+        }
+        None
     }
 
     /// Forgets what is out in every partition owned, which is delivered
