@@ -235,6 +235,17 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         drop(stopped);
         let back = Instant::now();
+        // How long after the broker answers again the mesh may take to
+        // answer a request, measured over repeated runs on this machine:
+        // RabbitMQ 0.5 to 3.8 s (`start_app` returns before its quorum
+        // queues have their leaders back), tansu 0.3 to 6.8 s, counting
+        // runs where a request published while the in-memory broker was
+        // getting its topics back was lost with them, which its gateway
+        // answers 504 only at the request's 10 s deadline. So: one deadline
+        // plus 5 s. Requests refused (503) or lost (504) meanwhile are
+        // tried again; the load below checks that none waited past its
+        // deadline.
+        let bound = Duration::from_secs(15);
         loop {
             let resp = call_at(gateway, "GET", "/hello/greet?name=back")
                 .send()
@@ -243,8 +254,8 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
                 break;
             }
             assert!(
-                back.elapsed() < Duration::from_secs(5),
-                "not recovered 5 s after the broker came back: {}\n{}",
+                [503, 504].contains(&resp.status) && back.elapsed() < bound,
+                "not recovered {bound:?} after the broker came back: {}\n{}",
                 resp.status,
                 cluster.logs()
             );
