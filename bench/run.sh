@@ -8,8 +8,10 @@
 #       (direct routing), for the Python/WebAssembly ratio,
 #   (e) the cost of capture: (b) without capture and (b) capturing every
 #       exchange of hello (`--capture hello`, rate 1.0), side by side and
-#       loaded in turn CAPTURE_ROUNDS (3) times; the throughput and p99 of
-#       the two, and how many exchanges the writer wrote and dropped,
+#       loaded in turn CAPTURE_ROUNDS (8) times for CAPTURE_DURATION (3s)
+#       each, since one run of either differs from the next by more than
+#       capture costs; the mean throughput and p99 of the two, and how many
+#       exchanges the writer wrote and dropped,
 # then prints requests/s, p50, p99 and the ratios against (a). The last line
 # is a JSON summary. Ratios, not absolute figures, are what to compare: the
 # machines are shared and noisy.
@@ -66,24 +68,29 @@ P_RPS=$RPS P_P50=$P50 P_P99=$P99
 stop "${pids[-1]}"
 
 # (e) the cost of capture: two meshes side by side, one capturing every
-# exchange of hello, loaded in turn CAPTURE_ROUNDS times so that drifting
-# load on the machine falls on both; the figures are the sums of the rounds.
+# exchange of hello, loaded in turn so that drifting load on the machine
+# falls on both; the figures are the means of the rounds.
 CAPTURE_DIR="$BENCH_TMP/capture"
 FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 4))" & pids+=($!)
 OFF_PID=${pids[-1]}
-FUNCMESH_LOG=info "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 5))" \
+# Only the line with the capture counters is logged beyond warnings: INFO
+# would turn the gateway's request spans on, which the other mesh does not pay.
+FUNCMESH_LOG=warn,funcmesh::dev::mesh=info "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 5))" \
   --capture-dir "$CAPTURE_DIR" --capture hello >"$BENCH_TMP/capture.log" 2>&1 & pids+=($!)
 ON_PID=${pids[-1]}
 wait_ready "http://127.0.0.1:$((BASE_PORT + 4))$URL_PATH" 600
 wait_ready "http://127.0.0.1:$((BASE_PORT + 5))$URL_PATH" 600
 OFF_RPS=0 ON_RPS=0 OFF_P99=0 ON_P99=0
-for round in $(seq 1 "${CAPTURE_ROUNDS:-3}"); do
+ROUNDS=${CAPTURE_ROUNDS:-8}
+CAPTURE_DURATION=${CAPTURE_DURATION:-3s}
+SCENARIO_DURATION=$DURATION DURATION=$CAPTURE_DURATION
+for round in $(seq 1 "$ROUNDS"); do
   run "capture off, round $round" "http://127.0.0.1:$((BASE_PORT + 4))$URL_PATH"
   OFF_RPS=$(awk -v a="$OFF_RPS" -v b="$RPS" 'BEGIN { print a + b }') OFF_P99=$((OFF_P99 + P99))
   run "capture 1.0, round $round" "http://127.0.0.1:$((BASE_PORT + 5))$URL_PATH"
   ON_RPS=$(awk -v a="$ON_RPS" -v b="$RPS" 'BEGIN { print a + b }') ON_P99=$((ON_P99 + P99))
 done
-ROUNDS=${CAPTURE_ROUNDS:-3}
+DURATION=$SCENARIO_DURATION
 C_RPS=$(awk -v a="$ON_RPS" -v n="$ROUNDS" 'BEGIN { print a / n }') C_P99=$((ON_P99 / ROUNDS))
 O_RPS=$(awk -v a="$OFF_RPS" -v n="$ROUNDS" 'BEGIN { print a / n }') O_P99=$((OFF_P99 / ROUNDS))
 stop "$OFF_PID" "$ON_PID"
@@ -101,7 +108,7 @@ printf '%-26s %12.0f %10d %10d %8s %8s\n' "funcmesh dev (Python)" "$P_RPS" "$P_P
 printf '%-26s %12.0f %10s %10d %8s %8s\n' "(e) capture off, mean" "$O_RPS" - "$O_P99" "$(ratio "$O_RPS" "$B_RPS")" "$(ratio "$O_P99" "$B_P99")"
 printf '%-26s %12.0f %10s %10d %8s %8s\n' "(e) capture 1.0, mean" "$C_RPS" - "$C_P99" "$(ratio "$C_RPS" "$B_RPS")" "$(ratio "$C_P99" "$B_P99")"
 echo "Python / WebAssembly (direct): rps $(ratio "$P_RPS" "$M_RPS"), p99 $(ratio "$P_P99" "$M_P99")"
-echo "capture 1.0 / capture off ($ROUNDS rounds each, alternated): rps $(ratio3 "$C_RPS" "$O_RPS"), p99 $(ratio3 "$C_P99" "$O_P99"); records written $C_WRITTEN ($C_LINES lines), dropped $C_DROPPED"
+echo "capture 1.0 / capture off ($ROUNDS rounds of $CAPTURE_DURATION each, alternated): rps $(ratio3 "$C_RPS" "$O_RPS"), p99 $(ratio3 "$C_P99" "$O_P99"); records written $C_WRITTEN ($C_LINES lines), dropped $C_DROPPED"
 echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores; ratio = rps / bare rps, p99x = p99 / bare p99)"
 
 if [ "${MICRO:-0}" = 1 ]; then

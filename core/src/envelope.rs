@@ -110,9 +110,16 @@ pub struct ResponseEnvelope {
     /// The content hash of the bundle that answered, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
-    /// Timings.
-    #[serde(default)]
+    /// Timings; left out when there are none (an answer of the gateway's own).
+    #[serde(default, skip_serializing_if = "Timings::is_zero")]
     pub timings: Timings,
+}
+
+impl Timings {
+    /// Whether nothing was timed.
+    pub fn is_zero(&self) -> bool {
+        *self == Timings::default()
+    }
 }
 
 impl RequestEnvelope {

@@ -106,8 +106,7 @@ impl Gateway {
             true => Body::Empty,
             false => Body::Binary(bytes.clone()),
         };
-        answer.bundle.clone_from(&slot.bundle);
-        answer.timings = slot.timings;
+        // The bundle and the timings are the record's own fields.
         self.capture.offer(Exchange {
             route,
             bundle: slot.bundle,
