@@ -4,9 +4,10 @@
 //! Each consumer sends a beat every [`BEAT`] to the queue's members topic
 //! (one partition, read by every consumer of the queue from its end): its
 //! member id, the time, and the partitions it reads. A member is alive
-//! while its last beat is at most [`SESSION_MS`] older than the last beat
-//! this consumer heard of its own, so that nobody ages while the broker is
-//! unreachable. The live members, sorted by id, split the partitions in
+//! while this consumer has heard at most [`SESSION_BEATS`] beats of its own
+//! since the member's last one. The topic's one partition orders every
+//! beat, so no clock is compared (hosts whose clocks differ agree on who
+//! is alive), and nobody ages while the broker is unreachable. The live members, sorted by id, split the partitions in
 //! ranges, as Kafka's range assignor would; each consumer gives away what
 //! is no longer in its range at once (after committing what is settled
 //! there), and takes on a partition of its range only once no live member
@@ -34,9 +35,10 @@ use serde::{Deserialize, Serialize};
 /// How often a consumer says it is alive and what it reads.
 pub(crate) const BEAT: Duration = Duration::from_millis(500);
 
-/// How long after its last beat a member is taken for dead: six beats, so
-/// that a process busy for a moment keeps its partitions.
-pub(crate) const SESSION_MS: u64 = 3_000;
+/// How many of a consumer's own beats may pass after another member's last
+/// one before that member is taken for dead: 3 s, so that a process busy
+/// for a moment keeps its partitions.
+pub(crate) const SESSION_BEATS: u32 = 6;
 
 /// What a consumer says of itself, every beat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,9 +63,9 @@ pub(crate) struct Plan {
 pub(crate) struct View {
     me: String,
     partitions: i32,
-    others: HashMap<String, Beat>,
-    /// The time of the last beat of this consumer's own that it heard.
-    my_latest: Option<u64>,
+    /// Each other member's last beat, with how many of this consumer's own
+    /// beats had been heard when it came.
+    others: HashMap<String, (Beat, u32)>,
     /// How many of its own beats it heard: once two have come back, every
     /// live member has had a beat's time to be heard.
     my_beats: u32,
@@ -75,7 +77,6 @@ impl View {
             me,
             partitions,
             others: HashMap::new(),
-            my_latest: None,
             my_beats: 0,
         }
     }
@@ -87,30 +88,24 @@ impl View {
     /// Takes in a beat heard on the members topic.
     pub(crate) fn record(&mut self, beat: Beat) {
         if beat.member == self.me {
-            self.my_latest = Some(self.my_latest.unwrap_or(0).max(beat.at_ms));
-            self.my_beats += 1;
+            self.my_beats = self.my_beats.saturating_add(1);
             return;
         }
         if beat.leaving {
             self.others.remove(&beat.member);
             return;
         }
-        match self.others.get(&beat.member) {
-            Some(known) if known.at_ms >= beat.at_ms => {}
-            _ => {
-                self.others.insert(beat.member.clone(), beat);
-            }
-        }
+        // The topic orders the beats: the one heard last is the newest.
+        self.others
+            .insert(beat.member.clone(), (beat, self.my_beats));
     }
 
     /// The other members alive, forgetting the dead ones.
     fn live_others(&mut self) -> Vec<&Beat> {
-        let Some(now) = self.my_latest else {
-            return Vec::new();
-        };
+        let now = self.my_beats;
         self.others
-            .retain(|_, beat| beat.at_ms.saturating_add(SESSION_MS) >= now);
-        self.others.values().collect()
+            .retain(|_, (_, heard)| now.saturating_sub(*heard) <= SESSION_BEATS);
+        self.others.values().map(|(beat, _)| beat).collect()
     }
 
     /// What to give away and take on, owning `owned`. Nothing is taken on
@@ -207,10 +202,24 @@ mod tests {
         view.record(beat("a", 1_500, &[0, 1]));
         let owned = set(0..2);
         assert_eq!(view.plan(&owned), Plan::default());
-        view.record(beat("a", 1_000 + SESSION_MS, &[0, 1]));
+        for n in 3..=SESSION_BEATS {
+            view.record(beat("a", 1_000 + 500 * u64::from(n), &[0, 1]));
+        }
         assert_eq!(view.plan(&owned), Plan::default(), "not dead yet");
-        view.record(beat("a", 1_001 + SESSION_MS, &[0, 1]));
+        view.record(beat("a", 10_000, &[0, 1]));
         assert_eq!(view.plan(&owned).acquire, set(2..4));
+    }
+
+    #[test]
+    fn clocks_that_differ_between_hosts_do_not_decide_who_is_alive() {
+        let mut view = View::new("a".into(), 4);
+        view.record(beat("a", 1_000_000, &[0, 1]));
+        // b's clock is an hour behind; it keeps beating, so it stays alive.
+        for n in 0..20 {
+            view.record(beat("b", 1_000 + n, &[2, 3]));
+            view.record(beat("a", 1_000_500 + 500 * n, &[0, 1]));
+        }
+        assert_eq!(view.plan(&set(0..2)), Plan::default());
     }
 
     #[test]
