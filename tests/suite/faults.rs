@@ -171,7 +171,11 @@ async fn crash_on_every_delivery(bus: &str, queue: &str) -> u32 {
     };
     let mut deliveries = 0;
     loop {
-        match tokio::time::timeout(Duration::from_secs(10), consumer.next()).await {
+        // The first delivery waits for the consumer to start reading (on
+        // Kafka: to take its partitions, the queue's topic metadata fetched);
+        // a redelivery only for the broker to give the request back.
+        let wait = Duration::from_secs(if deliveries == 0 { 30 } else { 10 });
+        match tokio::time::timeout(wait, consumer.next()).await {
             Ok(Some(Ok(delivery))) => {
                 deliveries += 1;
                 drop(delivery);
