@@ -13,7 +13,6 @@ mod watch;
 
 pub use crate::watch::{LoadOutcome, ReloadEvent, WatchHandle};
 pub use mesh::DevMesh;
-pub(crate) use mesh::log_capture_stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

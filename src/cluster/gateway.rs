@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use funcmesh_bus::Bus;
-use funcmesh_core::capture::{Capture, CaptureRules, CaptureWriter, WriterConfig};
+use funcmesh_core::capture::{Capture, CaptureRules, WriterConfig};
 use funcmesh_core::routing::RouteTable;
 use funcmesh_gateway::{Gateway, GatewayConfig};
 use tokio::net::TcpListener;
@@ -34,16 +33,7 @@ impl GatewayNode {
     /// connects.
     pub async fn start(bus: Arc<dyn Bus>, options: GatewayOptions) -> anyhow::Result<Self> {
         let id = options.config.id.clone();
-        let capture = Arc::new(match options.capture {
-            Some(config) => {
-                let dir = config.dir.display().to_string();
-                Capture::new(
-                    CaptureWriter::start(config)
-                        .with_context(|| format!("opening the capture directory {dir}"))?,
-                )
-            }
-            None => Capture::off(),
-        });
+        let capture = Arc::new(crate::capture::open(options.capture)?);
         let mut announced = follow::follow(Arc::clone(&bus), "gateway", &id).await?;
         let (tables, routes) = watch::channel(RouteTable::empty());
         let following = Arc::clone(&capture);
@@ -79,7 +69,7 @@ impl GatewayNode {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let served = funcmesh_gateway::serve(listener, Arc::clone(&self.gateway), shutdown).await;
-        crate::dev::log_capture_stats(self.gateway.capture());
+        crate::capture::log_stats(self.gateway.capture());
         served
     }
 }

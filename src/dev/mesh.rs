@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use funcmesh_bus::inproc::InProcBus;
 use funcmesh_bus::{Bus, QueueSpec};
 use funcmesh_core::bundle::{self, Bundle};
-use funcmesh_core::capture::{Capture, CaptureWriter};
+use funcmesh_core::capture::Capture;
 use funcmesh_core::queues;
 use funcmesh_core::routing::Route;
 use funcmesh_gateway::Gateway;
@@ -47,32 +47,9 @@ impl std::fmt::Debug for DevMesh {
     }
 }
 
-/// Writes out what was captured and says how much, when anything could be.
-pub(crate) fn log_capture_stats(capture: &Capture) {
-    if !capture.can_capture() {
-        return;
-    }
-    capture.flush();
-    let stats = capture.stats();
-    tracing::info!(
-        written = stats.written,
-        dropped = stats.dropped,
-        failed = stats.failed,
-        rotations = stats.rotations,
-        "capture stats"
-    );
-}
-
 /// The gateway's capture, with the rules it starts with.
 fn start_capture(options: &DevOptions) -> anyhow::Result<Arc<Capture>> {
-    let capture = match &options.capture {
-        Some(config) => {
-            Capture::new(CaptureWriter::start(config.clone()).with_context(|| {
-                format!("opening the capture directory {}", config.dir.display())
-            })?)
-        }
-        None => Capture::off(),
-    };
+    let capture = crate::capture::open(options.capture.clone())?;
     capture
         .set_rules(options.capture_rules.clone())
         .map_err(|error| anyhow::anyhow!("--capture: {error} (give --capture-dir)"))?;
@@ -270,7 +247,7 @@ impl DevMesh {
             None => Ok(()),
         };
         self.shutdown.trigger();
-        log_capture_stats(self.gateway.capture());
+        crate::capture::log_stats(self.gateway.capture());
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for task in tasks {
             let _ = task.await;
