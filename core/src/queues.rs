@@ -30,6 +30,9 @@ pub const CAPTURE_TOPIC: &str = "capture";
 /// The control topic of runner heartbeats and statistics.
 pub const RUNNER_STATS_TOPIC: &str = "runner.stats";
 
+/// The start of every Func queue's name.
+pub const FUNC_QUEUE_PREFIX: &str = "funcmesh.func.";
+
 /// The queue of the Func that serves `host` (`None`: any host) and `base_path`.
 pub fn func_queue(host: Option<&str>, base_path: &str) -> String {
     let mut hasher = Sha256::new();
@@ -37,7 +40,7 @@ pub fn func_queue(host: Option<&str>, base_path: &str) -> String {
     hasher.update(b";");
     hasher.update(base_path.as_bytes());
     let digest = hasher.finalize();
-    format!("funcmesh.func.{}", hex::encode(&digest[..8]))
+    format!("{FUNC_QUEUE_PREFIX}{}", hex::encode(&digest[..8]))
 }
 
 /// A gateway's own reply queue.

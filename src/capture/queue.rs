@@ -23,8 +23,8 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::cluster::control;
 
-/// The prefix of every Func queue's name: such a FUNC is taken as a queue.
-pub const FUNC_QUEUE_PREFIX: &str = "funcmesh.func.";
+/// A FUNC that starts like a Func queue's name is taken as a queue.
+pub use funcmesh_core::queues::FUNC_QUEUE_PREFIX;
 
 /// How long a queue name waits for a table that names its Func: not long,
 /// as the copies start only after it.
