@@ -52,11 +52,7 @@ pub async fn send(
     wait: Duration,
 ) -> anyhow::Result<CaptureRules> {
     if let CaptureChange::On(rule) = &change {
-        CaptureRules {
-            routes: vec![rule.clone()],
-        }
-        .validate()
-        .map_err(anyhow::Error::msg)?;
+        rule.validate().map_err(anyhow::Error::msg)?;
     }
     let mut announcements = bus
         .listen(ROUTES_TOPIC)

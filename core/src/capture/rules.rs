@@ -23,6 +23,22 @@ pub struct RouteRule {
     pub rate: f64,
 }
 
+impl RouteRule {
+    /// Checks that it names a Func and that its rate is a share.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.rate) {
+            return Err(format!(
+                "capture rate for {:?} must be between 0 and 1, not {}",
+                self.route, self.rate
+            ));
+        }
+        if self.route.trim().is_empty() {
+            return Err("a capture rule must name a Func, or * for every Func".into());
+        }
+        Ok(())
+    }
+}
+
 const fn default_rate() -> f64 {
     1.0
 }
@@ -37,20 +53,9 @@ pub struct CaptureRules {
 }
 
 impl CaptureRules {
-    /// Checks every rate.
+    /// Checks every rule.
     pub fn validate(&self) -> Result<(), String> {
-        for rule in &self.routes {
-            if !(0.0..=1.0).contains(&rule.rate) {
-                return Err(format!(
-                    "capture rate for {:?} must be between 0 and 1, not {}",
-                    rule.route, rule.rate
-                ));
-            }
-            if rule.route.trim().is_empty() {
-                return Err("a capture rule must name a Func, or * for every Func".into());
-            }
-        }
-        Ok(())
+        self.routes.iter().try_for_each(RouteRule::validate)
     }
 
     /// These rules with `rule` set (replacing the Func's rule, if any).
@@ -87,10 +92,7 @@ impl CaptureRules {
             route: route.trim().to_owned(),
             rate,
         };
-        CaptureRules {
-            routes: vec![rule.clone()],
-        }
-        .validate()?;
+        rule.validate()?;
         Ok(rule)
     }
 }
