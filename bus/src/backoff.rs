@@ -1,40 +1,39 @@
-//! Reconnection backoff, the same for every broker: 100 ms doubling to 5 s,
-//! with full jitter, so that many processes reconnecting after one outage
-//! do not arrive together.
+//! Retry backoff, the same for every broker and for the processes on them:
+//! 100 ms doubling to 5 s, with full jitter, so that many processes
+//! reconnecting or retrying after one outage do not arrive together.
 
 use std::time::Duration;
 
 use rand::Rng as _;
 
 /// Exponential backoff with full jitter.
-pub(crate) struct Backoff {
+pub struct Backoff {
     ceiling: Duration,
     max: Duration,
 }
 
 impl Backoff {
     /// The first ceiling.
-    pub(crate) const FIRST: Duration = Duration::from_millis(100);
+    pub const FIRST: Duration = Duration::from_millis(100);
     /// The largest ceiling.
-    pub(crate) const MAX: Duration = Duration::from_secs(5);
+    pub const MAX: Duration = Duration::from_secs(5);
 
     /// A delay up to the current ceiling, which then doubles.
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let ceiling = self.ceiling;
         self.ceiling = (ceiling * 2).min(self.max);
         jitter(ceiling)
     }
 
     /// Back to the first ceiling, after a success.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.ceiling = Self::FIRST;
     }
 }
 
 impl Backoff {
     /// A backoff whose ceiling stops growing at `max` rather than [`MAX`](Self::MAX).
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
-    pub(crate) fn up_to(max: Duration) -> Self {
+    pub fn up_to(max: Duration) -> Self {
         Self {
             ceiling: Self::FIRST,
             max,

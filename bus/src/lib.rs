@@ -21,7 +21,6 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
-#[cfg(any(feature = "amqp", feature = "nats", feature = "kafka"))]
 mod backoff;
 mod error;
 pub mod inproc;
@@ -31,6 +30,7 @@ pub mod kafka;
 pub mod nats;
 mod types;
 
+pub use backoff::Backoff;
 pub use error::{Error, Result};
 pub use types::{
     Acker, ConsumeOptions, Consumer, Delivery, Message, QueueDepth, QueueSpec, Subscription, now_ms,

@@ -2,7 +2,8 @@
 //! queues.
 //!
 //! Each delivery is decoded, checked for expiry, answered (see `handle`)
-//! and the answer published to `reply_to`; only then is the delivery
+//! and the answer published to `reply_to` (tried again until the request's
+//! deadline while its gateway cannot take it); only then is the delivery
 //! acknowledged, so a runner that dies mid-request leaves it to be
 //! delivered again. A delivery that is not an envelope is dead-lettered.
 
@@ -16,7 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use funcmesh_bus::{Bus, ConsumeOptions, Delivery, Message, now_ms};
+use funcmesh_bus::{Backoff, Bus, ConsumeOptions, Delivery, Message, now_ms};
 use funcmesh_core::RequestEnvelope;
 use funcmesh_core::bundle::Bundle;
 use serde::{Deserialize, Serialize};
@@ -279,16 +280,54 @@ impl Inner {
             return settle(delivery.ack().await);
         };
         let message = Message::new(response.encode()).expires_at_ms(envelope.deadline_ms);
-        match self.bus.publish(reply_to, message).await {
+        match self.reply(reply_to, message, envelope.deadline_ms).await {
             Ok(()) => settle(delivery.ack().await),
-            Err(error) => {
+            Err(error @ funcmesh_bus::Error::Closed) => {
                 tracing::warn!(reply_to = %reply_to, %error, "reply not published; request requeued");
                 self.stats.publish_failed();
                 settle(delivery.nack(true).await);
             }
+            Err(error) => {
+                // Its gateway stopped waiting at the deadline (and answered
+                // 504): running the request again would answer nobody.
+                tracing::warn!(reply_to = %reply_to, %error, "reply not taken by the request's deadline; dropped");
+                self.stats.publish_failed();
+                settle(delivery.ack().await);
+            }
+        }
+    }
+
+    /// Publishes the answer to `reply_to`, trying again while it cannot be
+    /// taken (the gateway's queue missing, as while a gateway declares it
+    /// again after a broker restart; full; or the broker unreachable)
+    /// until the request's deadline, when its gateway stops waiting. The
+    /// request is not run again for that: its answer is already here.
+    async fn reply(
+        &self,
+        reply_to: &str,
+        message: Message,
+        deadline_ms: u64,
+    ) -> funcmesh_bus::Result<()> {
+        let mut backoff = Backoff::up_to(REPLY_RETRY_MAX);
+        loop {
+            let error = match self.bus.publish(reply_to, message.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error @ funcmesh_bus::Error::Closed) => return Err(error),
+                Err(error) => error,
+            };
+            let left = deadline_ms.saturating_sub(now_ms());
+            if left == 0 {
+                return Err(error);
+            }
+            let delay = backoff.next_delay().min(Duration::from_millis(left));
+            tracing::debug!(reply_to, %error, ?delay, "reply not taken; trying again");
+            tokio::time::sleep(delay).await;
         }
     }
 }
+
+/// The longest wait between two tries of a reply.
+const REPLY_RETRY_MAX: Duration = Duration::from_secs(1);
 
 fn settle(result: funcmesh_bus::Result<()>) {
     if let Err(error) = result {

@@ -102,7 +102,8 @@ pub struct StatsSnapshot {
     pub expired: u64,
     /// Deliveries that were not envelopes (dead-lettered).
     pub malformed_envelopes: u64,
-    /// Replies that could not be published (the request was requeued).
+    /// Replies not published: not taken by the request's deadline, or the
+    /// bus closing (the request was then requeued).
     pub publish_failures: u64,
     /// Requests answered by the runner instead, by reason.
     pub failures: BTreeMap<String, u64>,

@@ -176,26 +176,59 @@ async fn a_request_is_answered_on_its_reply_queue_then_acked() {
 }
 
 #[tokio::test]
-async fn an_unpublishable_reply_leaves_the_request_unacked() {
+async fn a_reply_nobody_takes_is_tried_until_the_deadline_then_dropped() {
     for reply_to in ["nowhere", "full"] {
         let (runner, bus) = runner(false).await;
         let (stop, task) = serve(&runner);
-        publish(&bus, &envelope("GET", "/faults/ok", Some(reply_to))).await;
-        // Redelivered until its delivery limit sends it to the dead letters:
-        // an acked message would have gone for good.
-        eventually("the dead letter", async || {
-            depth(&bus, "dead").await.ready == 1
+        let mut request = envelope("GET", "/faults/ok", Some(reply_to));
+        request.deadline_ms = now_ms() + 600;
+        publish(&bus, &request).await;
+        // Run once, its answer held and tried again until the deadline,
+        // then acked: not run again, not dead-lettered.
+        eventually("the give-up", async || runner.stats().publish_failures == 1).await;
+        eventually("the ack", async || {
+            depth(&bus, "func").await == QueueDepth::default()
         })
         .await;
+        assert!(now_ms() >= request.deadline_ms, "{reply_to}: gave up early");
         stop.send(()).unwrap();
         task.await.unwrap().unwrap();
         let stats = runner.stats();
-        assert_eq!(
-            (stats.requests, stats.publish_failures),
-            (3, 3),
-            "{reply_to}"
-        );
+        assert_eq!((stats.requests, stats.answered), (1, 1), "{reply_to}");
+        assert_eq!(depth(&bus, "dead").await.ready, 0, "{reply_to}");
     }
+}
+
+#[tokio::test]
+async fn a_reply_queue_declared_late_gets_the_answer() {
+    // As after a broker restart: the runner has its answer before the
+    // gateway has declared its reply queue again.
+    let (runner, bus) = runner(false).await;
+    let (stop, task) = serve(&runner);
+    publish(&bus, &envelope("GET", "/faults/ok", Some("late"))).await;
+    eventually("the run", async || runner.stats().answered == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bus.declare(&QueueSpec::work("late")).await.unwrap();
+    let mut consumer = bus
+        .consume("late", ConsumeOptions::default())
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(5), consumer.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let resp = ResponseEnvelope::decode(&delivery.body).unwrap();
+    assert_eq!((resp.id.as_str(), resp.status), ("req-1", 200));
+    delivery.ack().await.unwrap();
+    eventually("the ack", async || {
+        depth(&bus, "func").await == QueueDepth::default()
+    })
+    .await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let stats = runner.stats();
+    assert_eq!((stats.requests, stats.publish_failures), (1, 0));
 }
 
 #[tokio::test]
