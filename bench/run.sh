@@ -75,7 +75,7 @@ FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$
 OFF_PID=${pids[-1]}
 # Only the line with the capture counters is logged beyond warnings: INFO
 # would turn the gateway's request spans on, which the other mesh does not pay.
-FUNCMESH_LOG=warn,funcmesh::dev::mesh=info "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 5))" \
+FUNCMESH_LOG=warn,funcmesh::capture=info "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 5))" \
   --capture-dir "$CAPTURE_DIR" --capture hello >"$BENCH_TMP/capture.log" 2>&1 & pids+=($!)
 ON_PID=${pids[-1]}
 wait_ready "http://127.0.0.1:$((BASE_PORT + 4))$URL_PATH" 600
