@@ -125,10 +125,12 @@ async fn publish(bus: &InProcBus, envelope: &RequestEnvelope) {
 }
 
 async fn next_reply(bus: &InProcBus) -> ResponseEnvelope {
-    let mut consumer = bus
-        .consume("reply", ConsumeOptions::default())
-        .await
-        .unwrap();
+    next_reply_on(bus, "reply").await
+}
+
+/// The next answer on reply queue `queue`, acked.
+async fn next_reply_on(bus: &InProcBus, queue: &str) -> ResponseEnvelope {
+    let mut consumer = bus.consume(queue, ConsumeOptions::default()).await.unwrap();
     let delivery = tokio::time::timeout(Duration::from_secs(5), consumer.next())
         .await
         .unwrap()
@@ -209,18 +211,8 @@ async fn a_reply_queue_declared_late_gets_the_answer() {
     eventually("the run", async || runner.stats().answered == 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     bus.declare(&QueueSpec::work("late")).await.unwrap();
-    let mut consumer = bus
-        .consume("late", ConsumeOptions::default())
-        .await
-        .unwrap();
-    let delivery = tokio::time::timeout(Duration::from_secs(5), consumer.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let resp = ResponseEnvelope::decode(&delivery.body).unwrap();
+    let resp = next_reply_on(&bus, "late").await;
     assert_eq!((resp.id.as_str(), resp.status), ("req-1", 200));
-    delivery.ack().await.unwrap();
     eventually("the ack", async || {
         depth(&bus, "func").await == QueueDepth::default()
     })
