@@ -149,6 +149,14 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Waits until the Func queue is empty, its last delivery acked.
+async fn acked(bus: &InProcBus) {
+    eventually("the ack", async || {
+        depth(bus, "func").await == QueueDepth::default()
+    })
+    .await;
+}
+
 async fn depth(bus: &InProcBus, queue: &str) -> QueueDepth {
     bus.depth(queue).await.unwrap()
 }
@@ -167,10 +175,7 @@ async fn a_request_is_answered_on_its_reply_queue_then_acked() {
     assert_eq!(resp.body, Body::Text("hello".into()));
     assert_eq!(resp.bundle.as_deref(), Some(HASH));
     assert!(resp.timings.run_us > 0);
-    eventually("the ack", async || {
-        depth(&bus, "func").await == QueueDepth::default()
-    })
-    .await;
+    acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     let stats = runner.stats();
@@ -188,10 +193,7 @@ async fn a_reply_nobody_takes_is_tried_until_the_deadline_then_dropped() {
         // Run once, its answer held and tried again until the deadline,
         // then acked: not run again, not dead-lettered.
         eventually("the give-up", async || runner.stats().publish_failures == 1).await;
-        eventually("the ack", async || {
-            depth(&bus, "func").await == QueueDepth::default()
-        })
-        .await;
+        acked(&bus).await;
         assert!(now_ms() >= request.deadline_ms, "{reply_to}: gave up early");
         stop.send(()).unwrap();
         task.await.unwrap().unwrap();
@@ -213,10 +215,7 @@ async fn a_reply_queue_declared_late_gets_the_answer() {
     bus.declare(&QueueSpec::work("late")).await.unwrap();
     let resp = next_reply_on(&bus, "late").await;
     assert_eq!((resp.id.as_str(), resp.status), ("req-1", 200));
-    eventually("the ack", async || {
-        depth(&bus, "func").await == QueueDepth::default()
-    })
-    .await;
+    acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     let stats = runner.stats();
@@ -229,10 +228,7 @@ async fn fire_and_forget_runs_and_acks() {
     let (stop, task) = serve(&runner);
     publish(&bus, &envelope("GET", "/faults/ok", None)).await;
     eventually("the run", async || runner.stats().answered == 1).await;
-    eventually("the ack", async || {
-        depth(&bus, "func").await == QueueDepth::default()
-    })
-    .await;
+    acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(depth(&bus, "reply").await.ready, 0);
@@ -246,10 +242,7 @@ async fn an_expired_request_is_skipped() {
     expired.deadline_ms = now_ms() - 1;
     publish(&bus, &expired).await;
     eventually("the skip", async || runner.stats().expired == 1).await;
-    eventually("the ack", async || {
-        depth(&bus, "func").await == QueueDepth::default()
-    })
-    .await;
+    acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(
