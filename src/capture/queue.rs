@@ -18,13 +18,11 @@ use funcmesh_bus::{Bus, Consumer, now_ms};
 use funcmesh_core::capture::record::RECORD_VERSION;
 use funcmesh_core::capture::{CaptureRecord, CaptureTimings, Redaction};
 use funcmesh_core::envelope::RequestEnvelope;
+use funcmesh_core::queues::FUNC_QUEUE_PREFIX;
 use funcmesh_core::routing::Route;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::cluster::control;
-
-/// A FUNC that starts like a Func queue's name is taken as a queue.
-pub use funcmesh_core::queues::FUNC_QUEUE_PREFIX;
 
 /// How long a queue name waits for a table that names its Func: not long,
 /// as the copies start only after it.
