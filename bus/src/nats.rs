@@ -38,8 +38,9 @@
 //!   `dead_letter` queue and is acknowledged. The limits are kept in the
 //!   stream's description, so every process consuming the queue knows them.
 //! - A reply queue (`exclusive`) has nothing on the server: consuming it is
-//!   a core NATS queue subscription, and a message sent to it is a request
-//!   that its consumer confirms as soon as the message arrives. It exists
+//!   a core NATS queue subscription, and its consumer confirms a message
+//!   sent to it as soon as the message arrives (one confirmation per
+//!   sender for all that arrived in one read). It exists
 //!   while it is consumed; sending to it otherwise answers
 //!   [`Error::UnknownQueue`](crate::Error::UnknownQueue), as for a
 //!   RabbitMQ exclusive queue whose connection is gone. Only the process
@@ -68,6 +69,7 @@
 //! - `connection`: the client, its events and logs, and re-declaring.
 //! - `declare`: streams and consumers from queue specs, and queue depth.
 //! - `publish`: confirmed publishing to work and reply queues.
+//! - `confirm`: the confirmations of messages to reply queues, batched.
 //! - `consume` and `delivery`: pulling within the prefetch, and deliveries
 //!   from arrival to settling.
 //! - `topics`: broadcast and listen.
@@ -78,6 +80,7 @@
 //! one replica.
 
 mod config;
+mod confirm;
 mod connection;
 mod consume;
 mod declare;

@@ -713,6 +713,41 @@ async fn a_reply_queue_takes_messages_while_its_consumer_lives() {
     cleanup(&ns).await;
 }
 
+/// Many sends in flight at once from two processes: the gateway confirms
+/// what arrives together in batches, one per sender, and every send learns
+/// that its message was taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_replies_are_all_confirmed() {
+    let Some((ns, gateway)) = common::setup().await else {
+        return;
+    };
+    let runners = [common::bus(&ns).await, common::bus(&ns).await];
+    gateway
+        .declare(&QueueSpec::reply("reply.gw-batch"))
+        .await
+        .unwrap();
+    let mut replies = gateway
+        .consume("reply.gw-batch", ConsumeOptions::default())
+        .await
+        .unwrap();
+    let sends = runners.iter().enumerate().flat_map(|(r, runner)| {
+        (0..300).map(move |i| async move {
+            runner
+                .publish("reply.gw-batch", Message::new(format!("{r}-{i}")))
+                .await
+        })
+    });
+    let results = futures::future::join_all(sends).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut seen = BTreeSet::new();
+    while seen.len() < 600 {
+        let d = next(&mut replies).await;
+        assert!(seen.insert(d.body.clone()), "delivered twice: {d:?}");
+    }
+    assert_quiet(&mut replies, Duration::from_millis(200)).await;
+    cleanup(&ns).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_comes_back_after_the_connection_is_lost() {
     if !server_up() {

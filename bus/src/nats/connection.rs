@@ -19,9 +19,10 @@ use async_nats::connection::State;
 use async_nats::jetstream;
 use async_nats::{Client, ConnectOptions, Event};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OnceCell, mpsc, watch};
 
 use super::config::NatsConfig;
+use super::confirm::Confirmations;
 use super::declare::{self, Limits};
 use super::lock;
 use crate::{Error, QueueSpec, Result};
@@ -54,6 +55,8 @@ pub(crate) struct Link {
     limits: Mutex<HashMap<String, Limits>>,
     /// Streams found with other limits than declared, warned about once.
     kept: Mutex<HashSet<String>>,
+    /// The confirmations of sends to reply queues, from the first such send.
+    confirmations: OnceCell<Arc<Confirmations>>,
     runtime: Handle,
 }
 
@@ -101,6 +104,7 @@ impl Link {
             reply_routes: Mutex::default(),
             limits: Mutex::default(),
             kept: Mutex::default(),
+            confirmations: OnceCell::new(),
             runtime: Handle::current(),
         });
         tokio::spawn(watch_events(Arc::downgrade(&link), events_rx));
@@ -234,6 +238,19 @@ impl Link {
     /// Keeps the limits read from `queue`'s stream.
     pub(crate) fn learn_limits(&self, queue: &str, limits: &Limits) {
         lock(&self.limits).insert(queue.to_owned(), limits.clone());
+    }
+
+    /// The confirmations of sends to reply queues: subscribed on first use.
+    pub(crate) async fn confirmations(&self) -> Result<&Arc<Confirmations>> {
+        self.confirmations
+            .get_or_try_init(|| async {
+                Confirmations::start(&self.client, self.client.new_inbox())
+                    .await
+                    .map_err(|error| {
+                        self.unavailable(format_args!("subscribing to confirmations: {error}"))
+                    })
+            })
+            .await
     }
 
     /// Whether a stream kept with other limits was already warned about

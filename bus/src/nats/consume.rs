@@ -14,18 +14,21 @@
 //!
 //! A reply-queue consumer is a core NATS queue subscription: consumers of
 //! one reply queue compete, and each message is confirmed to its sender as
-//! soon as it arrives. async-nats subscribes it again after a reconnect.
+//! soon as it arrives, in one batch per sender for everything that arrived
+//! in one read (see `confirm`). async-nats subscribes it again after a
+//! reconnect.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::StatusCode;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::confirm::{self, Owed};
 use super::connection::Link;
 use super::declare::{self, CONSUMER};
 use super::delivery::{Arrival, Held, Queue, ReplyStream, Requeued, WorkStream};
@@ -49,6 +52,9 @@ const QUIET_FAILURES: u32 = 3;
 
 /// The queue group of reply-queue consumers.
 const REPLY_GROUP: &str = "funcmesh";
+/// The most messages a reply-queue consumer takes in one read before it
+/// sends the confirmations they owe.
+const MAX_READ: usize = 256;
 
 /// Starts consuming `queue`: now if connected, else as soon as connected.
 pub(crate) async fn start(
@@ -99,6 +105,7 @@ async fn reply(link: &Arc<Link>, queue: &str) -> Result<Consumer> {
     let client = link.client.clone();
     tokio::spawn(async move {
         let mut draining = false;
+        let mut owed = Owed::default();
         loop {
             let message = tokio::select! {
                 message = subscriber.next() => message,
@@ -114,19 +121,35 @@ async fn reply(link: &Arc<Link>, queue: &str) -> Result<Consumer> {
                 }
             };
             // Ended by draining, or by the bus closing.
-            let Some(mut message) = message else { return };
-            let sender = message.reply.take();
-            let taken = !draining && tx.send(message).is_ok();
-            if let Some(sender) = sender {
-                // The answer the sender waits for. Lost, it times out there
-                // and the sender may send again.
-                let _ = if taken {
-                    client.publish(sender, Bytes::new()).await
-                } else {
-                    client
-                        .publish_with_headers(sender, publish::refusal(), Bytes::new())
-                        .await
-                };
+            let Some(first) = message else { return };
+            // Everything that has arrived is one read: its batching senders
+            // get one confirmation each.
+            let mut next = Some(first);
+            let mut read = 0;
+            while let Some(mut message) = next.take() {
+                let sender = message.reply.take();
+                let batched = confirm::wants_batch(message.headers.as_ref());
+                let taken = !draining && tx.send(message).is_ok();
+                if let Some(sender) = sender
+                    && !(taken && batched && owed.add(&sender))
+                {
+                    // The answer the sender waits for. Lost, it times out
+                    // there and the sender may send again.
+                    let _ = if taken {
+                        client.publish(sender, Bytes::new()).await
+                    } else {
+                        client
+                            .publish_with_headers(sender, publish::refusal(), Bytes::new())
+                            .await
+                    };
+                }
+                read += 1;
+                if read < MAX_READ {
+                    next = subscriber.next().now_or_never().flatten();
+                }
+            }
+            for (subject, tokens) in owed.take() {
+                let _ = client.publish(subject, tokens).await;
             }
         }
     });

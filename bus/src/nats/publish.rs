@@ -4,10 +4,11 @@
 //!   acknowledgement once the stream stored the message. The stream refusing
 //!   it for its length limit is [`Error::QueueFull`]; no stream for the
 //!   subject ("no responders") means the queue is not a work queue.
-//! - To a reply queue: a core NATS request to its subject, answered by the
-//!   consumer as soon as the message reached it (see `consume`). No
-//!   consumer ("no responders"), or one that refuses the message because
-//!   it is going away, means no such reply queue.
+//! - To a reply queue: a core NATS publish to its subject, confirmed by the
+//!   consumer as soon as the message reached it, batched with the others
+//!   of the same read (see `confirm`). No consumer ("no responders"), or
+//!   one that refuses the message because it is going away, means no such
+//!   reply queue.
 //!
 //! A queue that is neither is [`Error::UnknownQueue`]. Which kind a queue is
 //! needs no naming rule: a queue declared here says it itself, and the kind
@@ -16,12 +17,13 @@
 
 use std::time::Duration;
 
+use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self as js, ErrorCode};
-use async_nats::{HeaderMap, Request, RequestErrorKind};
 use bytes::Bytes;
 
+use super::confirm::{self, Answer};
 use super::connection::Link;
 use super::declare;
 use crate::{Error, Message, Result};
@@ -32,7 +34,7 @@ pub(crate) const EXPIRES_AT: &str = "x-funcmesh-expires-at";
 
 /// The header of a reply queue's answer when it did not take the message
 /// (its consumer is going away).
-const REFUSED: &str = "x-funcmesh-refused";
+pub(crate) const REFUSED: &str = "x-funcmesh-refused";
 
 /// The longest a publish waits for its confirmation before answering
 /// `Unavailable`. Publishing while disconnected fails before this, at once;
@@ -117,25 +119,32 @@ async fn to_stream(
     }
 }
 
-/// Sends to a reply queue's consumer and waits for it to confirm.
+/// Sends to a reply queue's consumer and waits for it to confirm (see
+/// `confirm`).
 async fn to_reply(
     link: &Link,
     queue: &str,
     body: Bytes,
     headers: Option<HeaderMap>,
 ) -> Result<Sent> {
-    let mut request = Request::new().payload(body).timeout(Some(PUBLISH_TIMEOUT));
-    if let Some(headers) = headers {
-        request = request.headers(headers);
-    }
+    let confirmations = link.confirmations().await?;
+    let (reply, mut pending) = confirmations.expect();
     let subject = link.config.reply_subject(queue);
-    match link.client.send_request(subject, request).await {
-        Ok(answer) if refused(&answer) => Ok(Sent::NoSuchQueue),
-        Ok(_confirmation) => Ok(Sent::Yes),
-        Err(error) if error.kind() == RequestErrorKind::NoResponders => Ok(Sent::NoSuchQueue),
-        Err(error) => {
-            Err(link.unavailable(format_args!("sending to reply queue {queue}: {error}")))
-        }
+    link.client
+        .publish_with_reply_and_headers(subject, reply, confirm::ask_batched(headers), body)
+        .await
+        .map_err(|error| {
+            link.unavailable(format_args!("sending to reply queue {queue}: {error}"))
+        })?;
+    match tokio::time::timeout(PUBLISH_TIMEOUT, pending.answer()).await {
+        Ok(Some(Answer::Taken)) => Ok(Sent::Yes),
+        Ok(Some(Answer::NoSuchQueue)) => Ok(Sent::NoSuchQueue),
+        Ok(None) => Err(link.unavailable(format_args!(
+            "sending to reply queue {queue}: the connection closed"
+        ))),
+        Err(_) => Err(link.unavailable(format_args!(
+            "no confirmation from reply queue {queue} within {PUBLISH_TIMEOUT:?}"
+        ))),
     }
 }
 
@@ -145,13 +154,6 @@ pub(crate) fn refusal() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(REFUSED, "gone");
     headers
-}
-
-fn refused(answer: &async_nats::Message) -> bool {
-    answer
-        .headers
-        .as_ref()
-        .is_some_and(|headers| headers.get(REFUSED).is_some())
 }
 
 /// The expiry a message's headers carry, if any.
