@@ -25,12 +25,14 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 
 use super::lock;
-use super::publish::REFUSED;
 
 /// The header on a message whose sender takes batched confirmations.
 pub(crate) const BATCH_HEADER: &str = "x-funcmesh-confirm";
 /// Its value.
 const BATCH: &str = "batch";
+/// The header of a reply queue's answer when it did not take the message
+/// (its consumer is going away).
+const REFUSED: &str = "x-funcmesh-refused";
 /// The last token of a batch's subject; sends' tokens are numbers.
 const BATCH_TOKEN: &str = "b";
 
@@ -66,11 +68,7 @@ impl Confirmations {
         prefix: String,
     ) -> Result<Arc<Self>, async_nats::SubscribeError> {
         let mut answers = client.subscribe(format!("{prefix}.*")).await?;
-        let confirmations = Arc::new(Self {
-            prefix,
-            next: AtomicU64::new(0),
-            waiting: Mutex::default(),
-        });
+        let confirmations = Self::new(prefix);
         let weak = Arc::downgrade(&confirmations);
         tokio::spawn(async move {
             while let Some(message) = answers.next().await {
@@ -81,6 +79,15 @@ impl Confirmations {
             }
         });
         Ok(confirmations)
+    }
+
+    /// Nothing waiting yet, for answers to `prefix.*`.
+    fn new(prefix: String) -> Arc<Self> {
+        Arc::new(Self {
+            prefix,
+            next: AtomicU64::new(0),
+            waiting: Mutex::default(),
+        })
     }
 
     /// A token for one send: the reply subject to publish with, and what
@@ -140,6 +147,14 @@ impl Drop for Pending {
     fn drop(&mut self) {
         lock(&self.confirmations.waiting).remove(&self.token);
     }
+}
+
+/// The headers of a reply queue's answer when it did not take the message
+/// (its answer is empty when it did).
+pub(crate) fn refusal() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(REFUSED, "gone");
+    headers
 }
 
 fn refused(message: &async_nats::Message) -> bool {
@@ -264,11 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn batches_and_single_answers_settle_their_sends() {
-        let confirmations = Arc::new(Confirmations {
-            prefix: "_INBOX.x".to_owned(),
-            next: AtomicU64::new(0),
-            waiting: Mutex::default(),
-        });
+        let confirmations = Confirmations::new("_INBOX.x".to_owned());
         let (s0, mut p0) = confirmations.expect();
         let (s1, mut p1) = confirmations.expect();
         let (_, mut p2) = confirmations.expect();
@@ -281,9 +292,7 @@ mod tests {
         confirmations.settle(&message(s1.as_str(), b"", Some(StatusCode::NO_RESPONDERS)));
         assert_eq!(p1.answer().await, Some(Answer::NoSuchQueue));
         let mut refusal = message(s3.as_str(), b"", None);
-        let mut headers = HeaderMap::new();
-        headers.insert(REFUSED, "gone");
-        refusal.headers = Some(headers);
+        refusal.headers = Some(super::refusal());
         confirmations.settle(&refusal);
         assert_eq!(p3.answer().await, Some(Answer::NoSuchQueue));
         let (s4, mut p4) = confirmations.expect();

@@ -32,7 +32,7 @@ use super::confirm::{self, Owed};
 use super::connection::Link;
 use super::declare::{self, CONSUMER};
 use super::delivery::{Arrival, Held, Queue, ReplyStream, Requeued, WorkStream};
-use super::publish::{self, PUBLISH_TIMEOUT};
+use super::publish::PUBLISH_TIMEOUT;
 use crate::backoff::Backoff;
 use crate::{ConsumeOptions, Consumer, Error, Result};
 
@@ -139,7 +139,7 @@ async fn reply(link: &Arc<Link>, queue: &str) -> Result<Consumer> {
                         client.publish(sender, Bytes::new()).await
                     } else {
                         client
-                            .publish_with_headers(sender, publish::refusal(), Bytes::new())
+                            .publish_with_headers(sender, confirm::refusal(), Bytes::new())
                             .await
                     };
                 }

@@ -32,10 +32,6 @@ use crate::{Error, Message, Result};
 /// nats-server 2.9 has no per-message time to live.
 pub(crate) const EXPIRES_AT: &str = "x-funcmesh-expires-at";
 
-/// The header of a reply queue's answer when it did not take the message
-/// (its consumer is going away).
-pub(crate) const REFUSED: &str = "x-funcmesh-refused";
-
 /// The longest a publish waits for its confirmation before answering
 /// `Unavailable`. Publishing while disconnected fails before this, at once;
 /// this bounds a publish caught by a connection that dies on the way.
@@ -146,14 +142,6 @@ async fn to_reply(
             "no confirmation from reply queue {queue} within {PUBLISH_TIMEOUT:?}"
         ))),
     }
-}
-
-/// The headers of a reply queue's answer when it did not take the message
-/// (its answer is empty when it did).
-pub(crate) fn refusal() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(REFUSED, "gone");
-    headers
 }
 
 /// The expiry a message's headers carry, if any.
