@@ -77,6 +77,10 @@ impl Confirmations {
                 };
                 confirmations.settle(&message);
             }
+            // The client closed: no answer comes any more.
+            if let Some(confirmations) = weak.upgrade() {
+                confirmations.abandon();
+            }
         });
         Ok(confirmations)
     }
@@ -133,6 +137,11 @@ impl Confirmations {
         if let Some(tx) = lock(&self.waiting).remove(&token) {
             let _ = tx.send(answer);
         }
+    }
+
+    /// Ends every send waiting: each answers `None`.
+    fn abandon(&self) {
+        lock(&self.waiting).clear();
     }
 }
 
@@ -310,5 +319,8 @@ mod tests {
             lock(&confirmations.waiting).is_empty(),
             "dropped sends are forgotten"
         );
+        let (_, mut p6) = confirmations.expect();
+        confirmations.abandon();
+        assert_eq!(p6.answer().await, None, "no answer once the client closed");
     }
 }
