@@ -116,6 +116,17 @@ impl Offsets {
         list
     }
 
+    /// Forgets what is out in `partitions`, which stay owned: settles from
+    /// before move no position, and the next message received starts a new
+    /// epoch. One step, so that no message received meanwhile is taken for
+    /// another consumer's and skipped.
+    pub(crate) fn forget(&self, partitions: &BTreeSet<i32>) {
+        let mut inner = lock(&self.inner);
+        for partition in partitions {
+            inner.partitions.remove(partition);
+        }
+    }
+
     /// Gives partitions away, returning the positions to commit: what is
     /// settled there; the rest is the next owner's to deliver again.
     pub(crate) fn released(&self, topic: &str, released: &BTreeSet<i32>) -> TopicPartitionList {
@@ -177,6 +188,18 @@ mod tests {
         assert_ne!(old, new);
         assert!(!offsets.settled(3, 5, old.unwrap_or_default()));
         assert!(offsets.settled(3, 5, new.unwrap_or_default()));
+    }
+
+    #[test]
+    fn forgetting_keeps_the_partition_and_starts_a_new_epoch() {
+        let offsets = owning(&[2]);
+        let old = offsets.taken(2, 40).unwrap_or_default();
+        offsets.forget(&BTreeSet::from([2]));
+        assert_eq!(offsets.owned(), BTreeSet::from([2]));
+        let new = offsets.taken(2, 41).expect("still ours");
+        assert_ne!(old, new);
+        assert!(!offsets.settled(2, 40, old), "out before: moves nothing");
+        assert!(offsets.settled(2, 41, new));
     }
 
     #[test]

@@ -161,9 +161,7 @@ impl Shared {
     /// Forgets what is out in every partition owned, which is delivered
     /// again: its settles move no position.
     fn forget_positions(&self) {
-        let owned = self.offsets.owned();
-        let _ = self.offsets.released(&self.topic, &owned);
-        self.offsets.acquired(&owned);
+        self.offsets.forget(&self.offsets.owned());
     }
 
     /// Commits every position that moved.
