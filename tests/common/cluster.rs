@@ -343,6 +343,12 @@ impl Cluster {
     }
 }
 
+impl super::ShowsLogs for Cluster {
+    fn logs_for_failure(&self) -> Option<String> {
+        Some(self.logs())
+    }
+}
+
 /// GET `path`, Ok with the JSON body on a 200.
 async fn try_get(addr: SocketAddr, path: &str) -> Result<serde_json::Value, ()> {
     let request = call_at(addr, "GET", path);

@@ -36,6 +36,32 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     rt().block_on(f)
 }
 
+/// A mesh a suite runs against, as a failed test reports it.
+pub trait ShowsLogs {
+    /// What to print when a test fails, beyond its own panic: `None` where
+    /// the mesh's warnings reach the test's output already.
+    fn logs_for_failure(&self) -> Option<String>;
+}
+
+impl ShowsLogs for Arc<DevMesh> {
+    fn logs_for_failure(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Runs a test body on the shared runtime; when it fails, prints what
+/// `mesh`'s processes logged, which would otherwise go with its temporary
+/// directory.
+pub fn block_on_showing_logs<F: Future>(mesh: &impl ShowsLogs, f: F) -> F::Output {
+    let run = std::panic::AssertUnwindSafe(|| block_on(f));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        if let Some(logs) = mesh.logs_for_failure() {
+            eprintln!("what the mesh's processes logged:\n{logs}");
+        }
+        std::panic::resume_unwind(panic)
+    })
+}
+
 /// A mesh serving `swagger-examples/` plus the fault fixtures (WebAssembly
 /// and Python), shared by the tests of one binary. `direct`: whether the
 /// gateway routes by itself or sends everything through the firehose and

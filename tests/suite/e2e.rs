@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use common::{Call, call_at};
 
-/// Runs a test body once the shared mesh is up (started outside the runtime).
+/// Runs a test body once the shared mesh is up (started outside the
+/// runtime); a failure shows what the mesh logged.
 fn block_on<F: Future>(test: F) -> F::Output {
-    let _ = mesh();
-    common::block_on(test)
+    common::block_on_showing_logs(mesh(), test)
 }
 
 fn call(method: &str, path: &str) -> Call {
@@ -243,7 +243,8 @@ fn a_thousand_concurrent_requests_are_all_answered_correctly() {
         let mut ok = 0;
         while let Some(joined) = tasks.join_next().await {
             let (i, resp) = joined.unwrap();
-            assert_eq!(resp.status, 200, "request {i}");
+            let body = String::from_utf8_lossy(&resp.body);
+            assert_eq!(resp.status, 200, "request {i}: {body}");
             assert_eq!(resp.json()["greeting"], format!("Hello, p{i}!"));
             ok += 1;
         }

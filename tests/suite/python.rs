@@ -23,10 +23,10 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 /// One test at a time holds or ends a worker of `py-faults`.
 static HOGS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Runs a test body once the shared mesh is up (started outside the runtime).
+/// Runs a test body once the shared mesh is up (started outside the
+/// runtime); a failure shows what the mesh logged.
 fn block_on<F: Future>(test: F) -> F::Output {
-    let _ = mesh();
-    common::block_on(test)
+    common::block_on_showing_logs(mesh(), test)
 }
 
 fn call(method: &str, path: &str) -> Call {
