@@ -1,5 +1,6 @@
 // The end-to-end suite, included by each test binary that defines `mesh()`
-// (anything with `local_addr()`) and `async fn requests_served() -> u64`
+// (anything with `local_addr()` and `common::ShowsLogs`) and
+// `async fn requests_served() -> u64`
 // (requests the runners have executed so far).
 // Every test goes through real HTTP to the gateway on 127.0.0.1.
 

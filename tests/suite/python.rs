@@ -3,9 +3,10 @@
 // over real HTTP to the gateway on 127.0.0.1.
 //
 // Included in a module of its own by each test binary that serves both
-// bundles; the module brings `mesh()` (anything with `local_addr()`) and
-// `common` into scope and defines `const DEV_MODE: bool`: whether the
-// runners put a function's traceback in its 502 answers.
+// bundles; the module brings `mesh()` (anything with `local_addr()` and
+// `common::ShowsLogs`) and `common` into scope and defines
+// `const DEV_MODE: bool`: whether the runners put a function's traceback in
+// its 502 answers.
 //
 // The tests that hold a worker past the deadline or end it (`spin`,
 // `sleepy`, `stubborn`, `die`) take turns, so that the bundle always has a
