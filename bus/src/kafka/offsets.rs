@@ -116,15 +116,12 @@ impl Offsets {
         list
     }
 
-    /// Forgets what is out in `partitions`, which stay owned: settles from
-    /// before move no position, and the next message received starts a new
-    /// epoch. One step, so that no message received meanwhile is taken for
-    /// another consumer's and skipped.
-    pub(crate) fn forget(&self, partitions: &BTreeSet<i32>) {
-        let mut inner = lock(&self.inner);
-        for partition in partitions {
-            inner.partitions.remove(partition);
-        }
+    /// Forgets what is out in every partition owned, which stay owned:
+    /// settles from before move no position, and the next message received
+    /// starts a new epoch. One step, so that no message received meanwhile
+    /// is taken for another consumer's and skipped.
+    pub(crate) fn forget(&self) {
+        lock(&self.inner).partitions.clear();
     }
 
     /// Gives partitions away, returning the positions to commit: what is
@@ -194,7 +191,7 @@ mod tests {
     fn forgetting_keeps_the_partition_and_starts_a_new_epoch() {
         let offsets = owning(&[2]);
         let old = offsets.taken(2, 40).unwrap_or_default();
-        offsets.forget(&BTreeSet::from([2]));
+        offsets.forget();
         assert_eq!(offsets.owned(), BTreeSet::from([2]));
         let new = offsets.taken(2, 41).expect("still ours");
         assert_ne!(old, new);

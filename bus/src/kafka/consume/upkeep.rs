@@ -161,7 +161,7 @@ impl Shared {
     /// Forgets what is out in every partition owned, which is delivered
     /// again: its settles move no position.
     fn forget_positions(&self) {
-        self.offsets.forget(&self.offsets.owned());
+        self.offsets.forget();
     }
 
     /// Commits every position that moved.
