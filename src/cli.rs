@@ -1,111 +1,44 @@
-//! The cluster subcommands: flags (each with a `FUNCMESH_*` fallback) and
-//! how each process runs until its signal.
+//! The mesh's commands: `dev`, `gateway`, `tron`, `runner` and `push`, each
+//! composed from the flag groups in `flags` and running until its signal.
 
 pub mod capture;
+pub mod flags;
 pub mod replay;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use funcmesh::cluster::{
-    self, GatewayNode, GatewayOptions, QueuePolicy, RunnerNode, RunnerOptions, TronNode,
-    TronOptions,
-};
-use funcmesh_core::capture::{CaptureRules, Redaction, RouteRule, WriterConfig};
-use funcmesh_runner::{PythonConfig, WorkerCommand};
+use funcmesh::cluster;
+use funcmesh::compose::PythonImportCheck;
+use funcmesh::dev::{DevMesh, DevOptions};
+use funcmesh_gateway::GatewayNode;
+use funcmesh_runner::{RunnerNode, RunnerOptions};
+use funcmesh_tron::TronNode;
 
-/// The default bus: the local RabbitMQ's default virtual host.
-const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+use flags::{BusArg, GatewayFlags, RunnerFlags, TronFlags};
 
 #[derive(Debug, clap::Args)]
-pub struct BusArg {
-    /// The message bus: `amqp://user:pass@host:5672/vhost` (RabbitMQ),
-    /// `nats://host:4222` (NATS with JetStream), `kafka://host:9092` (Kafka
-    /// or a Kafka-compatible broker), or `inproc://` for one process. `?namespace=NAME` prefixes every queue, so that several
-    /// meshes can share one broker.
-    #[arg(long, env = "FUNCMESH_BUS", default_value = DEFAULT_BUS)]
-    pub(crate) bus: String,
-}
-
-/// Where and how a gateway writes captured exchanges.
-#[derive(Debug, clap::Args)]
-pub struct CaptureWriterArgs {
-    /// Write captured exchanges here, one JSON-lines file per Func
-    /// (`NAME.jsonl`, rotated by size). Without it nothing is captured.
-    #[arg(long, env = "FUNCMESH_CAPTURE_DIR", value_name = "DIR")]
-    capture_dir: Option<PathBuf>,
-    /// A header whose value is masked before anything is written, besides
-    /// Authorization, Proxy-Authorization, Cookie and Set-Cookie (repeatable).
-    #[arg(
-        long,
-        env = "FUNCMESH_CAPTURE_REDACT",
-        value_delimiter = ',',
-        value_name = "HEADER"
-    )]
-    capture_redact: Vec<String>,
-    /// A capture file is rotated before it grows past this many MiB.
-    #[arg(long, env = "FUNCMESH_CAPTURE_FILE_MB", default_value_t = 64)]
-    capture_file_mb: u64,
-    /// Capture files kept per Func, the one being written included.
-    #[arg(long, env = "FUNCMESH_CAPTURE_KEEP", default_value_t = 10)]
-    capture_keep: usize,
-}
-
-impl CaptureWriterArgs {
-    /// The writer's settings, when a directory is given.
-    pub fn config(&self) -> Option<WriterConfig> {
-        let dir = self.capture_dir.as_ref()?;
-        let mut config = WriterConfig::new(dir);
-        config.redaction = Redaction::with(&self.capture_redact);
-        config.max_file_bytes = self.capture_file_mb.max(1) * 1024 * 1024;
-        config.max_files = self.capture_keep.max(1);
-        Some(config)
-    }
-}
-
-/// Which Funcs are captured from the start.
-#[derive(Debug, clap::Args)]
-pub struct CaptureRuleArgs {
-    /// Capture a Func's traffic: `NAME` (all of it) or `NAME=RATE` (a share
-    /// from 0 to 1, e.g. `orders=0.01`); `*` is every Func (repeatable).
-    #[arg(long = "capture", env = "FUNCMESH_CAPTURE", value_delimiter = ',', value_name = "FUNC[=RATE]", value_parser = CaptureRules::parse_rule)]
-    rules: Vec<RouteRule>,
-}
-
-impl CaptureRuleArgs {
-    /// The rules.
-    pub fn rules(&self) -> CaptureRules {
-        self.rules
-            .iter()
-            .cloned()
-            .fold(CaptureRules::default(), CaptureRules::with)
-    }
+pub struct DevArgs {
+    /// The directory of bundles (or one bundle).
+    dir: PathBuf,
+    #[command(flatten)]
+    gateway: GatewayFlags,
+    #[command(flatten)]
+    tron: TronFlags,
+    #[command(flatten)]
+    runner: RunnerFlags,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct GatewayArgs {
     #[command(flatten)]
     bus: BusArg,
-    /// Where to listen for HTTP.
-    #[arg(long, env = "FUNCMESH_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
     /// This gateway's id, which names its reply queue (default: random).
     #[arg(long, env = "FUNCMESH_GATEWAY_ID")]
     id: Option<String>,
-    /// How long a client waits for its answer, in milliseconds.
-    #[arg(long, env = "FUNCMESH_TIMEOUT_MS", default_value_t = 30_000)]
-    timeout_ms: u64,
-    /// The largest request body accepted, in bytes.
-    #[arg(long, env = "FUNCMESH_BODY_LIMIT", default_value_t = 6 * 1024 * 1024)]
-    body_limit: usize,
-    /// Send every request through the firehose and a tron, even when the
-    /// announced routes name its Func queue.
-    #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
-    no_direct_routing: bool,
     #[command(flatten)]
-    capture: CaptureWriterArgs,
+    gateway: GatewayFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,24 +50,12 @@ pub struct TronArgs {
     bundles: PathBuf,
     /// Where the admin listener (bundle store, uploads, status) listens.
     #[arg(long, env = "FUNCMESH_ADMIN", default_value = "127.0.0.1:7070")]
-    admin: SocketAddr,
+    admin: std::net::SocketAddr,
     /// The URL runners fetch bundles from (default: http:// + --admin).
     #[arg(long, env = "FUNCMESH_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Requests that may wait on one queue before new ones get 503.
-    #[arg(long, env = "FUNCMESH_QUEUE_LIMIT", default_value_t = QueuePolicy::default().queue_limit)]
-    queue_limit: usize,
-    /// Deliveries of one request before it is dead-lettered and its client
-    /// gets 502.
-    #[arg(long, env = "FUNCMESH_MAX_DELIVERIES", default_value_t = QueuePolicy::default().max_deliveries)]
-    max_deliveries: u32,
-    /// Serve the bundles as loaded at start: no reload on save.
-    #[arg(long, env = "FUNCMESH_NO_WATCH")]
-    no_watch: bool,
-    /// The capture rules announced to the gateways until `funcmesh capture
-    /// on|off` changes them.
     #[command(flatten)]
-    capture: CaptureRuleArgs,
+    tron: TronFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,69 +69,66 @@ pub struct RunnerArgs {
     /// Where fetched bundles are cached (default: ~/.cache/funcmesh/bundles).
     #[arg(long, env = "FUNCMESH_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
-    /// Function calls run at once (default: twice the cores).
-    #[arg(long, env = "FUNCMESH_CONCURRENCY")]
-    concurrency: Option<usize>,
     /// Put a function's panic message or traceback in its 502 answers.
     #[arg(long, env = "FUNCMESH_DEV_MODE")]
     dev_mode: bool,
     #[command(flatten)]
-    python: PythonArgs,
-}
-
-/// How Python bundles run.
-#[derive(Debug, clap::Args)]
-pub struct PythonArgs {
-    /// Python worker processes per bundle version, each one interpreter
-    /// running one call at a time (default: one per core; at most the
-    /// bundle's max_concurrency).
-    #[arg(long, env = "FUNCMESH_PYTHON_WORKERS")]
-    python_workers: Option<usize>,
-    /// How long a Python call may run past its deadline, ignoring the
-    /// interrupt, before its worker is killed and replaced, in milliseconds.
-    #[arg(long, env = "FUNCMESH_PYTHON_KILL_GRACE_MS", default_value_t = PythonConfig::default().kill_grace_ms)]
-    python_kill_grace_ms: u64,
-}
-
-impl PythonArgs {
-    /// The runner's Python settings; workers are this binary.
-    pub fn config(&self) -> PythonConfig {
-        let mut config = PythonConfig {
-            worker: worker_command(),
-            kill_grace_ms: self.python_kill_grace_ms,
-            ..PythonConfig::default()
-        };
-        if let Some(n) = self.python_workers {
-            config.workers = n.max(1);
-        }
-        config
-    }
-}
-
-/// This binary as a Python worker, when it embeds Python.
-fn worker_command() -> Option<WorkerCommand> {
-    if !cfg!(feature = "python") {
-        return None;
-    }
-    match std::env::current_exe() {
-        Ok(exe) => Some(WorkerCommand::funcmesh(exe)),
-        Err(error) => {
-            tracing::warn!(%error, "cannot find this binary: Python bundles will be refused");
-            None
-        }
-    }
+    runner: RunnerFlags,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PushArgs {
     /// The bundle directory (a Rust func crate is built first).
     dir: PathBuf,
-    /// The tron's admin URL.
-    #[arg(long, env = "FUNCMESH_TRON", default_value = "http://127.0.0.1:7070")]
-    tron: String,
+    /// Admin URLs of the trons to upload to, comma-separated; each one
+    /// gets the bundle.
+    #[arg(
+        long,
+        env = "FUNCMESH_TRON",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7070"
+    )]
+    tron: Vec<String>,
     /// The name it is stored under (default: the directory's name).
     #[arg(long)]
     name: Option<String>,
+}
+
+pub async fn dev(args: DevArgs, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let mut options = DevOptions::new(&args.dir);
+    let gateway = args.gateway.options();
+    options.gateway = gateway.config;
+    options.capture = gateway.capture;
+    options.policy = args.tron.policy();
+    options.debounce = std::time::Duration::from_millis(args.tron.debounce_ms);
+    options.capture_rules = args.tron.capture_rules();
+    options.concurrency = args.runner.concurrency();
+    options.python = args.runner.python.config();
+    let listener = bind(args.gateway.listen, "the gateway's listener").await?;
+    let mesh = DevMesh::start(options, listener).await?;
+    let table = mesh.registry().table();
+    log_routes(&table);
+    if table.routes.is_empty() {
+        tracing::warn!(
+            "no bundle found in {}: a bundle is a directory holding one of {} \
+             (DIR itself, or a directory right below it; deeper ones are not looked for)",
+            args.dir.display(),
+            funcmesh_core::bundle::SPEC_FILES.join(", ")
+        );
+    }
+    tracing::info!(
+        "funcmesh dev serving {} bundle(s) on {}",
+        table.routes.len(),
+        funcmesh::dev::describe(mesh.local_addr())
+    );
+    let watching = match args.tron.no_watch {
+        true => None,
+        false => Some(mesh.watch()?),
+    };
+    signal.await;
+    tracing::info!("shutting down: answering requests in flight");
+    drop(watching);
+    mesh.shutdown().await
 }
 
 pub async fn gateway(
@@ -218,35 +136,27 @@ pub async fn gateway(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let bus = cluster::connect(&args.bus.bus).await?;
-    let mut options = GatewayOptions::default();
+    let mut options = args.gateway.options();
     if let Some(id) = args.id {
         options.config.id = id;
     }
-    options.config.timeout = Duration::from_millis(args.timeout_ms);
-    options.config.body_limit = args.body_limit;
-    options.config.direct_routing = !args.no_direct_routing;
-    options.capture = args.capture.config();
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener = bind(args.gateway.listen, "the gateway's listener").await?;
     let node = GatewayNode::start(bus, options).await?;
-    tracing::info!("funcmesh gateway serving on http://{}", args.listen);
+    tracing::info!("funcmesh gateway serving on http://{}", args.gateway.listen);
     node.serve(listener, signal).await
 }
 
 pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
     let bus = cluster::connect(&args.bus.bus).await?;
-    let mut options = TronOptions::new(&args.bundles);
+    let mut options = args.tron.options(args.bundles);
     options.public_url = args.public_url;
-    options.policy.queue_limit = args.queue_limit;
-    options.policy.max_deliveries = args.max_deliveries.max(1);
-    options.watch = !args.no_watch;
-    options.python.worker = worker_command();
-    options.capture = args.capture.rules();
-    let listener = tokio::net::TcpListener::bind(args.admin)
-        .await
-        .with_context(|| format!("binding the admin listener {}", args.admin))?;
-    let node = TronNode::start(bus, options, listener).await?;
+    let python = funcmesh_runner::PythonConfig {
+        worker: flags::worker_command(),
+        ..funcmesh_runner::PythonConfig::default()
+    };
+    options.prepare = Some(Arc::new(PythonImportCheck(python)));
+    let listener = bind(args.admin, "the admin listener").await?;
+    let node = TronNode::start(bus, options, Some(listener)).await?;
     log_routes(&node.registry().table());
     signal.await;
     tracing::info!("tron stopping");
@@ -262,10 +172,8 @@ pub async fn runner(args: RunnerArgs, signal: impl Future<Output = ()>) -> anyho
     let mut options = RunnerOptions::new(cache_dir);
     options.trons = args.tron;
     options.dev_mode = args.dev_mode;
-    options.python = args.python.config();
-    if let Some(n) = args.concurrency {
-        options.concurrency = n.max(1);
-    }
+    options.python = args.runner.python.config();
+    options.concurrency = args.runner.concurrency();
     let node = RunnerNode::start(bus, options).await?;
     signal.await;
     tracing::info!("runner stopping: finishing requests in flight");
@@ -279,9 +187,17 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         .await
         .context("the bundle loader panicked")??;
     let name = args.name.unwrap_or_else(|| packed.bundle.name.clone());
-    let answer = cluster::upload(&args.tron, &name, &packed).await?;
-    println!("{answer}");
+    for tron in &args.tron {
+        let answer = cluster::upload(tron, &name, &packed).await?;
+        println!("{answer}");
+    }
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {what} {addr}"))
 }
 
 /// One INFO line per route being served.

@@ -1,22 +1,24 @@
-//! `funcmesh dev`: gateway, tron and runner in one process on the in-process
-//! bus, serving every bundle found under a directory.
+//! `funcmesh dev`: the mesh's own tron, gateway and runner nodes, on the
+//! in-process bus, in one process, serving every bundle found under a
+//! directory.
 //!
-//! The request path is the production one: gateway → (firehose → tron →)
-//! Func queue → runner → reply queue → gateway. Only the bus is embedded.
+//! The request path is the cluster's: gateway → (firehose → tron →) Func
+//! queue → runner → reply queue → gateway, with the routes announced on
+//! the bus's control topics as in a cluster. Only the bus is embedded, and
+//! the runner takes bundles from the tron in memory instead of over HTTP.
 //!
-//! - `mesh`: [`DevMesh`], the components composed, loading and unloading
-//!   bundles while it serves.
-//! - `watch`: [`DevMesh::watch`], reload on save through [`crate::watch`].
+//! - `mesh`: [`DevMesh`], the nodes composed.
 
 mod mesh;
-mod watch;
 
-pub use crate::watch::{LoadOutcome, ReloadEvent, WatchHandle};
+pub use funcmesh_tron::watch::{LoadOutcome, ReloadEvent, WatchHandle};
 pub use mesh::DevMesh;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use funcmesh_tron::QueuePolicy;
 
 /// How `funcmesh dev` runs.
 #[derive(Debug, Clone)]
@@ -27,10 +29,8 @@ pub struct DevOptions {
     pub gateway: funcmesh_gateway::GatewayConfig,
     /// Calls run at once by the runner.
     pub concurrency: usize,
-    /// Requests that may wait on one Func queue before new ones get 503.
-    pub queue_limit: usize,
-    /// Deliveries of one message before it is dead-lettered.
-    pub max_deliveries: u32,
+    /// The queues' limits, as a tron declares them in a cluster.
+    pub policy: QueuePolicy,
     /// Whether error bodies may carry a function's panic message.
     pub dev_mode: bool,
     /// How long the watcher holds a file's events to merge a burst of
@@ -46,16 +46,16 @@ pub struct DevOptions {
 }
 
 impl DevOptions {
-    /// Defaults for serving `dir`.
+    /// Defaults for serving `dir`: each node's own defaults.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let tron = funcmesh_tron::TronOptions::new(PathBuf::new());
         Self {
             dir: dir.into(),
             gateway: funcmesh_gateway::GatewayConfig::default(),
-            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
-            queue_limit: 10_000,
-            max_deliveries: 5,
+            concurrency: funcmesh_runner::ExecutorConfig::default().concurrency,
+            policy: tron.policy,
             dev_mode: true,
-            debounce: crate::watch::WatchOptions::default().debounce,
+            debounce: tron.debounce,
             python: funcmesh_runner::PythonConfig::default(),
             capture: None,
             capture_rules: funcmesh_core::capture::CaptureRules::default(),

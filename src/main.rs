@@ -1,12 +1,9 @@
 //! `funcmesh`: one binary, every component.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use funcmesh::dev::{DevMesh, DevOptions};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 mod cli;
@@ -40,7 +37,7 @@ struct Cli {
 enum Command {
     /// Serve every bundle under DIR: gateway, tron and runners in one process
     /// on the in-process bus.
-    Dev(DevArgs),
+    Dev(cli::DevArgs),
     /// Serve HTTP: each request goes onto the bus as an envelope, and its
     /// answer comes back from this gateway's reply queue.
     Gateway(cli::GatewayArgs),
@@ -81,41 +78,6 @@ enum BundleCommand {
         #[arg(long, env = "FUNCMESH_PYTHON")]
         python: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, clap::Args)]
-struct DevArgs {
-    /// The directory of bundles (or one bundle).
-    dir: PathBuf,
-    /// Where the gateway listens.
-    #[arg(long, env = "FUNCMESH_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// How long a client waits for its answer, in milliseconds.
-    #[arg(long, env = "FUNCMESH_TIMEOUT_MS", default_value_t = 30_000)]
-    timeout_ms: u64,
-    /// The largest request body accepted, in bytes.
-    #[arg(long, env = "FUNCMESH_BODY_LIMIT", default_value_t = 6 * 1024 * 1024)]
-    body_limit: usize,
-    /// Function calls run at once (default: twice the cores).
-    #[arg(long, env = "FUNCMESH_CONCURRENCY")]
-    concurrency: Option<usize>,
-    /// Send every request through the firehose and the tron, even when the
-    /// gateway knows the route.
-    #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
-    no_direct_routing: bool,
-    /// Serve the bundles as loaded at start: no reload on save.
-    #[arg(long, env = "FUNCMESH_NO_WATCH")]
-    no_watch: bool,
-    /// How long a file's events are held to merge a burst of writes into
-    /// one reload, in milliseconds.
-    #[arg(long, env = "FUNCMESH_DEBOUNCE_MS", default_value_t = 100)]
-    debounce_ms: u64,
-    #[command(flatten)]
-    python: cli::PythonArgs,
-    #[command(flatten)]
-    capture: cli::CaptureWriterArgs,
-    #[command(flatten)]
-    capture_rules: cli::CaptureRuleArgs,
 }
 
 fn main() -> std::process::ExitCode {
@@ -164,7 +126,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
 
 async fn run_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Dev(args) => dev(args).await,
+        Command::Dev(args) => cli::dev(args, wait_for_signal()).await,
         Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
         Command::Tron(args) => cli::tron(args, wait_for_signal()).await,
         Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
@@ -179,38 +141,6 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         }
         Command::Check { dir } => check(&dir).await,
     }
-}
-
-async fn dev(args: DevArgs) -> anyhow::Result<()> {
-    let mut options = DevOptions::new(&args.dir).timeout(Duration::from_millis(args.timeout_ms));
-    options.gateway.body_limit = args.body_limit;
-    options.gateway.direct_routing = !args.no_direct_routing;
-    options.debounce = Duration::from_millis(args.debounce_ms.max(1));
-    if let Some(n) = args.concurrency {
-        options.concurrency = n.max(1);
-    }
-    options.python = args.python.config();
-    options.capture = args.capture.config();
-    options.capture_rules = args.capture_rules.rules();
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let mesh = DevMesh::start(options, listener).await?;
-    let table = mesh.registry().table();
-    cli::log_routes(&table);
-    tracing::info!(
-        "funcmesh dev serving {} bundle(s) on {}",
-        table.routes.len(),
-        funcmesh::dev::describe(mesh.local_addr())
-    );
-    let watching = match args.no_watch {
-        true => None,
-        false => Some(mesh.watch()?),
-    };
-    wait_for_signal().await;
-    tracing::info!("shutting down: answering requests in flight");
-    drop(watching);
-    mesh.shutdown().await
 }
 
 async fn check(dir: &std::path::Path) -> anyhow::Result<()> {

@@ -9,12 +9,19 @@
 //! - [`queues`]: the names of the well-known queues.
 //! - [`capture`]: exchanges written as JSON lines for replay, with the
 //!   rules that switch capture on per Func at run time.
+//! - [`control`]: the versioned control protocol the processes speak on the
+//!   bus: routing-table announcements, hellos, runner heartbeats, capture
+//!   changes; and the follower that keeps a process's table current.
+//! - [`shutdown`]: the signal every task of a process listens to, and the
+//!   consumer loop that keeps serving until it.
 #![deny(missing_docs)]
 
 pub mod bundle;
 pub mod capture;
+pub mod control;
 pub mod envelope;
 pub mod queues;
 pub mod routing;
+pub mod shutdown;
 
 pub use envelope::{Body, RequestEnvelope, ResponseEnvelope};

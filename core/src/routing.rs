@@ -73,7 +73,7 @@ pub fn base_path_matches(base: &str, path: &str) -> bool {
 }
 
 /// An immutable table; a change builds a new one and swaps the `Arc`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouteTable {
     /// Bumped on every change, so that a pushed table never replaces a newer one.
     pub generation: u64,

@@ -24,6 +24,8 @@
 //! - [`Gateway`] (`gateway`): the shared state, its reply queue and the tasks
 //!   that consume it; [`GatewayConfig`] (`config`) and [`GatewayStats`]
 //!   (`stats`) beside it.
+//! - [`node`]: [`GatewayNode`], the gateway as a node of the mesh, following
+//!   the trons' routing tables and capture rules from the control topics.
 //!
 //! [`RouteTable`]: funcmesh_core::routing::RouteTable
 //! [`RequestEnvelope`]: funcmesh_core::RequestEnvelope
@@ -35,6 +37,7 @@ mod config;
 mod error;
 mod gateway;
 mod inbound;
+pub mod node;
 mod outbound;
 mod pending;
 mod request;
@@ -46,6 +49,7 @@ mod stats;
 pub use config::GatewayConfig;
 pub use error::{Error, Result};
 pub use gateway::Gateway;
+pub use node::{GatewayNode, GatewayOptions};
 pub use rescue::rescue;
 pub use serve::serve;
 pub use stats::{GatewayStats, StatsSnapshot};

@@ -20,10 +20,13 @@
 //!   named by its hash: from the disk cache, else downloaded from a tron,
 //!   checked against the hash and cached.
 //! - [`http`]: percent-decoding, query strings, cookies, media types.
+//! - [`node`]: [`RunnerNode`], the runner as a node of the mesh: it follows
+//!   the announced routes, consumes their Func queues and sends heartbeats.
 
 pub mod fetch;
 pub mod http;
 pub mod matcher;
+pub mod node;
 pub mod python;
 pub mod validate;
 pub mod wasm;
@@ -32,6 +35,7 @@ pub mod worker;
 #[cfg(test)]
 mod test_support;
 
+pub use node::{RunnerNode, RunnerOptions};
 pub use fetch::{BundleFetcher, FetchConfig, FetchError};
 pub use python::{PythonConfig, WorkerCommand};
 pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};

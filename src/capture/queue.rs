@@ -22,7 +22,7 @@ use funcmesh_core::queues::FUNC_QUEUE_PREFIX;
 use funcmesh_core::routing::Route;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::cluster::control;
+use funcmesh_core::control;
 
 /// How long a queue name waits for a table that names its Func: not long,
 /// as the copies start only after it.
@@ -44,7 +44,7 @@ pub struct Target {
 pub async fn resolve(bus: Arc<dyn Bus>, func: &str, wait: Duration) -> anyhow::Result<Target> {
     let raw_queue = func.starts_with(FUNC_QUEUE_PREFIX);
     let wait = if raw_queue { wait.min(NAME_WAIT) } else { wait };
-    let mut routes = crate::cluster::follow::follow(bus, "capture", &control::new_id()).await?;
+    let mut routes = control::follow::follow(bus, "capture", &control::new_id()).await?;
     let announced = tokio::time::timeout(wait, routes.wait_for(Option::is_some)).await;
     let table = match announced {
         Ok(Ok(table)) => table.clone(),

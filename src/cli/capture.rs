@@ -9,7 +9,7 @@ use funcmesh::capture::queue::{self as queue_capture, Limits, QueueCapture};
 use funcmesh_core::capture::Redaction;
 use funcmesh_core::capture::{CaptureRules, RouteRule};
 
-use super::BusArg;
+use super::flags::BusArg;
 
 /// `funcmesh capture on|off ...` or `funcmesh capture --from-queue ...`.
 #[derive(Debug, clap::Args)]
@@ -86,10 +86,10 @@ struct QueueArgs {
 pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
     match (args.command, args.queue.from_queue.clone()) {
         (Some(CaptureCommand::On(on)), _) => {
-            change(&on.bus, CaptureChange::On(on.rule), on.wait).await
+            change(&on.bus, CaptureChange::On { rule: on.rule }, on.wait).await
         }
         (Some(CaptureCommand::Off(off)), _) => {
-            change(&off.bus, CaptureChange::Off(off.route), off.wait).await
+            change(&off.bus, CaptureChange::Off { route: off.route }, off.wait).await
         }
         (None, Some(func)) => from_queue(&func, args.queue).await,
         (None, None) => anyhow::bail!(

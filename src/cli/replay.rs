@@ -66,7 +66,7 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     report: ReportFormat,
     #[command(flatten)]
-    python: super::PythonArgs,
+    python: super::flags::PythonFlags,
 }
 
 fn parse_path(text: &str) -> Result<JsonPath, String> {

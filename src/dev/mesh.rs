@@ -1,39 +1,38 @@
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use funcmesh_bus::Bus;
 use funcmesh_bus::inproc::InProcBus;
-use funcmesh_bus::{Bus, QueueSpec};
-use funcmesh_core::bundle::{self, Bundle};
-use funcmesh_core::capture::Capture;
-use funcmesh_core::queues;
-use funcmesh_core::routing::Route;
-use funcmesh_gateway::Gateway;
-use funcmesh_runner::{Executor, ExecutorConfig, Runner, RunnerConfig};
-use funcmesh_tron::{DeadLetters, Dispatcher, Registry};
+use funcmesh_core::bundle::Bundle;
+use funcmesh_core::control::RoutesAnnouncement;
+use funcmesh_core::shutdown::Shutdown;
+use funcmesh_gateway::{Gateway, GatewayNode, GatewayOptions};
+use funcmesh_runner::{RunnerNode, RunnerOptions};
+use funcmesh_tron::watch::{self, Target, WatchOptions};
+use funcmesh_tron::{Registry, TronNode, TronOptions};
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::DevOptions;
-use crate::shutdown::Shutdown;
-use crate::watch::LoadOutcome;
+use super::{DevOptions, LoadOutcome, WatchHandle};
+use crate::compose::{InstallInRunner, TronInProcess};
 
-/// A whole mesh in one process.
+/// How long a change may take to reach the gateway and the runner over the
+/// in-process bus before `load` returns anyway (it takes microseconds).
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// A whole mesh in one process: the cluster's nodes on the in-process bus.
 pub struct DevMesh {
     bus: Arc<dyn Bus>,
-    registry: Arc<Registry>,
-    runner: Arc<Runner>,
-    gateway: Arc<Gateway>,
+    tron: Arc<TronNode>,
+    runner: Arc<RunnerNode>,
+    gateway: GatewayNode,
     options: DevOptions,
-    served: Mutex<HashSet<String>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Stops the gateway: no new requests, those in flight are answered.
     drain: Shutdown,
-    /// Then stops the tron and the runners.
-    shutdown: Shutdown,
     addr: SocketAddr,
     server: Mutex<Option<JoinHandle<anyhow::Result<()>>>>,
 }
@@ -47,15 +46,6 @@ impl std::fmt::Debug for DevMesh {
     }
 }
 
-/// The gateway's capture, with the rules it starts with.
-fn start_capture(options: &DevOptions) -> anyhow::Result<Arc<Capture>> {
-    let capture = crate::capture::open(options.capture.clone())?;
-    capture
-        .set_rules(options.capture_rules.clone())
-        .map_err(|error| anyhow::anyhow!("--capture: {error} (give --capture-dir)"))?;
-    Ok(Arc::new(capture))
-}
-
 impl DevMesh {
     /// Starts the mesh on `listener` and loads every bundle under the
     /// directory. A bundle that fails to load is logged and left out; the
@@ -66,137 +56,97 @@ impl DevMesh {
             "{} is not a directory",
             options.dir.display()
         );
+        if options.capture.is_none() && options.capture_rules.is_active() {
+            anyhow::bail!(
+                "--capture: capture rules need a directory to write to (give --capture-dir)"
+            );
+        }
+        options
+            .capture_rules
+            .validate()
+            .map_err(|error| anyhow::anyhow!("--capture: {error}"))?;
         let addr = listener
             .local_addr()
             .context("reading the listener's address")?;
         let bus: Arc<dyn Bus> = Arc::new(InProcBus::new());
-        bus.declare(&QueueSpec::work(queues::DEAD_LETTER)).await?;
-        bus.declare(&QueueSpec::work(queues::PARKED).max_len(options.queue_limit))
-            .await?;
-        let firehose = QueueSpec::work(&options.gateway.firehose)
-            .max_len(options.queue_limit)
-            .dead_letter_after(options.max_deliveries, queues::DEAD_LETTER);
-        bus.declare(&firehose).await?;
+        // A replaced version stays installed until every request routed to
+        // it has had its deadline.
+        let grace = options.gateway.timeout + Duration::from_secs(1);
 
-        let registry = Arc::new(Registry::new());
-        let executor = Arc::new(Executor::new(ExecutorConfig {
-            concurrency: options.concurrency,
-            python: options.python.clone(),
-            ..ExecutorConfig::default()
-        })?);
-        let runner = Arc::new(Runner::new(
+        let source = Arc::new(TronInProcess::default());
+        let mut runner_options = RunnerOptions::new(std::env::temp_dir());
+        runner_options.source = Some(Arc::clone(&source) as _);
+        runner_options.concurrency = options.concurrency;
+        runner_options.dev_mode = options.dev_mode;
+        runner_options.grace = grace;
+        runner_options.python = options.python.clone();
+        let runner = RunnerNode::start(Arc::clone(&bus), runner_options).await?;
+
+        let gateway = GatewayNode::start(
             Arc::clone(&bus),
-            Arc::clone(&executor),
-            RunnerConfig {
-                concurrency: options.concurrency,
-                dev_mode: options.dev_mode,
+            GatewayOptions {
+                config: options.gateway.clone(),
+                capture: options.capture.clone(),
             },
-        ));
-        let gateway = Gateway::start_capturing(
-            Arc::clone(&bus),
-            options.gateway.clone(),
-            registry.subscribe(),
-            start_capture(&options)?,
         )
         .await?;
+
+        let mut tron_options = TronOptions::new(&options.dir);
+        tron_options.policy = options.policy;
+        tron_options.firehose = options.gateway.firehose.clone();
+        tron_options.grace = grace;
+        tron_options.watch = false;
+        tron_options.debounce = options.debounce;
+        tron_options.prepare = Some(Arc::new(InstallInRunner(runner.runner().clone())));
+        tron_options.capture = options.capture_rules.clone();
+        let tron = TronNode::start(Arc::clone(&bus), tron_options, None).await?;
+        source.set(&tron);
+
         let drain = Shutdown::new();
-        let shutdown = Shutdown::new();
-
-        let dispatcher = Dispatcher::new(Arc::clone(&bus), registry.subscribe());
-        let firehose_name = options.gateway.firehose.clone();
-        let stop = shutdown.wait();
-        let tron = tokio::spawn(async move {
-            if let Err(error) = dispatcher.serve(&firehose_name, stop).await {
-                tracing::error!(%error, "the dispatcher stopped");
-            }
-        });
-        let dead = DeadLetters::new(Arc::clone(&bus), queues::PARKED);
-        let stop = shutdown.wait();
-        let dead_letters = tokio::spawn(async move {
-            if let Err(error) = dead.serve(queues::DEAD_LETTER, stop).await {
-                tracing::error!(%error, "the dead-letter consumer stopped");
-            }
-        });
-        let server = tokio::spawn(funcmesh_gateway::serve(
-            listener,
-            Arc::clone(&gateway),
-            drain.wait(),
-        ));
-
+        let server = {
+            let gateway = Arc::clone(gateway.gateway());
+            tokio::spawn(funcmesh_gateway::serve(listener, gateway, drain.wait()))
+        };
         let mesh = Arc::new(Self {
             bus,
-            registry,
+            tron,
             runner,
             gateway,
             options,
-            served: Mutex::default(),
-            tasks: Mutex::new(vec![tron, dead_letters]),
             drain,
-            shutdown,
             addr,
             server: Mutex::new(Some(server)),
         });
-        for dir in bundle::find_bundles(&mesh.options.dir) {
-            match mesh.load(&dir).await {
-                Ok(_) => {}
-                Err(error) => tracing::error!("bundle {} not loaded: {error:#}", dir.display()),
-            }
-        }
+        mesh.settle().await;
         Ok(mesh)
     }
 
-    /// Loads (or reloads) the bundle in `dir` and makes it live. On error the
-    /// version already live, if any, keeps serving.
+    /// Loads (or reloads) the bundle in `dir` and makes it live: when this
+    /// returns, the gateway routes to it. On error the version already
+    /// live, if any, keeps serving.
     pub async fn load(&self, dir: &Path) -> anyhow::Result<LoadOutcome> {
-        let started = Instant::now();
-        let owned = dir.to_path_buf();
-        let bundle = tokio::task::spawn_blocking(move || bundle::load_any(&owned))
-            .await
-            .context("the bundle loader panicked")??;
-        let bundle = Arc::new(bundle);
-        let current = self.registry.get(&bundle.dir);
-        if current.as_ref().is_some_and(|c| c.hash == bundle.hash) {
-            return Ok(LoadOutcome::Unchanged);
-        }
-        self.runner
-            .install(Arc::clone(&bundle))
-            .await
-            .with_context(|| format!("installing {}", bundle.name))?;
-        self.serve_route(&bundle).await?;
-        let previous = match self.registry.install(Arc::clone(&bundle)) {
-            Ok(previous) => previous,
-            Err(conflict) => {
-                if current.is_none() {
-                    self.runner.retire(&bundle.hash);
-                }
-                // Named by the file that declares the route.
-                let spec = bundle.spec_file.display().to_string();
-                return Err(anyhow::Error::new(conflict).context(spec));
-            }
-        };
-        if let Some(old) = &previous {
-            self.retire_later(old);
-        }
-        // The watcher, or the caller, says why at INFO.
-        tracing::debug!(
-            bundle = %bundle.name,
-            hash = bundle.short_hash(),
-            previous = previous.as_ref().map(|p| p.short_hash()).unwrap_or("-"),
-            host = bundle.host.as_deref().unwrap_or("*"),
-            base_path = %bundle.base_path,
-            operations = bundle.operations.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "bundle live"
-        );
-        Ok(LoadOutcome::live(&bundle, previous.as_deref()))
+        let outcome = self.tron.load(dir).await?;
+        self.settle().await;
+        Ok(outcome)
     }
 
-    /// Takes the bundle from `dir` out of service: its routes answer 404.
-    pub fn unload(&self, dir: &Path) -> Option<Arc<Bundle>> {
-        let removed = self.registry.remove(dir)?;
-        self.retire_later(&removed);
-        tracing::debug!(bundle = %removed.name, hash = removed.short_hash(), "bundle removed");
+    /// Takes the bundle from `dir` out of service: when this returns, its
+    /// routes answer 404.
+    pub async fn unload(&self, dir: &Path) -> Option<Arc<Bundle>> {
+        let removed = self.tron.unload(dir)?;
+        self.settle().await;
         Some(removed)
+    }
+
+    /// Watches the bundle directory: a saved change reloads its bundle, a
+    /// new bundle directory goes live, a removed one stops routing. Keep
+    /// the handle; dropping it stops the watching. Its
+    /// [`WatchHandle::subscribe`] tells each reload's result.
+    pub fn watch(self: &Arc<Self>) -> anyhow::Result<WatchHandle> {
+        let options = WatchOptions {
+            debounce: self.options.debounce,
+        };
+        watch::watch(&self.options.dir, Arc::clone(self), options)
     }
 
     /// How the mesh was started.
@@ -211,7 +161,12 @@ impl DevMesh {
 
     /// The live bundles and routes.
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        self.tron.registry()
+    }
+
+    /// The tron node.
+    pub fn tron(&self) -> &Arc<TronNode> {
+        &self.tron
     }
 
     /// The bus the mesh runs on.
@@ -226,19 +181,15 @@ impl DevMesh {
 
     /// The gateway (for its statistics).
     pub fn gateway(&self) -> &Arc<Gateway> {
-        &self.gateway
+        self.gateway.gateway()
     }
 
-    /// Stops accepting, answers what is in flight, then stops every task.
-    /// The tron and the runners keep working until the gateway has drained,
+    /// Stops accepting, answers what is in flight, then stops every node.
+    /// The tron and the runner keep working until the gateway has drained,
     /// so that requests already queued are answered, not timed out.
     pub async fn shutdown(&self) -> anyhow::Result<()> {
         self.drain.trigger();
-        let server = self
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let server = self.server.lock().take();
         let drained = match server {
             Some(server) => server
                 .await
@@ -246,57 +197,56 @@ impl DevMesh {
                 .and_then(|r| r),
             None => Ok(()),
         };
-        self.shutdown.trigger();
-        crate::capture::log_stats(self.gateway.capture());
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        for task in tasks {
-            let _ = task.await;
-        }
+        funcmesh_gateway::node::log_capture_stats(self.gateway().capture());
+        self.tron.shutdown().await;
+        self.runner.shutdown().await;
         drained
     }
 
-    /// Makes sure the route's Func queue exists and a runner consumes it.
-    async fn serve_route(&self, bundle: &Bundle) -> anyhow::Result<()> {
-        let route = Route::for_bundle(bundle);
-        let fresh = self
-            .served
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(route.queue.clone());
-        if !fresh {
-            return Ok(());
+    /// Waits until the gateway and the runner follow what the tron
+    /// announces now.
+    async fn settle(&self) {
+        let want = self.tron.announcement();
+        let current = |applied: &Option<Arc<RoutesAnnouncement>>| {
+            applied.as_ref().is_some_and(|a| {
+                a.tron == want.tron
+                    && a.table.routes == want.table.routes
+                    && a.capture == want.capture
+            })
+        };
+        let (mut gateway, mut runner) = (self.gateway.applied(), self.runner.applied());
+        let both = async {
+            let _ = gateway.wait_for(current).await;
+            let _ = runner.wait_for(current).await;
+        };
+        if tokio::time::timeout(SETTLE, both).await.is_err() {
+            tracing::warn!(
+                "the gateway or the runner has not taken the routes within {SETTLE:?}; serving anyway"
+            );
         }
-        let spec = QueueSpec::work(&route.queue)
-            .max_len(self.options.queue_limit)
-            .dead_letter_after(self.options.max_deliveries, queues::DEAD_LETTER);
-        self.bus.declare(&spec).await?;
-        let runner = Arc::clone(&self.runner);
-        let stop = self.shutdown.wait();
-        let task = tokio::spawn(async move {
-            if let Err(error) = runner.serve(&route.queue, stop).await {
-                tracing::error!(%error, queue = %route.queue, "runner stopped serving");
-            }
-        });
-        self.tasks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(task);
-        Ok(())
+    }
+}
+
+impl Target for DevMesh {
+    fn load(&self, dir: &Path) -> impl Future<Output = anyhow::Result<LoadOutcome>> + Send {
+        DevMesh::load(self, dir)
     }
 
-    /// Keeps a replaced version installed until every request that was routed
-    /// to it has had its deadline, then frees its compiled module.
-    fn retire_later(&self, old: &Arc<Bundle>) {
-        let runner = Arc::clone(&self.runner);
-        let registry = Arc::clone(&self.registry);
-        let old = Arc::clone(old);
-        let grace = self.options.gateway.timeout + Duration::from_secs(1);
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            let live_again = registry.bundles().iter().any(|b| b.hash == old.hash);
-            if !live_again {
-                runner.retire(&old.hash);
-            }
-        });
+    async fn unload(&self, dir: &Path) -> Option<String> {
+        DevMesh::unload(self, dir)
+            .await
+            .map(|removed| removed.hash.clone())
+    }
+
+    fn live(&self, dir: &Path) -> Option<String> {
+        self.registry().get(dir).map(|bundle| bundle.hash.clone())
+    }
+
+    fn served(&self) -> Vec<PathBuf> {
+        self.registry()
+            .bundles()
+            .iter()
+            .map(|bundle| bundle.dir.clone())
+            .collect()
     }
 }

@@ -12,13 +12,22 @@
 //!   bundles directory, plus `/bundles`, `/status` and `/health`.
 //! - [`dead_letter`]: answers 502 for each request whose deliveries all
 //!   failed, then parks it for inspection.
+//! - [`policy`]: the queues the mesh declares and their limits.
+//! - [`watch`]: reload on save: a bundle directory watched, each change
+//!   made live or refused with a clear reason.
+//! - [`node`]: [`TronNode`], all of the above composed into the tron of a
+//!   mesh: it announces the routes on the bus, hears the runners, and is
+//!   the target the watcher and the admin uploads load into.
 
 pub mod admin;
 mod consume;
 pub mod dead_letter;
 pub mod dispatch;
+pub mod node;
+pub mod policy;
 pub mod registry;
 pub mod store;
+pub mod watch;
 
 #[cfg(test)]
 mod test_support;
@@ -26,5 +35,8 @@ mod test_support;
 pub use admin::{AdminState, UploadHook};
 pub use dead_letter::{DeadLetterSnapshot, DeadLetters};
 pub use dispatch::{DispatchStats, Dispatcher};
+pub use node::{Prepare, TronNode, TronOptions};
+pub use policy::QueuePolicy;
 pub use registry::{Registry, RegistryError};
 pub use store::{BundleInfo, BundleStore};
+pub use watch::{LoadOutcome, ReloadEvent, WatchHandle};

@@ -1,10 +1,7 @@
 //! What a runner has done, counted with atomics so that every request task
 //! updates them without a lock; the tron reads [`StatsSnapshot`]s.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-use serde::{Deserialize, Serialize};
 
 /// Why a request did not get the function's own answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,27 +84,8 @@ pub struct RunnerStats {
     failures: [AtomicU64; Failure::ALL.len()],
 }
 
-/// A point-in-time copy of [`RunnerStats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatsSnapshot {
-    /// Requests taken on (valid envelope, not expired).
-    pub requests: u64,
-    /// Requests the function itself answered (any status).
-    pub answered: u64,
-    /// Requests being worked on now.
-    pub in_flight: u64,
-    /// Time spent in calls, instantiation included, in microseconds.
-    pub run_us_total: u64,
-    /// Deliveries skipped because their client had stopped waiting.
-    pub expired: u64,
-    /// Deliveries that were not envelopes (dead-lettered).
-    pub malformed_envelopes: u64,
-    /// Replies not published: not taken by the request's deadline, or the
-    /// bus closing (the request was then requeued).
-    pub publish_failures: u64,
-    /// Requests answered by the runner instead, by reason.
-    pub failures: BTreeMap<String, u64>,
-}
+/// A point-in-time copy of [`RunnerStats`], as heartbeats carry it.
+pub use funcmesh_core::control::StatsSnapshot;
 
 impl RunnerStats {
     pub(crate) fn started(&self) -> InFlight<'_> {

@@ -6,7 +6,7 @@ use funcmesh_core::envelope::{Body, VERSION};
 use funcmesh_core::routing::RouteTable;
 
 use super::*;
-use crate::cluster::control::{HELLO_TOPIC, ROUTES_TOPIC, RoutesAnnouncement};
+use funcmesh_core::control::{HELLO_TOPIC, ROUTES_TOPIC, RoutesAnnouncement};
 
 const QUEUE: &str = "funcmesh.func.00112233aabbccdd";
 

@@ -4,12 +4,12 @@ use std::sync::{Arc, Weak};
 
 use funcmesh_bus::{Consumer, now_ms};
 
-use super::{TronNode, lock};
-use crate::capture::control::{CAPTURE_TOPIC, CaptureChange};
-use crate::cluster::control::{
-    self, ANNOUNCE_EVERY, HELLO_TOPIC, Hello, ROUTES_TOPIC, RUNNER_EXPIRY, RUNNER_STATS_TOPIC,
-    RoutesAnnouncement, RunnerHeartbeat,
+use funcmesh_core::control::{
+    self, ANNOUNCE_EVERY, CAPTURE_TOPIC, CaptureChange, HELLO_TOPIC, Hello, ROUTES_TOPIC,
+    RUNNER_EXPIRY, RUNNER_STATS_TOPIC, RoutesAnnouncement, RunnerHeartbeat,
 };
+
+use super::TronNode;
 
 /// Starts the announcer: on every change of the routes, every
 /// [`ANNOUNCE_EVERY`], and whenever a gateway or runner says hello.
@@ -84,12 +84,7 @@ async fn next(
 impl TronNode {
     /// Broadcasts the routing table now.
     pub(super) async fn announce(&self) {
-        let announcement = RoutesAnnouncement {
-            tron: self.id.clone(),
-            store: Some(self.store_url.clone()),
-            table: (*self.registry.table()).clone(),
-            capture: lock(&self.capture).clone(),
-        };
+        let announcement = self.announcement();
         if let Err(error) = self
             .bus
             .broadcast(ROUTES_TOPIC, control::encode(&announcement))
@@ -99,10 +94,21 @@ impl TronNode {
         }
     }
 
+    /// What this tron announces now: its routing table, its store and the
+    /// capture rules.
+    pub fn announcement(&self) -> RoutesAnnouncement {
+        RoutesAnnouncement {
+            tron: self.id.clone(),
+            store: self.store_url.clone(),
+            table: (*self.registry.table()).clone(),
+            capture: self.capture.lock().clone(),
+        }
+    }
+
     /// Applies a `funcmesh capture on|off`; the announcement that follows
     /// carries the new rules to the gateways.
     fn change_capture(&self, change: &CaptureChange) {
-        let mut rules = lock(&self.capture);
+        let mut rules = self.capture.lock();
         let changed = change.apply(rules.clone());
         if let Err(error) = changed.validate() {
             tracing::warn!(%error, "capture change refused");
@@ -118,7 +124,7 @@ impl TronNode {
     fn heard(&self, beat: RunnerHeartbeat) {
         let now = now_ms();
         let expiry = RUNNER_EXPIRY.as_millis() as u64;
-        let mut runners = lock(&self.runners);
+        let mut runners = self.runners.lock();
         if !runners.contains_key(&beat.runner) {
             tracing::info!(runner = %beat.runner, host = %beat.host, pid = beat.pid, "runner joined");
         }

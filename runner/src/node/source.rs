@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use funcmesh_core::bundle::Bundle;
-use funcmesh_runner::fetch::BundleFetcher;
-use funcmesh_runner::{BundleSource, SourceError};
+use parking_lot::Mutex;
 
-use crate::cluster::lock;
+use crate::fetch::BundleFetcher;
+use crate::{BundleSource, SourceError};
 
 /// The fetcher of the configured trons, or of the store a tron announced.
 pub(super) struct FetchSource {
@@ -38,7 +38,7 @@ impl FetchSource {
 
     /// Remembers the name the routes give bundle `hash`.
     pub(super) fn name(&self, hash: &str, name: &str) {
-        let mut names = lock(&self.names);
+        let mut names = self.names.lock();
         names.insert(hash.to_owned(), name.to_owned());
     }
 
@@ -47,7 +47,7 @@ impl FetchSource {
         if self.fixed {
             return;
         }
-        let mut fetcher = lock(&self.fetcher);
+        let mut fetcher = self.fetcher.lock();
         if fetcher.as_ref().is_some_and(|(url, _)| url == store) {
             return;
         }
@@ -57,7 +57,7 @@ impl FetchSource {
     }
 
     fn current(&self) -> Option<Arc<BundleFetcher>> {
-        let fetcher = lock(&self.fetcher);
+        let fetcher = self.fetcher.lock();
         fetcher.as_ref().map(|(_, f)| Arc::clone(f))
     }
 }
@@ -73,7 +73,7 @@ impl BundleSource for FetchSource {
                 .current()
                 .ok_or("no tron has announced a bundle store yet")?;
             let bundle = fetcher.fetch(&hash).await?;
-            let name = lock(&self.names).get(&hash).cloned();
+            let name = self.names.lock().get(&hash).cloned();
             Ok(match name {
                 Some(name) if name != bundle.name => Arc::new(Bundle {
                     name,

@@ -1,4 +1,10 @@
-//! `funcmesh tron`: the bundle directory, the bundle store, the routes.
+//! The tron as a node of the mesh: it owns the bundle directory and the
+//! bundle store, declares the queues, announces the routes, dispatches the
+//! firehose and answers dead letters.
+//!
+//! - `target`: loading and unloading bundles, which the watcher drives.
+//! - `announce`: the control traffic: announcing the routes, hearing
+//!   runners' heartbeats and capture changes.
 
 mod announce;
 mod target;
@@ -6,27 +12,46 @@ mod target;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use funcmesh_bus::Bus;
-use funcmesh_core::bundle;
+use funcmesh_core::bundle::{self, Bundle};
 use funcmesh_core::capture::CaptureRules;
+use funcmesh_core::control::{self, RunnerHeartbeat};
 use funcmesh_core::queues;
-use funcmesh_tron::admin::{self, AdminState};
-use funcmesh_tron::store::BundleStore;
-use funcmesh_tron::{DeadLetters, Dispatcher, Registry};
+use funcmesh_core::shutdown::{Shutdown, keep_serving};
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::control::{self, RunnerHeartbeat};
-use super::{QueuePolicy, lock};
-use crate::shutdown::Shutdown;
+use crate::admin::{self, AdminState};
+use crate::policy::QueuePolicy;
+use crate::store::BundleStore;
 use crate::watch::{self, WatchHandle, WatchOptions};
+use crate::{DeadLetters, Dispatcher, Registry};
 
-/// How `funcmesh tron` runs.
-#[derive(Debug, Clone)]
+/// What must hold of a bundle before it goes live, beyond loading: a Python
+/// bundle imports, say, or (in one process) the runner has it installed. A
+/// bundle that fails it is refused and the version live keeps serving.
+pub trait Prepare: Send + Sync + 'static {
+    /// Readies `bundle`, or says why it cannot serve.
+    fn prepare(
+        &self,
+        bundle: Arc<Bundle>,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + '_>>;
+
+    /// `hash` was prepared but did not go live (its route is taken by
+    /// another bundle): undo what [`prepare`](Self::prepare) did.
+    fn discard(&self, hash: &str) {
+        let _ = hash;
+    }
+}
+
+/// How a tron node runs.
+#[derive(Clone)]
 pub struct TronOptions {
     /// The watched directory of bundles.
     pub bundles: PathBuf,
@@ -46,11 +71,26 @@ pub struct TronOptions {
     pub watch: bool,
     /// The watcher's debounce window.
     pub debounce: Duration,
-    /// How Python bundles are import-checked before they go live; without a
-    /// worker command they are not (the runners will refuse a broken one).
-    pub python: funcmesh_runner::PythonConfig,
+    /// What is checked of a bundle before it goes live; without it, only
+    /// that it loads (the runners will refuse a version they cannot run).
+    pub prepare: Option<Arc<dyn Prepare>>,
     /// The capture rules announced until `funcmesh capture` changes them.
     pub capture: CaptureRules,
+}
+
+impl std::fmt::Debug for TronOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TronOptions")
+            .field("bundles", &self.bundles)
+            .field("public_url", &self.public_url)
+            .field("policy", &self.policy)
+            .field("firehose", &self.firehose)
+            .field("grace", &self.grace)
+            .field("watch", &self.watch)
+            .field("prepare", &self.prepare.is_some())
+            .field("capture", &self.capture)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TronOptions {
@@ -65,7 +105,7 @@ impl TronOptions {
             max_upload: admin::DEFAULT_MAX_UPLOAD,
             watch: true,
             debounce: WatchOptions::default().debounce,
-            python: funcmesh_runner::PythonConfig::default(),
+            prepare: None,
             capture: CaptureRules::default(),
         }
     }
@@ -78,8 +118,9 @@ pub struct TronNode {
     registry: Arc<Registry>,
     store: Arc<BundleStore>,
     options: TronOptions,
-    store_url: String,
-    admin_addr: SocketAddr,
+    /// Where runners fetch packs, when the admin listener serves them.
+    store_url: Option<String>,
+    admin_addr: Option<SocketAddr>,
     declared: Mutex<HashSet<String>>,
     runners: Mutex<HashMap<String, RunnerHeartbeat>>,
     capture: Mutex<CaptureRules>,
@@ -99,12 +140,13 @@ impl std::fmt::Debug for TronNode {
 
 impl TronNode {
     /// Declares the shared queues, loads every bundle, and starts the
-    /// dispatcher, the dead-letter consumer, the announcer and the admin
-    /// listener on `admin_listener`.
+    /// dispatcher, the dead-letter consumer, the announcer and, on
+    /// `admin_listener`, the admin listener (a mesh in one process may do
+    /// without: its runner gets bundles in memory).
     pub async fn start(
         bus: Arc<dyn Bus>,
         options: TronOptions,
-        admin_listener: TcpListener,
+        admin_listener: Option<TcpListener>,
     ) -> anyhow::Result<Arc<Self>> {
         anyhow::ensure!(
             options.bundles.is_dir(),
@@ -112,12 +154,14 @@ impl TronNode {
             options.bundles.display()
         );
         let admin_addr = admin_listener
-            .local_addr()
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
             .context("reading the admin listener's address")?;
         let store_url = options
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{admin_addr}"));
+            .or_else(|| admin_addr.map(|addr| format!("http://{addr}")));
         let capture = options.capture.clone();
         let node = Arc::new(Self {
             id: control::new_id(),
@@ -136,7 +180,9 @@ impl TronNode {
         });
         node.declare_shared().await;
         node.spawn_consumers();
-        node.spawn_admin(admin_listener);
+        if let Some(listener) = admin_listener {
+            node.spawn_admin(listener);
+        }
         announce::spawn(&node);
         for dir in bundle::find_bundles(&node.options.bundles) {
             if let Err(error) = node.load(&dir).await {
@@ -144,14 +190,38 @@ impl TronNode {
             }
         }
         if node.options.watch {
-            let options = WatchOptions {
-                debounce: node.options.debounce,
-            };
-            let handle = watch::watch(&node.options.bundles, Arc::clone(&node), options)?;
-            *lock(&node.watching) = Some(handle);
+            let handle = node.watch()?;
+            *node.watching.lock() = Some(handle);
         }
-        tracing::info!(tron.id = %node.id, admin = %node.store_url, bundles = %node.options.bundles.display(), "tron started");
+        tracing::info!(
+            tron.id = %node.id,
+            admin = node.store_url.as_deref().unwrap_or("-"),
+            bundles = %node.options.bundles.display(),
+            "tron started"
+        );
         Ok(node)
+    }
+
+    /// Watches the bundle directory: a saved change reloads its bundle, a
+    /// new bundle directory goes live, a removed one stops routing. Keep
+    /// the handle; dropping it stops the watching. Its
+    /// [`WatchHandle::subscribe`] tells each reload's result. A node
+    /// started with [`TronOptions::watch`] watches already.
+    pub fn watch(self: &Arc<Self>) -> anyhow::Result<WatchHandle> {
+        let options = WatchOptions {
+            debounce: self.options.debounce,
+        };
+        watch::watch(&self.options.bundles, Arc::clone(self), options)
+    }
+
+    /// How the node was started.
+    pub fn options(&self) -> &TronOptions {
+        &self.options
+    }
+
+    /// The node's id, which its announcements carry.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The live bundles and routes.
@@ -159,23 +229,23 @@ impl TronNode {
         &self.registry
     }
 
-    /// Where the admin listener is bound.
-    pub fn admin_addr(&self) -> SocketAddr {
+    /// Where the admin listener is bound, if the node has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
     }
 
     /// The runners heard from recently.
     pub fn runners(&self) -> Vec<RunnerHeartbeat> {
-        let mut runners: Vec<_> = lock(&self.runners).values().cloned().collect();
+        let mut runners: Vec<_> = self.runners.lock().values().cloned().collect();
         runners.sort_by(|a, b| a.runner.cmp(&b.runner));
         runners
     }
 
     /// Stops every task: the firehose is left to the other trons.
     pub async fn shutdown(&self) {
-        lock(&self.watching).take();
+        self.watching.lock().take();
         self.shutdown.trigger();
-        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        let mut tasks = std::mem::take(&mut *self.tasks.lock());
         while tasks.join_next().await.is_some() {}
     }
 
@@ -200,7 +270,7 @@ impl TronNode {
         let firehose = self.options.firehose.clone();
         let shutdown = self.shutdown.clone();
         self.spawn(async move {
-            super::keep_serving("the firehose", shutdown, |stop| {
+            keep_serving("the firehose", shutdown, |stop| {
                 let (dispatcher, firehose) = (Arc::clone(&dispatcher), firehose.clone());
                 async move { dispatcher.serve(&firehose, stop).await }
             })
@@ -209,7 +279,7 @@ impl TronNode {
         let dead = Arc::new(DeadLetters::new(Arc::clone(&self.bus), queues::PARKED));
         let shutdown = self.shutdown.clone();
         self.spawn(async move {
-            super::keep_serving("the dead letters", shutdown, |stop| {
+            keep_serving("the dead letters", shutdown, |stop| {
                 let dead = Arc::clone(&dead);
                 async move { dead.serve(queues::DEAD_LETTER, stop).await }
             })
@@ -255,11 +325,11 @@ impl TronNode {
             "tron": self.id,
             "routes": self.registry.table().routes,
             "runners": self.runners(),
-            "capture": lock(&self.capture).clone(),
+            "capture": self.capture.lock().clone(),
         })
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        lock(&self.tasks).spawn(task);
+        self.tasks.lock().spawn(task);
     }
 }

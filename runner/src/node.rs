@@ -1,30 +1,35 @@
-//! `funcmesh runner`: serves every announced route with bundles fetched
-//! from a tron, and reports its statistics.
+//! The runner as a node of the mesh: it serves every announced route, with
+//! bundles fetched from a tron's store by hash (or handed over in-process),
+//! and reports its statistics in heartbeats.
 
 mod source;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use funcmesh_bus::{Bus, now_ms};
-use funcmesh_runner::{Executor, ExecutorConfig, Runner, RunnerConfig};
+use funcmesh_core::control::{
+    self, HEARTBEAT_EVERY, RUNNER_STATS_TOPIC, RoutesAnnouncement, RunnerHeartbeat, follow,
+};
+use funcmesh_core::shutdown::{Shutdown, keep_serving};
+use parking_lot::Mutex;
 use tokio::task::JoinSet;
 
-use super::control::{
-    self, HEARTBEAT_EVERY, RUNNER_STATS_TOPIC, RoutesAnnouncement, RunnerHeartbeat,
-};
-use super::{follow, lock};
-use crate::shutdown::Shutdown;
+use crate::{BundleSource, Executor, ExecutorConfig, Runner, RunnerConfig};
 use source::FetchSource;
 
-/// How `funcmesh runner` runs.
-#[derive(Debug, Clone)]
+/// How a runner node runs.
+#[derive(Clone)]
 pub struct RunnerOptions {
     /// Admin URLs of the trons to fetch bundles from; empty: the store each
     /// tron announces.
     pub trons: Vec<String>,
+    /// Where bundles come from instead of a tron's store: a mesh in one
+    /// process hands them over in memory.
+    pub source: Option<Arc<dyn BundleSource>>,
     /// Where fetched bundles are kept.
     pub cache_dir: PathBuf,
     /// Calls run at once (also each Func queue's prefetch).
@@ -35,7 +40,7 @@ pub struct RunnerOptions {
     /// for requests already routed to it.
     pub grace: Duration,
     /// How Python bundles run; without a worker command they are refused.
-    pub python: funcmesh_runner::PythonConfig,
+    pub python: crate::PythonConfig,
 }
 
 impl RunnerOptions {
@@ -43,12 +48,26 @@ impl RunnerOptions {
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         Self {
             trons: Vec::new(),
+            source: None,
             cache_dir: cache_dir.into(),
-            concurrency: funcmesh_runner::ExecutorConfig::default().concurrency,
+            concurrency: ExecutorConfig::default().concurrency,
             dev_mode: false,
             grace: Duration::from_secs(31),
-            python: funcmesh_runner::PythonConfig::default(),
+            python: crate::PythonConfig::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for RunnerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunnerOptions")
+            .field("trons", &self.trons)
+            .field("in_process_source", &self.source.is_some())
+            .field("cache_dir", &self.cache_dir)
+            .field("concurrency", &self.concurrency)
+            .field("dev_mode", &self.dev_mode)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,9 +77,11 @@ pub struct RunnerNode {
     bus: Arc<dyn Bus>,
     runner: Runner,
     options: RunnerOptions,
-    source: Arc<FetchSource>,
+    /// The trons' store, unless the options gave another source.
+    fetch: Option<Arc<FetchSource>>,
     queues: Mutex<HashSet<String>>,
     wanted: Mutex<HashSet<String>>,
+    applied: tokio::sync::watch::Sender<Option<Arc<RoutesAnnouncement>>>,
     shutdown: Shutdown,
     tasks: Mutex<JoinSet<()>>,
 }
@@ -87,18 +108,30 @@ impl RunnerNode {
                 dev_mode: options.dev_mode,
             },
         );
-        let source = Arc::new(FetchSource::new(&options.trons, &options.cache_dir));
-        runner.set_source(Arc::clone(&source) as _);
+        let fetch = match &options.source {
+            Some(given) => {
+                runner.set_source(Arc::clone(given));
+                None
+            }
+            None => {
+                let fetch = Arc::new(FetchSource::new(&options.trons, &options.cache_dir));
+                runner.set_source(Arc::clone(&fetch) as _);
+                Some(fetch)
+            }
+        };
         let id = control::new_id();
-        let mut routes = follow::follow(Arc::clone(&bus), "runner", &id).await?;
+        let mut routes = follow::follow(Arc::clone(&bus), "runner", &id)
+            .await
+            .context("listening for the routing tables")?;
         let node = Arc::new(Self {
             id,
             bus,
             runner,
             options,
-            source,
+            fetch,
             queues: Mutex::default(),
             wanted: Mutex::default(),
+            applied: tokio::sync::watch::Sender::new(None),
             shutdown: Shutdown::new(),
             tasks: Mutex::new(JoinSet::new()),
         });
@@ -109,7 +142,10 @@ impl RunnerNode {
                 while routes.changed().await.is_ok() {
                     let current = routes.borrow_and_update().clone();
                     match (current, weak.upgrade()) {
-                        (Some(announced), Some(node)) => node.apply(&announced),
+                        (Some(announced), Some(node)) => {
+                            node.apply(&announced);
+                            node.applied.send_replace(Some(announced));
+                        }
                         (_, None) => return,
                         _ => {}
                     }
@@ -123,14 +159,30 @@ impl RunnerNode {
     }
 
     /// What the runner has done so far.
-    pub fn stats(&self) -> funcmesh_runner::StatsSnapshot {
+    pub fn stats(&self) -> crate::StatsSnapshot {
         self.runner.stats()
+    }
+
+    /// The runner that runs the calls.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The last announcement this runner serves, as it changes: `None`
+    /// until the first.
+    pub fn applied(&self) -> tokio::sync::watch::Receiver<Option<Arc<RoutesAnnouncement>>> {
+        self.applied.subscribe()
+    }
+
+    /// Whether this node consumes `queue`.
+    pub fn serves(&self, queue: &str) -> bool {
+        self.queues.lock().contains(queue)
     }
 
     /// Stops taking requests, finishes those in flight, then returns.
     pub async fn shutdown(&self) {
         self.shutdown.trigger();
-        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        let mut tasks = std::mem::take(&mut *self.tasks.lock());
         while tasks.join_next().await.is_some() {}
     }
 
@@ -138,11 +190,13 @@ impl RunnerNode {
     /// background) and consumes their Func queues; versions no route names
     /// any more are retired after the grace period.
     fn apply(self: &Arc<Self>, announced: &RoutesAnnouncement) {
-        if let Some(store) = &announced.store {
-            self.source.use_store(store);
-        }
-        for route in &announced.table.routes {
-            self.source.name(&route.bundle, &route.name);
+        if let Some(fetch) = &self.fetch {
+            if let Some(store) = &announced.store {
+                fetch.use_store(store);
+            }
+            for route in &announced.table.routes {
+                fetch.name(&route.bundle, &route.name);
+            }
         }
         let hashes: HashSet<String> = announced
             .table
@@ -151,7 +205,7 @@ impl RunnerNode {
             .map(|r| r.bundle.clone())
             .collect();
         let dropped: Vec<String> = {
-            let mut wanted = lock(&self.wanted);
+            let mut wanted = self.wanted.lock();
             let dropped = wanted.difference(&hashes).cloned().collect();
             *wanted = hashes.clone();
             dropped
@@ -173,7 +227,7 @@ impl RunnerNode {
     }
 
     fn serve_queue(&self, queue: &str) {
-        if !lock(&self.queues).insert(queue.to_owned()) {
+        if !self.queues.lock().insert(queue.to_owned()) {
             return;
         }
         let runner = self.runner.clone();
@@ -181,7 +235,7 @@ impl RunnerNode {
         let shutdown = self.shutdown.clone();
         self.spawn(async move {
             let what = format!("the Func queue {queue}");
-            super::keep_serving(&what, shutdown, |stop| {
+            keep_serving(&what, shutdown, |stop| {
                 let (runner, queue) = (runner.clone(), queue.clone());
                 async move { runner.serve(&queue, stop).await }
             })
@@ -195,7 +249,7 @@ impl RunnerNode {
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             if let Some(node) = weak.upgrade()
-                && !lock(&node.wanted).contains(&hash)
+                && !node.wanted.lock().contains(&hash)
             {
                 tracing::debug!(bundle = %hash, "bundle retired");
                 node.runner.retire(&hash);
@@ -223,9 +277,11 @@ impl RunnerNode {
     }
 
     fn heartbeat(&self) -> RunnerHeartbeat {
-        let mut queues: Vec<String> = lock(&self.queues).iter().cloned().collect();
+        let mut queues: Vec<String> = self.queues.lock().iter().cloned().collect();
         queues.sort();
-        let mut bundles: Vec<String> = lock(&self.wanted)
+        let mut bundles: Vec<String> = self
+            .wanted
+            .lock()
             .iter()
             .filter(|hash| self.runner.has(hash))
             .cloned()
@@ -244,7 +300,7 @@ impl RunnerNode {
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        lock(&self.tasks).spawn(task);
+        self.tasks.lock().spawn(task);
     }
 }
 

@@ -68,7 +68,7 @@ pub trait Target: Send + Sync + 'static {
     fn load(&self, dir: &Path) -> impl Future<Output = anyhow::Result<LoadOutcome>> + Send;
 
     /// Takes the bundle from `dir` out of service; the hash it served.
-    fn unload(&self, dir: &Path) -> Option<String>;
+    fn unload(&self, dir: &Path) -> impl Future<Output = Option<String>> + Send;
 
     /// The hash live for `dir`, if any.
     fn live(&self, dir: &Path) -> Option<String>;

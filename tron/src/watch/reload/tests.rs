@@ -76,7 +76,7 @@ impl Target for Fake {
         })
     }
 
-    fn unload(&self, dir: &Path) -> Option<String> {
+    async fn unload(&self, dir: &Path) -> Option<String> {
         self.live.lock().unwrap().remove(dir)
     }
 

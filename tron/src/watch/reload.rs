@@ -92,7 +92,7 @@ impl<T: Target> Reloader<T> {
                 Err(error) => Attempt::Failed(error),
             }
         } else {
-            Attempt::Removed(self.target.unload(dir))
+            Attempt::Removed(self.target.unload(dir).await)
         }
     }
 

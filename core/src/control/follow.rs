@@ -6,7 +6,7 @@ use std::time::Duration;
 use funcmesh_bus::Bus;
 use tokio::sync::watch;
 
-use super::control::{self, HELLO_TOPIC, Hello, ROUTES_TOPIC, RoutesAnnouncement};
+use super::{HELLO_TOPIC, Hello, ROUTES_TOPIC, RoutesAnnouncement};
 
 /// How often a process that has no table yet says hello again.
 const HELLO_EVERY: Duration = Duration::from_secs(1);
@@ -17,10 +17,10 @@ pub async fn follow(
     bus: Arc<dyn Bus>,
     component: &str,
     id: &str,
-) -> anyhow::Result<watch::Receiver<Option<Arc<RoutesAnnouncement>>>> {
+) -> funcmesh_bus::Result<watch::Receiver<Option<Arc<RoutesAnnouncement>>>> {
     let mut announcements = bus.listen(ROUTES_TOPIC).await?;
     let (tx, rx) = watch::channel(None);
-    let hello = control::encode(&Hello {
+    let hello = super::encode(&Hello {
         component: component.to_owned(),
         id: id.to_owned(),
     });
@@ -44,7 +44,7 @@ pub async fn follow(
                     None => return,
                 },
             };
-            let Some(fresh) = control::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.body)
+            let Some(fresh) = super::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.body)
             else {
                 continue;
             };
@@ -79,9 +79,11 @@ fn newer(current: Option<&RoutesAnnouncement>, fresh: &RoutesAnnouncement) -> bo
 
 #[cfg(test)]
 mod tests {
-    use funcmesh_core::routing::{Route, RouteTable};
+    #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::capture::{CaptureRules, RouteRule};
+    use crate::routing::{Route, RouteTable};
 
     fn announcement(tron: &str, generation: u64, base: &str) -> RoutesAnnouncement {
         let route = Route {
@@ -118,12 +120,10 @@ mod tests {
             "same routes"
         );
         let mut capturing = announcement("a", 5, "/x");
-        capturing.capture = funcmesh_core::capture::CaptureRules::default().with(
-            funcmesh_core::capture::RouteRule {
-                route: "n".into(),
-                rate: 1.0,
-            },
-        );
+        capturing.capture = CaptureRules::default().with(RouteRule {
+            route: "n".into(),
+            rate: 1.0,
+        });
         assert!(newer(Some(&current), &capturing), "capture rules changed");
     }
 
@@ -133,14 +133,14 @@ mod tests {
         let mut hellos = bus.listen(HELLO_TOPIC).await.unwrap();
         let mut routes = follow(Arc::clone(&bus), "gateway", "g1").await.unwrap();
         let hello = hellos.next().await.unwrap().unwrap();
-        let hello: Hello = serde_json::from_slice(&hello.body).unwrap();
+        let hello: Hello = super::super::try_decode(&hello.body).unwrap();
         assert_eq!(
             (hello.component.as_str(), hello.id.as_str()),
             ("gateway", "g1")
         );
 
         let table = announcement("a", 1, "/x");
-        bus.broadcast(ROUTES_TOPIC, control::encode(&table))
+        bus.broadcast(ROUTES_TOPIC, super::super::encode(&table))
             .await
             .unwrap();
         routes.changed().await.unwrap();

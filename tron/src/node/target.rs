@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use funcmesh_core::bundle::{self, Bundle};
 use funcmesh_core::routing::Route;
 
-use super::{TronNode, lock};
+use super::TronNode;
 use crate::watch::{LoadOutcome, Target};
 
 impl TronNode {
@@ -26,9 +26,14 @@ impl TronNode {
         {
             return Ok(LoadOutcome::Unchanged);
         }
-        self.check_python(&packed.bundle).await?;
-        self.store.insert(&packed);
         let bundle = Arc::new(packed.bundle);
+        if let Some(prepare) = &self.options.prepare {
+            prepare
+                .prepare(Arc::clone(&bundle))
+                .await
+                .with_context(|| format!("preparing {}", bundle.name))?;
+        }
+        self.store.insert_bytes(&bundle, packed.bytes);
         let route = Route::for_bundle(&bundle);
         self.declare_func_queue(&route.queue).await?;
         let previous = match self.registry.install(Arc::clone(&bundle)) {
@@ -36,6 +41,9 @@ impl TronNode {
             Err(conflict) => {
                 if !self.is_live(&bundle.hash) {
                     self.store.remove(&bundle.hash);
+                    if let Some(prepare) = &self.options.prepare {
+                        prepare.discard(&bundle.hash);
+                    }
                 }
                 let spec = bundle.spec_file.display().to_string();
                 return Err(anyhow::Error::new(conflict).context(spec));
@@ -48,18 +56,6 @@ impl TronNode {
         Ok(LoadOutcome::live(&bundle, previous.as_deref()))
     }
 
-    /// Imports a Python bundle once before it goes live: the runners would
-    /// refuse a version that does not import, and the one live now must
-    /// keep serving instead.
-    async fn check_python(&self, bundle: &Bundle) -> anyhow::Result<()> {
-        let python = &self.options.python;
-        if !matches!(bundle.code, bundle::Code::Python { .. }) || python.worker.is_none() {
-            return Ok(());
-        }
-        funcmesh_runner::python::check(Arc::new(bundle.clone()), python).await?;
-        Ok(())
-    }
-
     /// Takes the bundle from `dir` out of service: its routes answer 404.
     pub fn unload(&self, dir: &Path) -> Option<Arc<Bundle>> {
         let removed = self.registry.remove(dir)?;
@@ -68,14 +64,14 @@ impl TronNode {
     }
 
     async fn declare_func_queue(&self, queue: &str) -> anyhow::Result<()> {
-        if lock(&self.declared).contains(queue) {
+        if self.declared.lock().contains(queue) {
             return Ok(());
         }
         self.bus
             .declare(&self.options.policy.work(queue))
             .await
             .with_context(|| format!("declaring the Func queue {queue}"))?;
-        lock(&self.declared).insert(queue.to_owned());
+        self.declared.lock().insert(queue.to_owned());
         Ok(())
     }
 
@@ -104,7 +100,7 @@ impl Target for TronNode {
         TronNode::load(self, dir)
     }
 
-    fn unload(&self, dir: &Path) -> Option<String> {
+    async fn unload(&self, dir: &Path) -> Option<String> {
         TronNode::unload(self, dir).map(|removed| removed.hash.clone())
     }
 

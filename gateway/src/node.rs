@@ -1,17 +1,19 @@
-//! `funcmesh gateway`: HTTP in, envelopes onto the bus, replies back out.
+//! The gateway as a node of the mesh: it follows the trons' routing tables
+//! and capture rules from the bus's control topics, and serves HTTP.
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use funcmesh_bus::Bus;
-use funcmesh_core::capture::{Capture, CaptureRules, WriterConfig};
+use funcmesh_core::capture::{Capture, CaptureRules, CaptureWriter, WriterConfig};
+use funcmesh_core::control::{RoutesAnnouncement, follow};
 use funcmesh_core::routing::RouteTable;
-use funcmesh_gateway::{Gateway, GatewayConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::follow;
+use crate::{Gateway, GatewayConfig};
 
-/// How `funcmesh gateway` runs.
+/// How a gateway node runs.
 #[derive(Debug, Clone, Default)]
 pub struct GatewayOptions {
     /// Limits, timeout and routing.
@@ -25,6 +27,8 @@ pub struct GatewayOptions {
 #[derive(Debug)]
 pub struct GatewayNode {
     gateway: Arc<Gateway>,
+    routes: watch::Receiver<Arc<RouteTable>>,
+    applied: watch::Receiver<Option<Arc<RoutesAnnouncement>>>,
 }
 
 impl GatewayNode {
@@ -33,9 +37,12 @@ impl GatewayNode {
     /// connects.
     pub async fn start(bus: Arc<dyn Bus>, options: GatewayOptions) -> anyhow::Result<Self> {
         let id = options.config.id.clone();
-        let capture = Arc::new(crate::capture::open(options.capture)?);
-        let mut announced = follow::follow(Arc::clone(&bus), "gateway", &id).await?;
+        let capture = Arc::new(open_capture(options.capture)?);
+        let mut announced = follow::follow(Arc::clone(&bus), "gateway", &id)
+            .await
+            .context("listening for the routing tables")?;
         let (tables, routes) = watch::channel(RouteTable::empty());
+        let (applied_tx, applied) = watch::channel(None);
         let following = Arc::clone(&capture);
         tokio::spawn(async move {
             let mut rules = CaptureRules::default();
@@ -50,15 +57,32 @@ impl GatewayNode {
                 if tables.send(Arc::new(fresh.table.clone())).is_err() {
                     return;
                 }
+                applied_tx.send_replace(Some(fresh));
             }
         });
-        let gateway = Gateway::start_capturing(bus, options.config, routes, capture).await?;
-        Ok(Self { gateway })
+        let gateway =
+            Gateway::start_capturing(bus, options.config, routes.clone(), capture).await?;
+        Ok(Self {
+            gateway,
+            routes,
+            applied,
+        })
     }
 
-    /// The gateway (for its statistics).
+    /// The last announcement this gateway routes and captures by, as it
+    /// changes: `None` until the first.
+    pub fn applied(&self) -> watch::Receiver<Option<Arc<RoutesAnnouncement>>> {
+        self.applied.clone()
+    }
+
+    /// The gateway (for its statistics and its capture).
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
+    }
+
+    /// The routing table this gateway routes by, as it changes.
+    pub fn routes(&self) -> watch::Receiver<Arc<RouteTable>> {
+        self.routes.clone()
     }
 
     /// Serves HTTP on `listener` until `shutdown`, then answers what is in
@@ -68,10 +92,37 @@ impl GatewayNode {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let served = funcmesh_gateway::serve(listener, Arc::clone(&self.gateway), shutdown).await;
-        crate::capture::log_stats(self.gateway.capture());
+        let served = crate::serve(listener, Arc::clone(&self.gateway), shutdown).await;
+        log_capture_stats(self.gateway.capture());
         served
     }
+}
+
+/// A gateway's capture: writing to `config`'s directory, or never (`None`).
+pub fn open_capture(config: Option<WriterConfig>) -> anyhow::Result<Capture> {
+    let Some(config) = config else {
+        return Ok(Capture::off());
+    };
+    let dir = config.dir.display().to_string();
+    let writer = CaptureWriter::start(config)
+        .with_context(|| format!("opening the capture directory {dir}"))?;
+    Ok(Capture::new(writer))
+}
+
+/// Writes out what was captured and says how much, when anything could be.
+pub fn log_capture_stats(capture: &Capture) {
+    if !capture.can_capture() {
+        return;
+    }
+    capture.flush();
+    let stats = capture.stats();
+    tracing::info!(
+        written = stats.written,
+        dropped = stats.dropped,
+        failed = stats.failed,
+        rotations = stats.rotations,
+        "capture stats"
+    );
 }
 
 /// Puts newly announced capture rules in force.

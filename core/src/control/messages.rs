@@ -1,0 +1,75 @@
+//! The messages of the control protocol, as they travel (less the version
+//! stamp, which [`super::encode`] adds).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capture::CaptureRules;
+use crate::routing::RouteTable;
+
+/// A tron's routing table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutesAnnouncement {
+    /// The announcing tron's id (a tron that restarts has a new one).
+    pub tron: String,
+    /// Where runners fetch bundles: `http://host:port` of its admin listener.
+    pub store: Option<String>,
+    /// The routes, with the bundle hash live on each.
+    pub table: RouteTable,
+    /// What the gateways capture (older trons send none: nothing).
+    #[serde(default)]
+    pub capture: CaptureRules,
+}
+
+/// A gateway or runner that just connected asks for the routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// `gateway` or `runner`.
+    pub component: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// What a runner reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerHeartbeat {
+    /// The runner's id.
+    pub runner: String,
+    /// Its host name, for an operator.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Calls it runs at once.
+    pub concurrency: usize,
+    /// The Func queues it consumes.
+    pub queues: Vec<String>,
+    /// The bundle versions installed.
+    pub bundles: Vec<String>,
+    /// Its counters since it started.
+    pub stats: StatsSnapshot,
+    /// When it sent this, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// A runner's counters since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    /// Requests taken on (valid envelope, not expired).
+    pub requests: u64,
+    /// Requests the function itself answered (any status).
+    pub answered: u64,
+    /// Requests being worked on now.
+    pub in_flight: u64,
+    /// Time spent in calls, instantiation included, in microseconds.
+    pub run_us_total: u64,
+    /// Deliveries skipped because their client had stopped waiting.
+    pub expired: u64,
+    /// Deliveries that were not envelopes (dead-lettered).
+    pub malformed_envelopes: u64,
+    /// Replies not published: not taken by the request's deadline, or the
+    /// bus closing (the request was then requeued).
+    pub publish_failures: u64,
+    /// Requests answered by the runner instead, by reason.
+    pub failures: BTreeMap<String, u64>,
+}

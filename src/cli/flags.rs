@@ -1,0 +1,248 @@
+//! One set of flags per component, each with a `FUNCMESH_*` fallback,
+//! flattened into every command that runs that component: `dev` takes the
+//! gateway's, the tron's and the runner's; `gateway`, `tron` and `runner`
+//! take their own plus where they connect. A value out of range is refused
+//! here, with the flag's name, never clamped later.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use funcmesh_core::capture::{CaptureRules, Redaction, RouteRule, WriterConfig};
+use funcmesh_gateway::{GatewayConfig, GatewayOptions};
+use funcmesh_runner::{PythonConfig, WorkerCommand};
+use funcmesh_tron::{QueuePolicy, TronOptions};
+
+/// The default bus: the local RabbitMQ's default virtual host.
+const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A whole number of at least 1.
+pub fn positive<T>(text: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let value: T = text.parse().map_err(|error| format!("{error}"))?;
+    if value < T::from(1) {
+        return Err("must be at least 1".into());
+    }
+    Ok(value)
+}
+
+/// Where the bus is.
+#[derive(Debug, clap::Args)]
+pub struct BusArg {
+    /// The message bus: `amqp://user:pass@host:5672/vhost` (RabbitMQ),
+    /// `nats://host:4222` (NATS with JetStream), `kafka://host:9092` (Kafka
+    /// or a Kafka-compatible broker), or `inproc://` for one process.
+    /// `?namespace=NAME` prefixes every queue, so that several meshes can
+    /// share one broker.
+    #[arg(long, env = "FUNCMESH_BUS", default_value = DEFAULT_BUS)]
+    pub bus: String,
+}
+
+/// How a gateway serves HTTP.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Gateway")]
+pub struct GatewayFlags {
+    /// Where to listen for HTTP.
+    #[arg(long, env = "FUNCMESH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// How long a client waits for its answer, in milliseconds.
+    #[arg(long, env = "FUNCMESH_TIMEOUT_MS", default_value_t = 30_000, value_parser = positive::<u64>)]
+    pub timeout_ms: u64,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "FUNCMESH_BODY_LIMIT", default_value_t = 6 * 1024 * 1024, value_parser = positive::<usize>)]
+    pub body_limit: usize,
+    /// Send every request through the firehose and a tron, even when the
+    /// announced routes name its Func queue.
+    #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
+    pub no_direct_routing: bool,
+    #[command(flatten)]
+    pub capture: CaptureWriterArgs,
+}
+
+impl GatewayFlags {
+    /// The gateway's settings (its id left to the default).
+    pub fn options(&self) -> GatewayOptions {
+        let config = GatewayConfig {
+            timeout: Duration::from_millis(self.timeout_ms),
+            body_limit: self.body_limit,
+            direct_routing: !self.no_direct_routing,
+            ..GatewayConfig::default()
+        };
+        GatewayOptions {
+            config,
+            capture: self.capture.config(),
+        }
+    }
+}
+
+/// Where and how a gateway writes captured exchanges.
+#[derive(Debug, clap::Args)]
+pub struct CaptureWriterArgs {
+    /// Write captured exchanges here, one JSON-lines file per Func
+    /// (`NAME.jsonl`, rotated by size). Without it nothing is captured.
+    #[arg(long, env = "FUNCMESH_CAPTURE_DIR", value_name = "DIR")]
+    pub capture_dir: Option<PathBuf>,
+    /// A header whose value is masked before anything is written, besides
+    /// Authorization, Proxy-Authorization, Cookie and Set-Cookie (repeatable).
+    #[arg(
+        long,
+        env = "FUNCMESH_CAPTURE_REDACT",
+        value_delimiter = ',',
+        value_name = "HEADER"
+    )]
+    pub capture_redact: Vec<String>,
+    /// A capture file is rotated before it grows past this many MiB.
+    #[arg(long, env = "FUNCMESH_CAPTURE_FILE_MB", default_value_t = 64, value_parser = positive::<u64>)]
+    pub capture_file_mb: u64,
+    /// Capture files kept per Func, the one being written included.
+    #[arg(long, env = "FUNCMESH_CAPTURE_KEEP", default_value_t = 10, value_parser = positive::<usize>)]
+    pub capture_keep: usize,
+}
+
+impl CaptureWriterArgs {
+    /// The writer's settings, when a directory is given.
+    pub fn config(&self) -> Option<WriterConfig> {
+        let dir = self.capture_dir.as_ref()?;
+        let mut config = WriterConfig::new(dir);
+        config.redaction = Redaction::with(&self.capture_redact);
+        config.max_file_bytes = self.capture_file_mb * 1024 * 1024;
+        config.max_files = self.capture_keep;
+        Some(config)
+    }
+}
+
+/// How a tron declares queues, reloads bundles and starts capture.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Tron")]
+pub struct TronFlags {
+    /// Requests that may wait on one queue before new ones get 503.
+    #[arg(long, env = "FUNCMESH_QUEUE_LIMIT", default_value_t = QueuePolicy::default().queue_limit, value_parser = positive::<usize>)]
+    pub queue_limit: usize,
+    /// Deliveries of one request before it is dead-lettered and its client
+    /// gets 502.
+    #[arg(long, env = "FUNCMESH_MAX_DELIVERIES", default_value_t = QueuePolicy::default().max_deliveries, value_parser = positive::<u32>)]
+    pub max_deliveries: u32,
+    /// Serve the bundles as loaded at start: no reload on save.
+    #[arg(long, env = "FUNCMESH_NO_WATCH")]
+    pub no_watch: bool,
+    /// How long a file's events are held to merge a burst of writes into
+    /// one reload, in milliseconds.
+    #[arg(long, env = "FUNCMESH_DEBOUNCE_MS", default_value_t = 100, value_parser = positive::<u64>)]
+    pub debounce_ms: u64,
+    /// Capture a Func's traffic from the start: `NAME` (all of it) or
+    /// `NAME=RATE` (a share from 0 to 1, e.g. `orders=0.01`); `*` is every
+    /// Func (repeatable). On a cluster, `funcmesh capture on|off` changes
+    /// the rules while it serves.
+    #[arg(long = "capture", env = "FUNCMESH_CAPTURE", value_delimiter = ',', value_name = "FUNC[=RATE]", value_parser = CaptureRules::parse_rule)]
+    pub capture: Vec<RouteRule>,
+}
+
+impl TronFlags {
+    /// The queues' limits.
+    pub fn policy(&self) -> QueuePolicy {
+        QueuePolicy {
+            queue_limit: self.queue_limit,
+            max_deliveries: self.max_deliveries,
+            ..QueuePolicy::default()
+        }
+    }
+
+    /// The capture rules in force from the start.
+    pub fn capture_rules(&self) -> CaptureRules {
+        self.capture
+            .iter()
+            .cloned()
+            .fold(CaptureRules::default(), CaptureRules::with)
+    }
+
+    /// A tron's settings for serving `bundles`.
+    pub fn options(&self, bundles: PathBuf) -> TronOptions {
+        let mut options = TronOptions::new(bundles);
+        options.policy = self.policy();
+        options.watch = !self.no_watch;
+        options.debounce = Duration::from_millis(self.debounce_ms);
+        options.capture = self.capture_rules();
+        options
+    }
+}
+
+/// How a runner runs calls.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Runner")]
+pub struct RunnerFlags {
+    /// Function calls run at once (default: twice the cores).
+    #[arg(long, env = "FUNCMESH_CONCURRENCY", value_parser = positive::<usize>)]
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub python: PythonFlags,
+}
+
+impl RunnerFlags {
+    /// Calls run at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+            .unwrap_or_else(|| funcmesh_runner::ExecutorConfig::default().concurrency)
+    }
+}
+
+/// How Python bundles run.
+#[derive(Debug, clap::Args)]
+pub struct PythonFlags {
+    /// Python worker processes per bundle version, each one interpreter
+    /// running one call at a time (default: one per core; at most the
+    /// bundle's max_concurrency).
+    #[arg(long, env = "FUNCMESH_PYTHON_WORKERS", value_parser = positive::<usize>)]
+    pub python_workers: Option<usize>,
+    /// How long a Python call may run past its deadline, ignoring the
+    /// interrupt, before its worker is killed and replaced, in milliseconds.
+    #[arg(long, env = "FUNCMESH_PYTHON_KILL_GRACE_MS", default_value_t = PythonConfig::default().kill_grace_ms)]
+    pub python_kill_grace_ms: u64,
+}
+
+impl PythonFlags {
+    /// The Python settings; workers are this binary.
+    pub fn config(&self) -> PythonConfig {
+        let mut config = PythonConfig {
+            worker: worker_command(),
+            kill_grace_ms: self.python_kill_grace_ms,
+            ..PythonConfig::default()
+        };
+        if let Some(n) = self.python_workers {
+            config.workers = n;
+        }
+        config
+    }
+}
+
+/// This binary as a Python worker, when it embeds Python.
+pub fn worker_command() -> Option<WorkerCommand> {
+    if !cfg!(feature = "python") {
+        return None;
+    }
+    match std::env::current_exe() {
+        Ok(exe) => Some(WorkerCommand::funcmesh(exe)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot find this binary: Python bundles will be refused");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn zero_is_refused_with_a_reason() {
+        assert_eq!(positive::<usize>("0").unwrap_err(), "must be at least 1");
+        assert!(positive::<u64>("-1").is_err());
+        assert!(positive::<u32>("many").is_err());
+        assert_eq!(positive::<u32>("5").unwrap(), 5);
+    }
+}
