@@ -24,9 +24,8 @@ pub struct Progress {
 impl Progress {
     /// A bar for `total` requests, drawn if stderr is a terminal.
     pub fn new(total: usize) -> Self {
-        // SAFETY: isatty only reads the descriptor's state.
-        let terminal = unsafe { libc::isatty(libc::STDERR_FILENO) } == 1;
-        Self::with(total, terminal)
+        use std::io::IsTerminal as _;
+        Self::with(total, std::io::stderr().is_terminal())
     }
 
     /// A bar that is never drawn.
