@@ -72,8 +72,20 @@ pub struct RunnerArgs {
     /// Put a function's panic message or traceback in its 502 answers.
     #[arg(long, env = "FUNCMESH_DEV_MODE")]
     dev_mode: bool,
+    /// The runner pool served: only the routes of bundles whose
+    /// `funcmesh.toml` names this pool (`[scale] pool = "..."`; `default`
+    /// when they name none).
+    #[arg(long, env = "FUNCMESH_POOL", default_value = funcmesh_core::bundle::DEFAULT_POOL, value_parser = pool_name)]
+    pool: String,
     #[command(flatten)]
     runner: RunnerFlags,
+}
+
+fn pool_name(text: &str) -> Result<String, String> {
+    match funcmesh_core::bundle::valid_pool_name(text) {
+        true => Ok(text.to_owned()),
+        false => Err("a pool is named with 1 to 63 letters, digits, `-` or `_`".into()),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,6 +183,7 @@ pub async fn runner(args: RunnerArgs, signal: impl Future<Output = ()>) -> anyho
         .with_context(|| format!("creating the bundle cache {}", cache_dir.display()))?;
     let mut options = RunnerOptions::new(cache_dir);
     options.trons = args.tron;
+    options.pool = Some(args.pool);
     options.dev_mode = args.dev_mode;
     options.python = args.runner.python.config();
     options.concurrency = args.runner.concurrency();

@@ -56,7 +56,7 @@ mod tests;
 pub use build::{build_rust, is_rust_crate, load_any};
 pub use error::{BundleError, Result};
 pub use load::{MANIFEST_FILE, SPEC_FILES, find_bundles, is_bundle_dir, load_dir, load_with_wasm};
-pub use manifest::{DirGrant, Manifest, Runtime, WasiGrants};
+pub use manifest::{DEFAULT_POOL, DirGrant, Manifest, Runtime, Scale, WasiGrants, valid_pool_name};
 pub use model::{Bundle, Code, Operation, ParamLocation, Parameter, RequestBody};
 pub use pack::{
     Packed, is_bundle_hash, load_cached, pack_any, pack_hash, remove_cached, unpack, unpack_to,

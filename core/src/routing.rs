@@ -26,6 +26,14 @@ pub struct Route {
     pub bundle: String,
     /// The bundle's name.
     pub name: String,
+    /// The runner pool that serves it (tables from older trons name none:
+    /// the default pool).
+    #[serde(default = "default_pool")]
+    pub pool: String,
+}
+
+fn default_pool() -> String {
+    crate::bundle::DEFAULT_POOL.to_owned()
 }
 
 impl Route {
@@ -37,6 +45,7 @@ impl Route {
             queue: queues::func_queue(bundle.host.as_deref(), &bundle.base_path),
             bundle: bundle.hash.clone(),
             name: bundle.name.clone(),
+            pool: bundle.manifest.scale.pool.clone(),
         }
     }
 

@@ -20,6 +20,7 @@ fn shop_route() -> Route {
         queue: queues::func_queue(Some("shop.example.com"), "/api"),
         bundle: BUNDLE.into(),
         name: "shop".into(),
+        pool: "default".into(),
     }
 }
 

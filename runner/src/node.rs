@@ -4,7 +4,7 @@
 
 mod source;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use funcmesh_bus::{Bus, now_ms};
 use funcmesh_core::control::{
     self, HEARTBEAT_EVERY, RUNNER_STATS_TOPIC, RoutesAnnouncement, RunnerHeartbeat, follow,
 };
+use funcmesh_core::routing::Route;
 use funcmesh_core::shutdown::{Shutdown, keep_serving};
 use parking_lot::Mutex;
 use tokio::task::JoinSet;
@@ -30,6 +31,9 @@ pub struct RunnerOptions {
     /// Where bundles come from instead of a tron's store: a mesh in one
     /// process hands them over in memory.
     pub source: Option<Arc<dyn BundleSource>>,
+    /// The runner pool served: only routes of that pool are consumed.
+    /// `None`: every route (a mesh in one process has one runner).
+    pub pool: Option<String>,
     /// Where fetched bundles are kept.
     pub cache_dir: PathBuf,
     /// Calls run at once (also each Func queue's prefetch).
@@ -49,6 +53,7 @@ impl RunnerOptions {
         Self {
             trons: Vec::new(),
             source: None,
+            pool: Some(funcmesh_core::bundle::DEFAULT_POOL.to_owned()),
             cache_dir: cache_dir.into(),
             concurrency: ExecutorConfig::default().concurrency,
             dev_mode: false,
@@ -63,6 +68,7 @@ impl std::fmt::Debug for RunnerOptions {
         f.debug_struct("RunnerOptions")
             .field("trons", &self.trons)
             .field("in_process_source", &self.source.is_some())
+            .field("pool", &self.pool)
             .field("cache_dir", &self.cache_dir)
             .field("concurrency", &self.concurrency)
             .field("dev_mode", &self.dev_mode)
@@ -79,7 +85,9 @@ pub struct RunnerNode {
     options: RunnerOptions,
     /// The trons' store, unless the options gave another source.
     fetch: Option<Arc<FetchSource>>,
-    queues: Mutex<HashSet<String>>,
+    /// The Func queues consumed, each with the signal that stops its
+    /// consumer alone.
+    queues: Mutex<HashMap<String, Shutdown>>,
     wanted: Mutex<HashSet<String>>,
     applied: tokio::sync::watch::Sender<Option<Arc<RoutesAnnouncement>>>,
     shutdown: Shutdown,
@@ -176,7 +184,7 @@ impl RunnerNode {
 
     /// Whether this node consumes `queue`.
     pub fn serves(&self, queue: &str) -> bool {
-        self.queues.lock().contains(queue)
+        self.queues.lock().contains_key(queue)
     }
 
     /// Stops taking requests, finishes those in flight, then returns.
@@ -190,20 +198,21 @@ impl RunnerNode {
     /// background) and consumes their Func queues; versions no route names
     /// any more are retired after the grace period.
     fn apply(self: &Arc<Self>, announced: &RoutesAnnouncement) {
+        let mine: Vec<&Route> = announced
+            .table
+            .routes
+            .iter()
+            .filter(|route| self.options.pool.as_ref().is_none_or(|pool| *pool == route.pool))
+            .collect();
         if let Some(fetch) = &self.fetch {
             if let Some(store) = &announced.store {
                 fetch.use_store(store);
             }
-            for route in &announced.table.routes {
+            for route in &mine {
                 fetch.name(&route.bundle, &route.name);
             }
         }
-        let hashes: HashSet<String> = announced
-            .table
-            .routes
-            .iter()
-            .map(|r| r.bundle.clone())
-            .collect();
+        let hashes: HashSet<String> = mine.iter().map(|r| r.bundle.clone()).collect();
         let dropped: Vec<String> = {
             let mut wanted = self.wanted.lock();
             let dropped = wanted.difference(&hashes).cloned().collect();
@@ -221,25 +230,47 @@ impl RunnerNode {
         for hash in dropped {
             self.retire_later(hash);
         }
-        for route in &announced.table.routes {
-            self.serve_queue(&route.queue);
+        let queues: HashSet<&str> = mine.iter().map(|r| r.queue.as_str()).collect();
+        self.queues.lock().retain(|queue, stop| {
+            let keep = queues.contains(queue.as_str());
+            if !keep {
+                tracing::info!(queue, "no route of this runner's pool uses the queue any more; draining its consumer");
+                stop.trigger();
+            }
+            keep
+        });
+        for queue in queues {
+            self.serve_queue(queue);
         }
     }
 
     fn serve_queue(&self, queue: &str) {
-        if !self.queues.lock().insert(queue.to_owned()) {
-            return;
+        let own = Shutdown::new();
+        {
+            let mut queues = self.queues.lock();
+            if queues.contains_key(queue) {
+                return;
+            }
+            queues.insert(queue.to_owned(), own.clone());
         }
         let runner = self.runner.clone();
         let queue = queue.to_owned();
-        let shutdown = self.shutdown.clone();
+        let node_stop = self.shutdown.wait();
+        let stopped = own.clone();
         self.spawn(async move {
             let what = format!("the Func queue {queue}");
-            keep_serving(&what, shutdown, |stop| {
+            let serve = keep_serving(&what, own.clone(), |stop| {
                 let (runner, queue) = (runner.clone(), queue.clone());
                 async move { runner.serve(&queue, stop).await }
-            })
-            .await;
+            });
+            // The node's shutdown stops every queue's consumer; a queue
+            // dropped from the routes stops alone.
+            let linked = async move {
+                node_stop.await;
+                stopped.trigger();
+                std::future::pending::<()>().await
+            };
+            tokio::select! { () = serve => {}, () = linked => {} }
         });
     }
 
@@ -277,7 +308,7 @@ impl RunnerNode {
     }
 
     fn heartbeat(&self) -> RunnerHeartbeat {
-        let mut queues: Vec<String> = self.queues.lock().iter().cloned().collect();
+        let mut queues: Vec<String> = self.queues.lock().keys().cloned().collect();
         queues.sort();
         let mut bundles: Vec<String> = self
             .wanted
@@ -291,6 +322,7 @@ impl RunnerNode {
             runner: self.id.clone(),
             host: host_name(),
             pid: std::process::id(),
+            pool: self.options.pool.clone(),
             concurrency: self.options.concurrency,
             queues,
             bundles,

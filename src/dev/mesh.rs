@@ -76,6 +76,7 @@ impl DevMesh {
         let source = Arc::new(TronInProcess::default());
         let mut runner_options = RunnerOptions::new(std::env::temp_dir());
         runner_options.source = Some(Arc::clone(&source) as _);
+        runner_options.pool = None;
         runner_options.concurrency = options.concurrency;
         runner_options.dev_mode = options.dev_mode;
         runner_options.grace = grace;

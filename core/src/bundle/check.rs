@@ -57,6 +57,12 @@ pub(super) fn check_manifest(
     if manifest.max_concurrency == 0 {
         return Err(invalid("max_concurrency must be at least 1".to_owned()));
     }
+    if !super::valid_pool_name(&manifest.scale.pool) {
+        return Err(invalid(format!(
+            "scale.pool = {:?}: a pool is named with 1 to 63 letters, digits, `-` or `_`",
+            manifest.scale.pool
+        )));
+    }
     let root = dir.canonicalize().map_err(|source| BundleError::Io {
         path: dir.to_path_buf(),
         source,

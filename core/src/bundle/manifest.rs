@@ -28,6 +28,45 @@ pub struct Manifest {
     /// `.wasm` module (or `module`) means WebAssembly, else Python sources.
     #[serde(default)]
     pub runtime: Option<Runtime>,
+    /// How the bundle is scaled.
+    #[serde(default)]
+    pub scale: Scale,
+}
+
+/// `[scale]`: which runner pool serves the bundle. The pool's size limits
+/// are the tron's to set (its `--pool` flags or pools file), so that every
+/// bundle of a pool is scaled by the same rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// The runner pool: runners started with `--pool NAME` serve it.
+    #[serde(default = "default_pool")]
+    pub pool: String,
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Self {
+            pool: default_pool(),
+        }
+    }
+}
+
+/// The pool of a bundle that names none, and of a runner without `--pool`.
+pub const DEFAULT_POOL: &str = "default";
+
+fn default_pool() -> String {
+    DEFAULT_POOL.to_owned()
+}
+
+/// Whether `name` can name a pool: letters, digits, `-` and `_`, 1 to 63
+/// characters, as an orchestrator's object names allow.
+pub fn valid_pool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// What runs a bundle's operations.
@@ -94,6 +133,7 @@ impl Default for Manifest {
             },
             module: None,
             runtime: None,
+            scale: Scale::default(),
         }
     }
 }

@@ -92,6 +92,7 @@ mod tests {
             queue: "q".into(),
             bundle: "h".into(),
             name: "n".into(),
+            pool: "default".into(),
         };
         RoutesAnnouncement {
             tron: tron.into(),

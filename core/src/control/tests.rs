@@ -25,6 +25,7 @@ fn announcement() -> RoutesAnnouncement {
                 queue: "funcmesh.func.00".into(),
                 bundle: "ab".repeat(32),
                 name: "hello".into(),
+                pool: "default".into(),
             }],
         ),
         capture: CaptureRules::default().with(rule("hello", 0.5)),
@@ -36,6 +37,7 @@ fn heartbeat() -> RunnerHeartbeat {
         runner: "r1".into(),
         host: "node-1".into(),
         pid: 42,
+        pool: Some("default".into()),
         concurrency: 8,
         queues: vec!["funcmesh.func.00".into()],
         bundles: vec!["ab".repeat(32)],
@@ -67,6 +69,11 @@ fn every_message_round_trips() {
         id: "abc".into(),
     };
     assert_eq!(round_trip(&hello), hello);
+    let claim = ScalerClaim {
+        tron: "t1".into(),
+        since_ms: 1_700_000_000_000,
+    };
+    assert_eq!(round_trip(&claim), claim);
     for change in [
         CaptureChange::On {
             rule: rule("hello", 0.25),

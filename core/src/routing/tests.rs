@@ -7,6 +7,7 @@ fn route(host: Option<&str>, base: &str) -> Route {
         queue: queues::func_queue(host, base),
         bundle: format!("hash-{}-{base}", host.unwrap_or("any")),
         name: base.trim_start_matches('/').into(),
+        pool: "default".into(),
     }
 }
 

@@ -17,6 +17,7 @@ fn route(name: &str, queue: &str) -> Route {
         queue: queue.into(),
         bundle: "b1".into(),
         name: name.into(),
+        pool: "default".into(),
     }
 }
 

@@ -142,3 +142,25 @@ fn a_symlink_out_of_the_bundle_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn a_bundle_names_its_runner_pool() {
+    assert_eq!(
+        load_dir(bundle(None).path()).unwrap().manifest.scale.pool,
+        crate::bundle::DEFAULT_POOL
+    );
+    let dir = bundle(Some("[scale]\npool = \"batch-jobs\"\n"));
+    let loaded = load_dir(dir.path()).unwrap();
+    assert_eq!(loaded.manifest.scale.pool, "batch-jobs");
+    assert_eq!(
+        crate::routing::Route::for_bundle(&loaded).pool,
+        "batch-jobs",
+        "the route announces the pool"
+    );
+    let message = error("[scale]\npool = \"no spaces\"\n");
+    assert!(message.contains("scale.pool"), "{message}");
+    let message = error("[scale]\npool = \"\"\n");
+    assert!(message.contains("scale.pool"), "{message}");
+    let message = error("[scale]\nmin = 3\n");
+    assert!(message.contains("unknown field `min`"), "{message}");
+}
