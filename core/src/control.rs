@@ -12,6 +12,8 @@
 //!   [`RUNNER_EXPIRY`].
 //! - `funcmesh capture on|off` sends a [`CaptureChange`] on
 //!   [`CAPTURE_TOPIC`]; the trons apply it and announce the new rules.
+//! - Trons that can scale send a [`ScalerClaim`] on [`SCALER_TOPIC`] every
+//!   [`CLAIM_EVERY`]; the oldest live claim holds the scaler's lease.
 //! - [`follow`]: how gateways and runners keep the latest table.
 //!
 //! ## Versions
@@ -34,9 +36,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::queues::{CAPTURE_TOPIC, HELLO_TOPIC, ROUTES_TOPIC, RUNNER_STATS_TOPIC};
+pub use crate::queues::{
+    CAPTURE_TOPIC, HELLO_TOPIC, ROUTES_TOPIC, RUNNER_STATS_TOPIC, SCALER_TOPIC,
+};
 pub use capture_change::CaptureChange;
-pub use messages::{Hello, RoutesAnnouncement, RunnerHeartbeat, StatsSnapshot};
+pub use messages::{Hello, RoutesAnnouncement, RunnerHeartbeat, ScalerClaim, StatsSnapshot};
 
 /// The version of the control messages this build writes, and the highest
 /// it reads.
@@ -48,6 +52,10 @@ pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(2);
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How long a runner's last heartbeat counts.
 pub const RUNNER_EXPIRY: Duration = Duration::from_secs(5);
+/// How often a tron that can scale repeats its claim to the lease.
+pub const CLAIM_EVERY: Duration = Duration::from_millis(500);
+/// How long a claim counts after it was heard.
+pub const CLAIM_EXPIRY: Duration = Duration::from_secs(2);
 
 /// A message with its version stamped beside its own fields.
 #[derive(Serialize)]

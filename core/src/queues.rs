@@ -27,6 +27,9 @@ pub const HELLO_TOPIC: &str = "hello";
 /// change the capture rules they announce to the gateways.
 pub const CAPTURE_TOPIC: &str = "capture";
 
+/// The control topic on which trons claim the scaler's lease.
+pub const SCALER_TOPIC: &str = "scaler";
+
 /// The control topic of runner heartbeats and statistics.
 pub const RUNNER_STATS_TOPIC: &str = "runner.stats";
 

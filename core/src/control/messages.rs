@@ -40,6 +40,10 @@ pub struct RunnerHeartbeat {
     pub host: String,
     /// Its process id.
     pub pid: u32,
+    /// The runner pool it serves; `None`: every pool (a mesh in one
+    /// process).
+    #[serde(default)]
+    pub pool: Option<String>,
     /// Calls it runs at once.
     pub concurrency: usize,
     /// The Func queues it consumes.
@@ -72,4 +76,14 @@ pub struct StatsSnapshot {
     pub publish_failures: u64,
     /// Requests answered by the runner instead, by reason.
     pub failures: BTreeMap<String, u64>,
+}
+
+/// A tron's claim to the scaler's lease: of the claims heard within the
+/// expiry, the one with the earliest `since` (then the lowest id) holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalerClaim {
+    /// The claiming tron's id.
+    pub tron: String,
+    /// When it started claiming, in milliseconds since the Unix epoch.
+    pub since_ms: u64,
 }
