@@ -26,6 +26,7 @@ pub mod dispatch;
 pub mod node;
 pub mod policy;
 pub mod registry;
+pub mod scale;
 pub mod store;
 pub mod watch;
 

@@ -1,0 +1,18 @@
+//! Scaling runner pools from what the bus and the runners report.
+//!
+//! - [`rule`]: the scaling rule, a pure function of a pool's observations
+//!   (queue depth, arrival rate, service time, calls in flight, replicas)
+//!   and its recent history: how many runners the pool should have.
+//! - [`adapter`]: the [`Orchestrator`] trait every orchestrator implements:
+//!   read a pool's replicas, set how many it should have.
+//! - [`local`]: runners as child processes of the tron.
+//! - [`lease`]: one scaler at a time: the lease trons claim on the bus.
+
+pub mod adapter;
+pub mod lease;
+pub mod local;
+pub mod rule;
+
+pub use adapter::{Orchestrator, Replicas, ScaleError};
+pub use lease::Lease;
+pub use local::{LocalProcesses, RunnerCommand};

@@ -1,0 +1,1 @@
+//! The scaling rule (being written).
