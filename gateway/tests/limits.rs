@@ -10,6 +10,7 @@ use common::{Mode, TestGateway, backend, client, get, next_seen, send};
 use funcmesh_bus::inproc::InProcBus;
 use funcmesh_bus::{Bus, QueueSpec};
 use funcmesh_gateway::GatewayConfig;
+use funcmesh_testkit::eventually;
 use http::{Request, StatusCode};
 use http_body_util::{Full, StreamBody};
 use hyper::body::Frame;
@@ -174,9 +175,12 @@ async fn no_reply_by_the_deadline_is_504_and_the_late_reply_is_dropped() {
     // The backend finally answers: the reply is acknowledged and dropped.
     let envelope = next_seen(&mut seen).await.envelope;
     common::reply(&gw.bus, &envelope, common::echo(&envelope, "q")).await;
-    while gw.gateway.stats().late_replies == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        Duration::from_secs(5),
+        "the late reply is consumed",
+        || async { gw.gateway.stats().late_replies == 1 },
+    )
+    .await;
     let depth = gw.bus.depth(gw.gateway.reply_queue()).await.unwrap();
     assert_eq!((depth.ready, depth.unacked), (0, 0));
     let stats = gw.gateway.stats();

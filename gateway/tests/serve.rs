@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Mode, TestGateway, backend, client, get, h2_client, next_seen, send};
 use funcmesh_gateway::GatewayConfig;
+use funcmesh_testkit::eventually;
 use http::{Request, StatusCode};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
@@ -65,22 +66,20 @@ async fn a_client_that_goes_away_stops_waiting() {
     assert_eq!(gw.gateway.waiting(), 1);
     request.abort();
     let _ = request.await;
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while gw.gateway.waiting() > 0 || gw.gateway.stats().in_flight > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .expect("the abandoned request still waits");
+    eventually(
+        Duration::from_secs(5),
+        "the abandoned request stops waiting",
+        || async { gw.gateway.waiting() == 0 && gw.gateway.stats().in_flight == 0 },
+    )
+    .await;
     // Its reply, when it comes, is dropped.
     common::reply(&gw.bus, &envelope, common::echo(&envelope, "q")).await;
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while gw.gateway.stats().late_replies == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .expect("the late reply was not consumed");
+    eventually(
+        Duration::from_secs(5),
+        "the late reply is consumed",
+        || async { gw.gateway.stats().late_replies == 1 },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -104,13 +103,18 @@ async fn shutdown_answers_in_flight_requests_before_serve_returns() {
     ];
 
     gw.begin_shutdown();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let addr = gw.addr;
+    eventually(
+        Duration::from_secs(5),
+        "new connections are refused",
+        || async move { tokio::net::TcpStream::connect(addr).await.is_err() },
+    )
+    .await;
     assert!(
         !gw.server.is_finished(),
         "serve returned with requests in flight"
     );
-    let refused = tokio::net::TcpStream::connect(gw.addr).await;
-    assert!(refused.is_err(), "still accepting after shutdown");
+    assert_eq!(gw.gateway.waiting(), 2, "both requests still wait");
 
     for envelope in &envelopes {
         common::reply(&gw.bus, envelope, common::echo(envelope, "q")).await;
