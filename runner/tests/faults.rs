@@ -146,19 +146,29 @@ fn a_spinning_call_does_not_hold_up_others() {
         let deadline = Instant::now() + Duration::from_secs(5);
         let spin_meta = meta("spin", "GET", "/spin");
         let echo_meta = meta("echo", "POST", "/echo");
-        let spin = executor.call(&bundle.hash, "spin", &spin_meta, b"", deadline);
+        // `join!` polls the spin first: it is in the guest, holding its
+        // slot, before the echo is sent.
+        let spin = async {
+            let spun = executor
+                .call(&bundle.hash, "spin", &spin_meta, b"", deadline)
+                .await;
+            (spun, Instant::now())
+        };
         let echo = async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
             let started = Instant::now();
             let resp = executor
                 .call(&bundle.hash, "echo", &echo_meta, b"x", deadline)
                 .await;
-            (resp, started.elapsed())
+            (resp, started.elapsed(), Instant::now())
         };
-        let (spun, (echoed, took)) = tokio::join!(spin, echo);
+        let ((spun, spin_ended), (echoed, took, echo_ended)) = tokio::join!(spin, echo);
         assert!(matches!(spun, Err(CallError::Timeout { .. })), "{spun:?}");
         assert_eq!(echoed.unwrap().status, 200);
         assert!(took < Duration::from_millis(300), "echo waited {took:?}");
+        assert!(
+            echo_ended < spin_ended,
+            "echo answered only once the spin ended"
+        );
     });
 }
 

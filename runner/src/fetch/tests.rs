@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use funcmesh_core::bundle::{BundleError, Packed, pack_any};
+use funcmesh_testkit::eventually;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
 
 use super::{BundleFetcher, FetchConfig, FetchError};
 
@@ -32,26 +34,38 @@ fn packed(dir: &Path) -> Packed {
     pack_any(dir).unwrap()
 }
 
-/// Serves `body` for every request after `delay`, answering 503 to the
-/// first `failures`; counts the requests.
+/// Serves `body` for every request, answering 503 to the first
+/// `failures`; counts the requests. A held tron answers nothing until it
+/// is opened.
 struct Tron {
     url: String,
     requests: Arc<AtomicUsize>,
+    open: watch::Sender<bool>,
 }
 
-async fn tron(body: Bytes, delay: Duration, failures: usize) -> Tron {
+async fn tron(body: Bytes, failures: usize) -> Tron {
+    serve_tron(body, failures, true).await
+}
+
+async fn held_tron(body: Bytes) -> Tron {
+    serve_tron(body, 0, false).await
+}
+
+async fn serve_tron(body: Bytes, failures: usize, open: bool) -> Tron {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&requests);
+    let (open, opened) = watch::channel(open);
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let (body, counted) = (body.clone(), Arc::clone(&counted));
+            let (body, counted, opened) = (body.clone(), Arc::clone(&counted), opened.clone());
             let service = service_fn(move |_request| {
                 let (body, n) = (body.clone(), counted.fetch_add(1, Ordering::SeqCst));
+                let mut opened = opened.clone();
                 async move {
-                    tokio::time::sleep(delay).await;
+                    opened.wait_for(|open| *open).await.unwrap();
                     let mut response = Response::new(Full::new(body));
                     if n < failures {
                         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -65,7 +79,11 @@ async fn tron(body: Bytes, delay: Duration, failures: usize) -> Tron {
             );
         }
     });
-    Tron { url, requests }
+    Tron {
+        url,
+        requests,
+        open,
+    }
 }
 
 /// Nothing listens here.
@@ -88,7 +106,7 @@ async fn a_fetched_bundle_is_cached_and_served_from_the_cache_alone() {
     let source = tempfile::tempdir().unwrap();
     let packed = packed(source.path());
     let hash = packed.bundle.hash.clone();
-    let server = tron(packed.bytes.clone(), Duration::ZERO, 0).await;
+    let server = tron(packed.bytes.clone(), 0).await;
     let cache = tempfile::tempdir().unwrap();
     let fetcher = BundleFetcher::new(vec![server.url.clone()], cache.path().to_path_buf())
         .with_config(quick());
@@ -126,7 +144,7 @@ async fn tampered_bytes_are_refused_and_not_cached() {
     let packed = packed(source.path());
     let mut tampered = packed.bytes.to_vec();
     tampered[10] ^= 0x20;
-    let server = tron(Bytes::from(tampered), Duration::ZERO, 0).await;
+    let server = tron(Bytes::from(tampered), 0).await;
     let cache = tempfile::tempdir().unwrap();
     let fetcher =
         BundleFetcher::new(vec![server.url], cache.path().to_path_buf()).with_config(quick());
@@ -150,7 +168,7 @@ async fn concurrent_fetches_share_one_download() {
     let source = tempfile::tempdir().unwrap();
     let packed = packed(source.path());
     let hash = packed.bundle.hash.clone();
-    let server = tron(packed.bytes.clone(), Duration::from_millis(200), 0).await;
+    let server = held_tron(packed.bytes.clone()).await;
     let cache = tempfile::tempdir().unwrap();
     let fetcher = Arc::new(BundleFetcher::new(
         vec![server.url.clone()],
@@ -162,6 +180,20 @@ async fn concurrent_fetches_share_one_download() {
             tokio::spawn(async move { fetcher.fetch(&hash).await })
         })
         .collect();
+    // The download is held until all eight wait on it: the flight is
+    // shared by the eight and the table.
+    eventually(
+        Duration::from_secs(5),
+        "eight fetches on one flight",
+        || async {
+            let flights = fetcher.flights.lock().unwrap();
+            flights
+                .get(&hash)
+                .is_some_and(|flight| Arc::strong_count(flight) == 9)
+        },
+    )
+    .await;
+    server.open.send_replace(true);
     for fetch in fetches {
         assert_eq!(fetch.await.unwrap().unwrap().hash, hash);
     }
@@ -173,7 +205,7 @@ async fn unreachable_and_failing_trons_are_retried_then_given_up() {
     let source = tempfile::tempdir().unwrap();
     let packed = packed(source.path());
     let hash = packed.bundle.hash.clone();
-    let flaky = tron(packed.bytes.clone(), Duration::ZERO, 1).await;
+    let flaky = tron(packed.bytes.clone(), 1).await;
     let cache = tempfile::tempdir().unwrap();
     let urls = vec![closed_port().await, flaky.url.clone()];
     let fetcher = BundleFetcher::new(urls, cache.path().to_path_buf()).with_config(FetchConfig {

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use func_sdk::abi::{self, RequestMeta};
 use funcmesh_core::bundle::{DirGrant, Manifest};
+use funcmesh_testkit::eventually;
 
 use super::*;
 use crate::test_support::{OPS, bundle, guest, op};
@@ -122,7 +123,10 @@ async fn an_endless_loop_is_stopped_at_the_deadline_while_others_run() {
     let spin_meta = meta("spin");
     let spin = executor.call(&hash, "spin", &spin_meta, b"", soon(300));
     let others = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        eventually(Duration::from_secs(5), "the loop holds a slot", || async {
+            executor.slots.available_permits() < config().concurrency
+        })
+        .await;
         let t = Instant::now();
         let resp = executor
             .call(&hash, "ok", &meta("ok"), b"", soon(5_000))

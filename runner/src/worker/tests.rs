@@ -1,12 +1,13 @@
 //! The runner on the in-process bus, with the WAT guest of `test_support`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use funcmesh_bus::inproc::InProcBus;
 use funcmesh_bus::{QueueDepth, QueueSpec};
 use funcmesh_core::ResponseEnvelope;
 use funcmesh_core::bundle::{Manifest, ParamLocation};
 use funcmesh_core::envelope::{Body, VERSION};
+use funcmesh_testkit::eventually;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -141,17 +142,12 @@ async fn next_reply_on(bus: &InProcBus, queue: &str) -> ResponseEnvelope {
     resp
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(5);
-    while !check().await {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+/// How long a test waits for the runner to get somewhere.
+const WAIT: Duration = Duration::from_secs(5);
 
 /// Waits until the Func queue is empty, its last delivery acked.
 async fn acked(bus: &InProcBus) {
-    eventually("the ack", async || {
+    eventually(WAIT, "the ack", || async {
         depth(bus, "func").await == QueueDepth::default()
     })
     .await;
@@ -192,7 +188,10 @@ async fn a_reply_nobody_takes_is_tried_until_the_deadline_then_dropped() {
         publish(&bus, &request).await;
         // Run once, its answer held and tried again until the deadline,
         // then acked: not run again, not dead-lettered.
-        eventually("the give-up", async || runner.stats().publish_failures == 1).await;
+        eventually(WAIT, "the give-up", || async {
+            runner.stats().publish_failures == 1
+        })
+        .await;
         acked(&bus).await;
         assert!(now_ms() >= request.deadline_ms, "{reply_to}: gave up early");
         stop.send(()).unwrap();
@@ -210,7 +209,9 @@ async fn a_reply_queue_declared_late_gets_the_answer() {
     let (runner, bus) = runner(false).await;
     let (stop, task) = serve(&runner);
     publish(&bus, &envelope("GET", "/faults/ok", Some("late"))).await;
-    eventually("the run", async || runner.stats().answered == 1).await;
+    eventually(WAIT, "the run", || async { runner.stats().answered == 1 }).await;
+    // A time window, not a wait: the queue comes back well after the
+    // answer's first try, and the runner must hold the answer across it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     bus.declare(&QueueSpec::work("late")).await.unwrap();
     let resp = next_reply_on(&bus, "late").await;
@@ -227,7 +228,7 @@ async fn fire_and_forget_runs_and_acks() {
     let (runner, bus) = runner(false).await;
     let (stop, task) = serve(&runner);
     publish(&bus, &envelope("GET", "/faults/ok", None)).await;
-    eventually("the run", async || runner.stats().answered == 1).await;
+    eventually(WAIT, "the run", || async { runner.stats().answered == 1 }).await;
     acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
@@ -241,7 +242,7 @@ async fn an_expired_request_is_skipped() {
     let mut expired = envelope("GET", "/faults/ok", Some("reply"));
     expired.deadline_ms = now_ms() - 1;
     publish(&bus, &expired).await;
-    eventually("the skip", async || runner.stats().expired == 1).await;
+    eventually(WAIT, "the skip", || async { runner.stats().expired == 1 }).await;
     acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
@@ -258,7 +259,7 @@ async fn a_malformed_envelope_is_dead_lettered_at_once() {
     bus.publish("func", Message::new(&b"{not an envelope"[..]))
         .await
         .unwrap();
-    eventually("the dead letter", async || {
+    eventually(WAIT, "the dead letter", || async {
         depth(&bus, "dead").await.ready == 1
     })
     .await;
@@ -274,7 +275,10 @@ async fn shutdown_waits_for_requests_in_flight() {
     let mut spin = envelope("GET", "/faults/spin", Some("reply"));
     spin.deadline_ms = now_ms() + 300;
     publish(&bus, &spin).await;
-    eventually("the pick-up", async || runner.stats().in_flight == 1).await;
+    eventually(WAIT, "the pick-up", || async {
+        runner.stats().in_flight == 1
+    })
+    .await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     // `serve` returned only once the call had run to its deadline (the
@@ -463,6 +467,7 @@ impl BundleSource for OneBundle {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let found = (hash == self.bundle.hash).then(|| Arc::clone(&self.bundle));
         Box::pin(async move {
+            // A slow fetch, not a wait: the other requests come meanwhile.
             tokio::time::sleep(Duration::from_millis(20)).await;
             found.ok_or_else(|| "no such bundle".into())
         })
