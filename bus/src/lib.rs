@@ -13,7 +13,8 @@
 //!   reconnection in the background.
 //! - [`kafka`] is the Kafka backend (feature `kafka`, on by default): queues
 //!   as topics read by consumer groups, offsets committed once settled.
-//! - [`connect`] picks an implementation from a bus URL.
+//! - [`connect`] picks an implementation from a bus URL; [`redact`] hides
+//!   the credentials in one, for logs and errors.
 //!
 //! [`Bus::tap`] copies a work queue's traffic without consuming it; each
 //! backend does it in a `tap` module of its own.
@@ -22,6 +23,7 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 mod backoff;
+mod bus_url;
 mod error;
 pub mod inproc;
 #[cfg(feature = "kafka")]
@@ -31,6 +33,7 @@ pub mod nats;
 mod types;
 
 pub use backoff::Backoff;
+pub use bus_url::redact;
 pub use error::{Error, Result};
 pub use types::{
     Acker, ConsumeOptions, Consumer, Delivery, Message, QueueDepth, QueueSpec, Subscription, now_ms,
@@ -99,7 +102,10 @@ pub trait Bus: Send + Sync + 'static {
 /// Kafka-compatible broker (see [`kafka`]). It waits up to a second for the
 /// broker, then connects in the background.
 pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or(url);
+    // Cut by hand, not by the `url` crate: a list of servers
+    // (`nats://a:4222,nats://b:4222`) is no URL to it, nor is a bare
+    // `inproc`. Each backend reads its own URL with the crate.
+    let scheme = url.split_once("://").map_or(url, |(scheme, _)| scheme);
     match scheme {
         "inproc" | "mem" => Ok(inproc::InProcBus::shared(url)),
         #[cfg(feature = "amqp")]

@@ -2,15 +2,14 @@
 //!
 //! `amqp://user:pass@host:5672/vhost?namespace=NAME&heartbeat=10`: the
 //! `namespace` parameter is funcmesh's own and is taken out; everything else
-//! is the broker's and goes to lapin unchanged.
+//! is the broker's and goes to lapin.
 
-use lapin::uri::{AMQPScheme, AMQPUri};
+use lapin::uri::AMQPUri;
+use percent_encoding::utf8_percent_encode;
+use url::{Host, Url};
 
+use crate::bus_url::{self, COMPONENT, MAX_NAMESPACE_LEN, redact};
 use crate::{Error, Result};
-
-/// The longest namespace accepted, so that prefixed names stay well under
-/// AMQP's 255-byte limit on queue names.
-const MAX_NAMESPACE_LEN: usize = 64;
 
 /// Where the bus connects and how it names things on the broker.
 #[derive(Debug, Clone)]
@@ -28,23 +27,32 @@ pub(crate) struct AmqpConfig {
 impl AmqpConfig {
     /// Parses a bus URL. The scheme must be `amqp`.
     pub(crate) fn parse(url: &str) -> Result<Self> {
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut parsed = Url::parse(url).map_err(|error| invalid(url, &error))?;
+        if parsed.scheme() != "amqp" {
+            return Err(invalid(url, &"the scheme must be amqp://"));
+        }
         let mut namespace = None;
         let mut kept = Vec::new();
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            match pair.split_once('=') {
-                Some(("namespace", value)) => namespace = Some(decode_namespace(value)?),
-                _ => kept.push(pair),
+        for (key, value) in parsed.query_pairs() {
+            match &*key {
+                "namespace" => namespace = Some(check_namespace(value.into_owned())?),
+                _ => kept.push((key.into_owned(), value.into_owned())),
             }
         }
-        let lapin_url = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        let mut uri: AMQPUri = lapin_url.parse().map_err(|error| invalid(url, &error))?;
-        if uri.scheme != AMQPScheme::AMQP {
-            return Err(invalid(url, &"the scheme must be amqp://"));
+        match kept.is_empty() {
+            true => parsed.set_query(None),
+            false => {
+                parsed.query_pairs_mut().clear().extend_pairs(&kept);
+            }
+        }
+        let mut uri: AMQPUri = parsed
+            .as_str()
+            .parse()
+            .map_err(|error| invalid(url, &error))?;
+        // lapin takes the host from `Url::domain`, which an IP literal has
+        // none of: it would connect to `localhost` instead of `[fd00::1]`.
+        if let Some(Host::Ipv6(ip)) = parsed.host() {
+            uri.authority.host = ip.to_string();
         }
         // `amqp://host/` names the empty vhost by the letter of the URI spec,
         // which no one means: both spellings mean the default vhost here.
@@ -53,9 +61,9 @@ impl AmqpConfig {
         }
         let endpoint = format!(
             "{}:{}/{}",
-            uri.authority.host,
+            bus_url::host(&parsed).unwrap_or(&uri.authority.host),
             uri.authority.port,
-            urlencoding::encode(&uri.vhost)
+            utf8_percent_encode(&uri.vhost, COMPONENT)
         );
         let pid = std::process::id();
         let (prefix, connection_name) = match &namespace {
@@ -87,10 +95,9 @@ impl AmqpConfig {
     }
 }
 
-fn decode_namespace(raw: &str) -> Result<String> {
-    let ns = urlencoding::decode(raw).map_or_else(|_| raw.to_owned(), |ns| ns.into_owned());
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if ns.is_empty() || ns.len() > MAX_NAMESPACE_LEN || !ns.chars().all(allowed) {
+/// A decoded namespace, if it is one.
+fn check_namespace(ns: String) -> Result<String> {
+    if !bus_url::namespace_ok(&ns, &['-', '_', '.']) {
         return Err(Error::InvalidUrl(format!(
             "invalid namespace {ns:?} in the bus URL: use 1 to {MAX_NAMESPACE_LEN} letters, digits, '-', '_' or '.'"
         )));
@@ -99,12 +106,7 @@ fn decode_namespace(raw: &str) -> Result<String> {
 }
 
 fn invalid(url: &str, why: &dyn std::fmt::Display) -> Error {
-    // The URL may hold a password: show it without its user info.
-    let shown = match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, rest))) => format!("{scheme}://***@{rest}"),
-        _ => url.to_owned(),
-    };
-    Error::InvalidUrl(format!("invalid bus URL {shown}: {why}"))
+    Error::InvalidUrl(format!("invalid bus URL {}: {why}", redact(url)))
 }
 
 #[cfg(test)]
@@ -142,10 +144,51 @@ mod tests {
             "amqp://h/?namespace=",
             "amqp://h/?namespace=a%20b",
             "amqp://h/?namespace=a*",
+            "amqp://h/?namespace=a+b",
+            "amqp://h/?namespace=%FF",
             "amqps://h/",
+            "nats://h/",
+            "h:5672",
         ] {
             assert!(AmqpConfig::parse(url).is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn ipv6_hosts_and_encoded_credentials_reach_lapin() {
+        let c = AmqpConfig::parse("amqp://u%3Ax:p%40ss%2Fw@[::1]:5673/%2f?heartbeat=3").unwrap();
+        assert_eq!(c.uri.authority.host, "::1");
+        assert_eq!(c.uri.authority.port, 5673);
+        assert_eq!(c.uri.authority.userinfo.username, "u:x");
+        assert_eq!(c.uri.authority.userinfo.password, "p@ss/w");
+        assert_eq!(c.uri.query.heartbeat, Some(3));
+        assert_eq!(c.endpoint, "[::1]:5673/%2F");
+        let c = AmqpConfig::parse("amqp://rabbit.local").unwrap();
+        assert_eq!(c.uri.authority.host, "rabbit.local");
+        assert_eq!(c.uri.authority.port, 5672);
+        assert_eq!(c.uri.vhost, "/");
+        assert_eq!(c.endpoint, "rabbit.local:5672/%2F");
+    }
+
+    #[test]
+    fn broker_parameters_stay_and_the_namespace_is_decoded() {
+        let c = AmqpConfig::parse(
+            "amqp://h/v?channel_max=9&namespace=a%2Eb&heartbeat=4&auth_mechanism=amqplain",
+        )
+        .unwrap();
+        assert_eq!(c.queue("q"), "a.b.q");
+        assert_eq!(c.uri.query.channel_max, Some(9));
+        assert_eq!(c.uri.query.heartbeat, Some(4));
+        assert_eq!(
+            c.uri.query.auth_mechanism,
+            Some(lapin::uri::SASLMechanism::AMQPlain)
+        );
+        assert_eq!(c.uri.vhost, "v");
+        let err = AmqpConfig::parse("amqp://h/?heartbeat=soon").unwrap_err();
+        assert!(
+            err.to_string().contains("invalid bus URL amqp://h/"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -154,5 +197,10 @@ mod tests {
         assert!(matches!(err, Error::InvalidUrl(_)), "{err:?}");
         assert!(!err.to_string().contains("secret"), "{err}");
         assert!(err.to_string().contains("***@h:notaport"), "{err}");
+        let err = AmqpConfig::parse("amqp://user:secret@h/?namespace=a*").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        let err = AmqpConfig::parse("amqp://user:secret@h/?heartbeat=x").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(err.to_string().contains("amqp://***@h/"), "{err}");
     }
 }

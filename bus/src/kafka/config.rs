@@ -25,13 +25,14 @@ use std::hash::{Hash, Hasher};
 
 use rdkafka::ClientConfig;
 
+use crate::bus_url::{self, MAX_NAMESPACE_LEN, redact};
 use crate::{Error, Result};
-
-/// The longest namespace accepted, as for the other backends.
-const MAX_NAMESPACE_LEN: usize = 64;
 
 /// The longest topic name Kafka accepts.
 const MAX_TOPIC_LEN: usize = 249;
+
+/// The port of a broker whose address names none.
+const DEFAULT_PORT: u16 = 9092;
 
 /// Partitions of a work queue's topic unless the URL says otherwise.
 const DEFAULT_PARTITIONS: i32 = 16;
@@ -54,50 +55,56 @@ pub(crate) struct KafkaConfig {
 impl KafkaConfig {
     /// Parses a bus URL.
     pub(crate) fn parse(url: &str) -> Result<Self> {
-        let rest = url
-            .strip_prefix("kafka://")
-            .ok_or_else(|| invalid(url, &"the URL must start with kafka://"))?;
-        let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if !url.starts_with("kafka://") {
+            return Err(invalid(url, &"the URL must start with kafka://"));
+        }
         let mut namespace = None;
         let mut partitions = DEFAULT_PARTITIONS;
         let mut replication = 1;
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            match pair.split_once('=') {
-                Some(("namespace", value)) => namespace = Some(decode_namespace(url, value)?),
-                Some(("partitions", value)) => partitions = positive(url, "partitions", value)?,
-                Some(("replication", value)) => replication = positive(url, "replication", value)?,
-                _ => {
-                    return Err(invalid(
-                        url,
-                        &format_args!(
-                            "unknown parameter {pair:?} (known: namespace, partitions, replication)"
-                        ),
-                    ));
-                }
-            }
-        }
         let mut brokers = Vec::new();
-        for broker in base.trim_end_matches('/').split(',') {
-            let broker = broker.trim().trim_start_matches("kafka://");
-            if broker.contains('@') {
+        // One URL per broker: the `url` crate would read `a:9093,b` as one
+        // host and port.
+        let count = url.split(',').count();
+        for (index, text) in url.split(',').enumerate() {
+            let broker = match bus_url::server(text, "kafka") {
+                Ok(broker) if broker.scheme() == "kafka" => broker,
+                Ok(_) => return Err(invalid(url, &"every broker must be a kafka:// address")),
+                Err(url::ParseError::InvalidPort) => {
+                    return Err(invalid(url, &format_args!("bad port in {:?}", text.trim())));
+                }
+                Err(error) => return Err(invalid(url, &error)),
+            };
+            if !broker.username().is_empty() || broker.password().is_some() {
                 return Err(invalid(
                     url,
                     &"credentials are not supported (SASL is not compiled in)",
                 ));
             }
-            let (host, port) = match broker.rsplit_once(':') {
-                Some((host, port)) if !host.ends_with(']') || broker.starts_with('[') => {
-                    let port: u16 = port
-                        .parse()
-                        .map_err(|_| invalid(url, &format_args!("bad port {port:?}")))?;
-                    (host, port)
-                }
-                _ => (broker, 9092),
-            };
-            if host.is_empty() {
-                return Err(invalid(url, &"a broker has no host"));
+            if !broker.path().trim_matches('/').is_empty() {
+                return Err(invalid(url, &"a broker address has no path"));
             }
-            brokers.push(format!("{host}:{port}"));
+            if broker.query().is_some() && index + 1 < count {
+                return Err(invalid(url, &"parameters go after the last broker"));
+            }
+            for (key, value) in broker.query_pairs() {
+                match &*key {
+                    "namespace" => namespace = Some(check_namespace(url, value.into_owned())?),
+                    "partitions" => partitions = positive(url, "partitions", &value)?,
+                    "replication" => replication = positive(url, "replication", &value)?,
+                    _ => {
+                        return Err(invalid(
+                            url,
+                            &format_args!(
+                                "unknown parameter {key:?} (known: namespace, partitions, replication)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let Some(host) = bus_url::host(&broker) else {
+                return Err(invalid(url, &"a broker has no host"));
+            };
+            brokers.push(format!("{host}:{}", broker.port().unwrap_or(DEFAULT_PORT)));
         }
         let pid = std::process::id();
         let (prefix, client_id) = match &namespace {
@@ -236,20 +243,15 @@ fn encode(name: &str) -> String {
     out
 }
 
-fn decode_namespace(url: &str, value: &str) -> Result<String> {
-    let ns = urlencoding::decode(value)
-        .map_err(|_| invalid(url, &"the namespace is not UTF-8"))?
-        .into_owned();
+/// A decoded namespace, if it is one.
+fn check_namespace(url: &str, ns: String) -> Result<String> {
     if ns.is_empty() || ns.len() > MAX_NAMESPACE_LEN {
         return Err(invalid(
             url,
             &format_args!("the namespace must be 1 to {MAX_NAMESPACE_LEN} characters"),
         ));
     }
-    if !ns
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !bus_url::namespace_ok(&ns, &['-', '_']) {
         return Err(invalid(
             url,
             &"the namespace may hold only letters, digits, '-' and '_'",
@@ -269,7 +271,7 @@ fn positive(url: &str, name: &str, value: &str) -> Result<i32> {
 }
 
 fn invalid(url: &str, why: &dyn std::fmt::Display) -> Error {
-    Error::InvalidUrl(format!("bad kafka bus URL {url:?}: {why}"))
+    Error::InvalidUrl(format!("bad kafka bus URL {:?}: {why}", redact(url)))
 }
 
 #[cfg(test)]
@@ -296,6 +298,34 @@ mod tests {
     }
 
     #[test]
+    fn accepts_every_spelling_of_a_broker_list() {
+        for (url, endpoint) in [
+            ("kafka://a/", "a:9092"),
+            ("kafka://a, kafka://b:9094/", "a:9092,b:9094"),
+            ("kafka://[::1]", "[::1]:9092"),
+            (
+                "kafka://[::1]:9093,[fd00::2]:9094",
+                "[::1]:9093,[fd00::2]:9094",
+            ),
+            ("kafka://a?namespace=t%2D1", "a:9092"),
+        ] {
+            let config = KafkaConfig::parse(url).unwrap();
+            assert_eq!(config.endpoint, endpoint, "{url}");
+        }
+        let config = KafkaConfig::parse("kafka://a?namespace=t%2D1").unwrap();
+        assert_eq!(config.registry_topic(), "t-1.funcmesh-queues");
+    }
+
+    #[test]
+    fn errors_never_show_credentials() {
+        let error = KafkaConfig::parse("kafka://user:secret@a:9092").unwrap_err();
+        assert!(!error.to_string().contains("secret"), "{error}");
+        assert!(error.to_string().contains("SASL"), "{error}");
+        let error = KafkaConfig::parse("kafka://a:port").unwrap_err();
+        assert!(error.to_string().contains("bad port"), "{error}");
+    }
+
+    #[test]
     fn refuses_what_it_cannot_honour() {
         for url in [
             "kafka://u:p@a:9092",
@@ -304,6 +334,14 @@ mod tests {
             "kafka://a?partitions=0",
             "kafka://a?acks=1",
             "kafka://",
+            "kafka://a,,b",
+            "kafka://a:70000",
+            "kafka://a/x",
+            "kafka://a?namespace=x,b",
+            "kafka://a?namespace=%FF",
+            "kafka://a?replication=-1",
+            "kafka://a,nats://b",
+            "nats://a",
         ] {
             let error = KafkaConfig::parse(url).unwrap_err();
             assert!(matches!(error, Error::InvalidUrl(_)), "{url}: {error}");

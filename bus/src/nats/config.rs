@@ -2,7 +2,9 @@
 //!
 //! `nats://[user:pass@]host[:port][,nats://host2[:port]...][?namespace=NAME]`:
 //! one or more servers of one cluster, and funcmesh's own `namespace`
-//! parameter. The port defaults to 4222.
+//! parameter. The port defaults to 4222. `nats://TOKEN@host` authenticates
+//! with a token. Credentials are percent-decoded and handed to the client
+//! apart from the addresses, which async-nats reads none from.
 //!
 //! Names on the server:
 //!
@@ -19,20 +21,30 @@
 //! wildcard by accident.
 
 use async_nats::ServerAddr;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use url::Url;
 
+use crate::bus_url::{self, MAX_NAMESPACE_LEN, redact};
 use crate::{Error, Result};
-
-/// The longest namespace accepted, as for the AMQP backend.
-const MAX_NAMESPACE_LEN: usize = 64;
 
 /// How much of a queue's name is kept, readable, in its stream's name.
 const STREAM_NAME_READABLE_LEN: usize = 64;
 
+/// The port of a server whose URL names none.
+const DEFAULT_PORT: u16 = 4222;
+
+/// What a subject token may not hold as it is (see the module docs); bytes
+/// outside ASCII are always encoded.
+const SUBJECT_TOKEN: &AsciiSet = &CONTROLS.add(b' ').add(b'*').add(b'>').add(b'%');
+
 /// Where the bus connects and how it names things on the server.
 #[derive(Debug, Clone)]
 pub(crate) struct NatsConfig {
-    /// The servers to connect to, credentials included.
+    /// The servers to connect to, without credentials.
     pub(crate) servers: Vec<ServerAddr>,
+    /// The credentials in the URL. async-nats ignores those in a server's
+    /// address: they are handed to it apart.
+    pub(crate) credentials: Option<Credentials>,
     /// `host:port[,host:port...]`, for logs and errors (never a password).
     pub(crate) endpoint: String,
     /// Put before every subject: `NAME.` or nothing.
@@ -41,39 +53,76 @@ pub(crate) struct NatsConfig {
     pub(crate) connection_name: String,
 }
 
+/// How the client authenticates, from a server's user info, decoded.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Credentials {
+    /// `nats://user:password@host`.
+    User {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// `nats://token@host`.
+    Token(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User { user, .. } => write!(f, "User({user:?}, ***)"),
+            Self::Token(_) => f.write_str("Token(***)"),
+        }
+    }
+}
+
 impl NatsConfig {
     /// Parses a bus URL. Every server's scheme must be `nats`.
     pub(crate) fn parse(url: &str) -> Result<Self> {
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut namespace = None;
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            match pair.split_once('=') {
-                Some(("namespace", value)) => namespace = Some(decode_namespace(value)?),
-                _ => {
-                    return Err(invalid(
-                        url,
-                        &format_args!("unknown parameter {pair:?} (only namespace is known)"),
-                    ));
+        let mut credentials = None;
+        let mut servers = Vec::new();
+        let mut endpoints = Vec::new();
+        // One URL per server: the `url` crate would read `a:1,nats://b` as
+        // one host and port.
+        let count = url.split(',').count();
+        for (index, text) in url.split(',').enumerate() {
+            let mut server = match Url::parse(text.trim()) {
+                Ok(server) if server.scheme() == "nats" => server,
+                Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
+                    return Err(invalid(url, &"every server must be a nats:// URL"));
+                }
+                Err(error) => return Err(invalid(url, &error)),
+            };
+            if server.query().is_some() && index + 1 < count {
+                return Err(invalid(url, &"parameters go after the last server"));
+            }
+            for (key, value) in server.query_pairs() {
+                match &*key {
+                    "namespace" => namespace = Some(check_namespace(value.into_owned())?),
+                    _ => {
+                        return Err(invalid(
+                            url,
+                            &format_args!("unknown parameter {key:?} (only namespace is known)"),
+                        ));
+                    }
                 }
             }
-        }
-        let mut servers = Vec::new();
-        for server in base.split(',') {
-            let server = server.trim();
-            if !server.starts_with("nats://") {
-                return Err(invalid(url, &"every server must be a nats:// URL"));
-            }
-            let addr: ServerAddr = server.parse().map_err(|error| invalid(url, &error))?;
-            if addr.host().is_empty() {
+            server.set_query(None);
+            let Some(host) = bus_url::host(&server) else {
                 return Err(invalid(url, &"a server has no host"));
+            };
+            endpoints.push(format!("{host}:{}", server.port().unwrap_or(DEFAULT_PORT)));
+            if let Some(found) = take_credentials(url, &mut server)? {
+                match &credentials {
+                    Some(known) if *known != found => {
+                        return Err(invalid(url, &"the servers name different credentials"));
+                    }
+                    _ => credentials = Some(found),
+                }
             }
-            servers.push(addr);
+            servers.push(ServerAddr::from_url(server).map_err(|error| invalid(url, &error))?);
         }
-        let endpoint = servers
-            .iter()
-            .map(|addr| format!("{}:{}", addr.host(), addr.port()))
-            .collect::<Vec<_>>()
-            .join(",");
         let pid = std::process::id();
         let (prefix, connection_name) = match &namespace {
             Some(ns) => (format!("{ns}."), format!("funcmesh {ns} {pid}")),
@@ -81,7 +130,8 @@ impl NatsConfig {
         };
         Ok(Self {
             servers,
-            endpoint,
+            credentials,
+            endpoint: endpoints.join(","),
             prefix,
             connection_name,
         })
@@ -135,20 +185,10 @@ fn encode(name: &str, wildcards: bool) -> String {
         if i > 0 {
             out.push('.');
         }
-        if token.is_empty() {
-            out.push('%');
-            continue;
-        }
-        if wildcards && (token == "*" || token == ">") {
-            out.push_str(token);
-            continue;
-        }
-        for byte in token.bytes() {
-            if byte.is_ascii_graphic() && !matches!(byte, b'*' | b'>' | b'%') {
-                out.push(char::from(byte));
-            } else {
-                out.push_str(&format!("%{byte:02X}"));
-            }
+        match token {
+            "" => out.push('%'),
+            "*" | ">" if wildcards => out.push_str(token),
+            _ => out.extend(utf8_percent_encode(token, SUBJECT_TOKEN)),
         }
     }
     out
@@ -164,12 +204,33 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn decode_namespace(raw: &str) -> Result<String> {
-    let ns = urlencoding::decode(raw).map_or_else(|_| raw.to_owned(), |ns| ns.into_owned());
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    // A namespace is one or more subject tokens: no empty one.
+/// The user info of `server`, decoded, taken out of it.
+fn take_credentials(url: &str, server: &mut Url) -> Result<Option<Credentials>> {
+    let decode = |text: &str| {
+        percent_decode_str(text)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| invalid(url, &"the credentials are not UTF-8"))
+    };
+    let user = decode(server.username())?;
+    let found = match server.password() {
+        Some(password) => Some(Credentials::User {
+            user,
+            password: decode(password)?,
+        }),
+        None if user.is_empty() => None,
+        None => Some(Credentials::Token(user)),
+    };
+    // Neither fails on a URL with a host.
+    let _ = server.set_password(None);
+    let _ = server.set_username("");
+    Ok(found)
+}
+
+/// A decoded namespace, if it is one: one or more subject tokens.
+fn check_namespace(ns: String) -> Result<String> {
     let tokens_ok = ns.split('.').all(|token| !token.is_empty());
-    if ns.is_empty() || ns.len() > MAX_NAMESPACE_LEN || !ns.chars().all(allowed) || !tokens_ok {
+    if !bus_url::namespace_ok(&ns, &['-', '_', '.']) || !tokens_ok {
         return Err(Error::InvalidUrl(format!(
             "invalid namespace {ns:?} in the bus URL: use 1 to {MAX_NAMESPACE_LEN} letters, digits, '-', '_' or '.' (not at either end, not twice in a row)"
         )));
@@ -178,20 +239,7 @@ fn decode_namespace(raw: &str) -> Result<String> {
 }
 
 fn invalid(url: &str, why: &dyn std::fmt::Display) -> Error {
-    Error::InvalidUrl(format!("invalid bus URL {}: {why}", hide_passwords(url)))
-}
-
-/// The URL with the user info of every server replaced by `***`.
-fn hide_passwords(url: &str) -> String {
-    url.split(',')
-        .map(
-            |server| match (server.split_once("://"), server.rfind('@')) {
-                (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &server[at..]),
-                _ => server.to_owned(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join(",")
+    Error::InvalidUrl(format!("invalid bus URL {}: {why}", redact(url)))
 }
 
 #[cfg(test)]
@@ -228,6 +276,34 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_hosts_keep_their_brackets_in_the_endpoint() {
+        let c = NatsConfig::parse("nats://[::1]:4223,nats://[fd00::2]").unwrap();
+        assert_eq!(c.endpoint, "[::1]:4223,[fd00::2]:4222");
+        assert_eq!(c.servers[0].host(), "::1");
+        assert_eq!(c.servers[1].port(), 4222);
+    }
+
+    #[test]
+    fn credentials_are_decoded_and_taken_out_of_the_addresses() {
+        let c = NatsConfig::parse("nats://a,nats://u%3Ax:p%40ss%2Cw@b:2?namespace=x").unwrap();
+        assert_eq!(
+            c.credentials,
+            Some(Credentials::User {
+                user: "u:x".to_owned(),
+                password: "p@ss,w".to_owned()
+            })
+        );
+        assert!(c.servers.iter().all(|s| !s.has_user_pass()), "{c:?}");
+        assert!(!format!("{c:?}").contains("p@ss"), "{c:?}");
+        let c = NatsConfig::parse("nats://s3cr%2Bt@h").unwrap();
+        assert_eq!(c.credentials, Some(Credentials::Token("s3cr+t".to_owned())));
+        assert!(!format!("{c:?}").contains("s3cr"), "{c:?}");
+        assert_eq!(NatsConfig::parse("nats://h").unwrap().credentials, None);
+        let same = NatsConfig::parse("nats://u:p@a,nats://u:p@b").unwrap();
+        assert_eq!(same.servers.len(), 2);
+    }
+
+    #[test]
     fn bad_urls_are_refused() {
         for url in [
             "nats://h?namespace=",
@@ -240,6 +316,13 @@ mod tests {
             "nats://h,tls://g",
             "nats://h:notaport",
             "nats://",
+            "nats://h?namespace",
+            "nats://h?namespace=a+b",
+            "nats://a?namespace=x,nats://b",
+            "nats://u:p@a,nats://u:q@b",
+            "nats://u:%FF@a",
+            "h:4222",
+            "h",
         ] {
             let err = NatsConfig::parse(url).unwrap_err();
             assert!(matches!(err, Error::InvalidUrl(_)), "{url}: {err:?}");
@@ -265,6 +348,7 @@ mod tests {
         assert_eq!(c.work_subject("100%"), "funcmesh.q.100%25");
         assert_eq!(c.work_subject(".a..b."), "funcmesh.q.%.a.%.b.%");
         assert_eq!(c.work_subject("é"), "funcmesh.q.%C3%A9");
+        assert_eq!(c.work_subject("a\tb\u{7f}~"), "funcmesh.q.a%09b%7F~");
         assert_eq!(
             c.topic_subject("routes.*", true),
             "funcmesh.control.routes.*"

@@ -21,7 +21,7 @@ use async_nats::{Client, ConnectOptions, Event};
 use tokio::runtime::Handle;
 use tokio::sync::{OnceCell, mpsc, watch};
 
-use super::config::NatsConfig;
+use super::config::{Credentials, NatsConfig};
 use super::confirm::Confirmations;
 use super::declare::{self, Limits};
 use super::lock;
@@ -87,6 +87,11 @@ impl Link {
                     let _ = events.send(event);
                 }
             });
+        let options = match config.credentials.clone() {
+            Some(Credentials::User { user, password }) => options.user_and_password(user, password),
+            Some(Credentials::Token(token)) => options.token(token),
+            None => options,
+        };
         let client = options
             .connect(config.servers.clone())
             .await
