@@ -63,7 +63,10 @@ async fn one_of_two_trons_holds_and_the_other_takes_over_when_it_stops() {
     let a = Lease::start(Arc::clone(&bus), "a", stop_a.clone())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await; // b claims later than a
+    // b claims later than a: its `since` is a later millisecond.
+    let a_since = now_ms();
+    let later = || async { now_ms() > a_since };
+    eventually(Duration::from_secs(1), "the clock passes a's claim", later).await;
     let b = Lease::start(Arc::clone(&bus), "b", stop_b.clone())
         .await
         .unwrap();

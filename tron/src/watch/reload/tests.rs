@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use funcmesh_testkit::eventually;
 use tokio::sync::{Semaphore, broadcast};
 
 use super::Reloader;
@@ -128,13 +129,13 @@ impl Setup {
 
     /// Lets the reload tasks run until `n` loads have started.
     async fn until_started(&self, n: usize) {
-        for _ in 0..10_000 {
-            if self.fake.started.load(Ordering::SeqCst) >= n {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-        panic!("{n} loads never started");
+        let started = || async { self.fake.started.load(Ordering::SeqCst) >= n };
+        eventually(
+            Duration::from_secs(10),
+            &format!("{n} loads start"),
+            started,
+        )
+        .await;
     }
 
     async fn event(&mut self) -> ReloadEvent {
