@@ -1,61 +1,30 @@
 //! Small pieces of HTTP the runner reads requests with: percent-decoding,
-//! query strings, cookies and media types.
+//! query strings, cookies and media types. Decoding is the
+//! `percent-encoding` and `form_urlencoded` crates'.
 
 use std::borrow::Cow;
 
-/// Percent-decodes `input`; with `plus_is_space` (query strings) `+` is a
-/// space too. A malformed escape stays as written, and bytes that do not form
-/// UTF-8 become U+FFFD, so decoding never fails.
-pub fn percent_decode(input: &str, plus_is_space: bool) -> Cow<'_, str> {
-    let needs = input
-        .bytes()
-        .any(|b| b == b'%' || (plus_is_space && b == b'+'));
-    if !needs {
-        return Cow::Borrowed(input);
-    }
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => match (
-                bytes.get(i + 1).and_then(hex),
-                bytes.get(i + 2).and_then(hex),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
-}
+use percent_encoding::percent_decode_str;
 
-fn hex(b: &u8) -> Option<u8> {
-    (*b as char).to_digit(16).map(|d| d as u8)
+/// Percent-decodes one path segment. A malformed escape stays as written,
+/// and bytes that do not form UTF-8 become U+FFFD, so decoding never fails.
+/// `%2F` becomes `/`: a path parameter may hold one, since the path was
+/// split into segments first.
+pub fn percent_decode(segment: &str) -> Cow<'_, str> {
+    // Most segments escape nothing; the crate would check them for UTF-8
+    // once more before answering so.
+    if !segment.contains('%') {
+        return Cow::Borrowed(segment);
+    }
+    percent_decode_str(segment).decode_utf8_lossy()
 }
 
 /// Splits a raw query string into decoded pairs, in order, repeats kept.
-/// `a` alone is `("a", "")`; empty pieces (`a=1&&b=2`) are skipped.
+/// `a` alone is `("a", "")`; empty pieces (`a=1&&b=2`) are skipped; `+` is
+/// a space, as in HTML forms.
 pub fn parse_query(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-            (
-                percent_decode(k, true).into_owned(),
-                percent_decode(v, true).into_owned(),
-            )
-        })
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect()
 }
 
@@ -107,25 +76,35 @@ mod tests {
     #[test]
     fn percent_decoding() {
         let cases = [
-            ("plain", false, "plain"),
-            ("a%20b", false, "a b"),
-            ("a+b", false, "a+b"),
-            ("a+b", true, "a b"),
-            ("caf%C3%A9", false, "café"),
-            ("100%", false, "100%"),
-            ("%zz", false, "%zz"),
-            ("%2Fslash", false, "/slash"),
-            ("%FF", false, "\u{FFFD}"),
+            ("plain", "plain"),
+            ("a%20b", "a b"),
+            ("a+b", "a+b"),
+            ("caf%C3%A9", "café"),
+            ("100%", "100%"),
+            ("%zz", "%zz"),
+            ("%4", "%4"),
+            ("%+1", "%+1"),
+            ("%2Fslash", "/slash"),
+            ("%2fslash", "/slash"),
+            ("%FF", "\u{FFFD}"),
         ];
-        for (input, plus, want) in cases {
-            assert_eq!(percent_decode(input, plus), want, "{input}");
+        for (input, want) in cases {
+            assert_eq!(percent_decode(input), want, "{input}");
         }
+        assert!(matches!(percent_decode("plain"), Cow::Borrowed(_)));
     }
 
     #[test]
     fn query_pairs_keep_order_and_repeats() {
-        let pairs = parse_query("tag=a&tag=b%20c&flag&&q=x+y");
-        let want = [("tag", "a"), ("tag", "b c"), ("flag", ""), ("q", "x y")];
+        let pairs = parse_query("tag=a&tag=b%20c&flag&&q=x+y&e=a=b&%FF=%2B");
+        let want = [
+            ("tag", "a"),
+            ("tag", "b c"),
+            ("flag", ""),
+            ("q", "x y"),
+            ("e", "a=b"),
+            ("\u{FFFD}", "+"),
+        ];
         let got: Vec<_> = pairs
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

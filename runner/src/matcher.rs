@@ -191,7 +191,7 @@ impl Router {
         let Some(rest) = self.strip_base(path) else {
             return Match::NoPath;
         };
-        let segments: Vec<_> = split(rest).map(|s| percent_decode(s, false)).collect();
+        let segments: Vec<_> = split(rest).map(percent_decode).collect();
         let mut best: Option<&PathRoute> = None;
         let mut caps = Vec::new();
         for route in &self.paths {

@@ -6,6 +6,7 @@
 //! recurs, which the request validator reads as "anything". References to
 //! other files are left unresolved the same way.
 
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 /// How deep resolved references may nest inside one schema.
@@ -168,8 +169,9 @@ impl<'a> Refs<'a> {
         let Some(pointer) = reference.strip_prefix('#') else {
             return Ok(None);
         };
+        // URI fragments may percent-encode characters (`%7B` for `{`).
         self.root
-            .pointer(&percent_decode(pointer))
+            .pointer(&percent_decode_str(pointer).decode_utf8_lossy())
             .map(Some)
             .ok_or_else(|| format!("`$ref: {reference}` points to nothing in this file"))
     }
@@ -178,30 +180,4 @@ impl<'a> Refs<'a> {
 /// The `$ref` of a reference object.
 fn ref_of(value: &Value) -> Option<&str> {
     value.get("$ref")?.as_str()
-}
-
-/// URI fragments may percent-encode characters (`%7B` for `{`).
-fn percent_decode(text: &str) -> String {
-    if !text.contains('%') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -118,11 +118,13 @@ paths:
                 short: {$ref: "#/$defs/Name", maxLength: 3, description: brief}
                 named: {$ref: "#/$defs/Name", description: only an annotation}
                 pct: {$ref: "#/$defs/With%20Space"}
+                utf8: {$ref: "#/$defs/Caf%C3%A9%7Bx%7d"}
                 remote: {$ref: "other.yaml#/Thing"}
 $defs:
   Odd~Name/x: {type: integer}
   Name: {type: string}
   With Space: {type: boolean}
+  "Café{x}": {type: number}
 "##;
     let spec = spec("openapi.yaml", text);
     let props = spec.operations[0]
@@ -140,6 +142,7 @@ $defs:
     );
     assert_eq!(props["named"], json!({"type": "string"}));
     assert_eq!(props["pct"], json!({"type": "boolean"}));
+    assert_eq!(props["utf8"], json!({"type": "number"}));
     assert_eq!(
         props["remote"],
         json!({"$ref": "other.yaml#/Thing"}),
