@@ -29,7 +29,9 @@ pub struct FetchConfig {
     pub timeout: Duration,
     /// How many downloads are tried, across the trons, before giving up.
     pub attempts: u32,
-    /// The wait after the first failed attempt; it doubles after each.
+    /// The longest wait after the first failed attempt; it doubles after
+    /// each, up to [`Backoff::MAX`](funcmesh_bus::Backoff::MAX), and each
+    /// wait is drawn at random below it (the bus's jittered backoff).
     pub backoff: Duration,
     /// The largest pack accepted, in bytes.
     pub max_bytes: usize,

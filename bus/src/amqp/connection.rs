@@ -158,7 +158,7 @@ async fn supervise(link: Weak<Link>, lost: Arc<Notify>) {
                     ),
                     None => tracing::info!(%endpoint, "connected to the broker"),
                 }
-                backoff = Backoff::default();
+                backoff.reset();
                 strong.session.send_replace(Some(Arc::clone(&session)));
                 // A queue declared while connecting, after the topology was
                 // read and before the session was out, is declared here.

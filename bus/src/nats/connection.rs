@@ -347,15 +347,13 @@ async fn restore(link: Arc<Link>, connection: u64) {
 }
 
 /// The client's delay before connection attempt number `attempts` (counted
-/// from 1 since the last success): none for the first, then 100 ms doubling
-/// to 5 s, with full jitter.
+/// from 1 since the last success): none for the first, then the bus's
+/// backoff (100 ms doubling to 5 s, with full jitter).
 fn reconnect_delay(attempts: usize) -> Duration {
-    if attempts <= 1 {
-        return Duration::ZERO;
+    match attempts.checked_sub(2) {
+        None => Duration::ZERO,
+        Some(retries) => Backoff::nth_delay(retries),
     }
-    let doublings = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(16);
-    let ceiling = (Backoff::FIRST * 2u32.pow(doublings)).min(Backoff::MAX);
-    crate::backoff::jitter(ceiling)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! with backoff after connection errors and 5xx answers.
 
 use bytes::Bytes;
+use funcmesh_bus::Backoff;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
@@ -46,7 +47,8 @@ impl Downloader {
     pub(super) async fn download(&self, hash: &str) -> Result<Bytes, FetchError> {
         let mut last = "no tron URL is configured".to_owned();
         let mut made = 0;
-        let mut backoff = self.config.backoff;
+        let mut backoff =
+            Backoff::between(self.config.backoff, Backoff::MAX.max(self.config.backoff));
         for (attempt, tron) in self
             .trons
             .iter()
@@ -55,8 +57,7 @@ impl Downloader {
             .enumerate()
         {
             if attempt > 0 {
-                tokio::time::sleep(backoff).await;
-                backoff = backoff.saturating_mul(2);
+                tokio::time::sleep(backoff.next_delay()).await;
             }
             made += 1;
             let url = format!("{tron}/bundles/{hash}");

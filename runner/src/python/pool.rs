@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use funcmesh_bus::Backoff;
 use funcmesh_core::bundle::Bundle;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -239,14 +240,13 @@ impl Pool {
     /// while the pool is open.
     fn replace(self: Arc<Self>) {
         tokio::spawn(async move {
-            let mut backoff = Duration::from_millis(100);
+            let mut backoff = Backoff::default();
             while !self.closed.load(Ordering::Relaxed) {
                 match self.spawn().await {
                     Ok(worker) => return self.give_back(worker),
                     Err(error) => {
                         tracing::error!(bundle = %self.bundle.short_hash(), %error, "starting a Python worker failed; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        tokio::time::sleep(backoff.next_delay()).await;
                     }
                 }
             }
