@@ -5,8 +5,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{block_on, call_at, root, start, write_bundle};
 use funcmesh::dev::DevOptions;
+use funcmesh_testkit::eventually;
 
 const HELLO_SPEC: &str = "openapi: 3.0.3\ninfo: {title: copy, version: '1'}\nservers: [{url: /copy}]\npaths:\n  /greet:\n    get:\n      operationId: greet\n      responses: {'200': {description: ok}}\n";
 
@@ -131,14 +134,8 @@ fn shutdown_answers_requests_in_flight() {
         let inflight: Vec<_> = (0..20)
             .map(|_| tokio::spawn(call_at(addr, "GET", "/faults/slow?ms=300").send()))
             .collect();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while mesh.gateway().waiting() < 20 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "requests never got in flight"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        let in_flight = || async { mesh.gateway().waiting() == 20 };
+        eventually(Duration::from_secs(10), "20 requests in flight", in_flight).await;
         mesh.shutdown().await.unwrap();
         for task in inflight {
             let resp = task.await.unwrap();

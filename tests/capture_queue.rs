@@ -7,26 +7,20 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::cluster::{Cluster, KAFKA, NATS, RABBITMQ};
 use funcmesh_core::capture::read_records;
 use funcmesh_core::capture::redact::MASK;
+use funcmesh_testkit::try_eventually;
 
 /// Requests sent while the capture runs.
 const REQUESTS: usize = 12;
 
 /// Waits until `done` holds, failing with the cluster's logs after `within`.
 async fn wait_until(cluster: &Cluster, what: &str, within: Duration, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} within {within:?}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let held = try_eventually(within, || async { done() }).await;
+    assert!(held, "{what} within {within:?}\n{}", cluster.logs());
 }
 
 async fn captures_every_request_and_takes_none(base: &str) {

@@ -5,6 +5,7 @@
 mod common;
 
 use common::cluster::{Cluster, RABBITMQ};
+use funcmesh_testkit::{eventually, eventually_some};
 
 fn mesh() -> &'static Cluster {
     common::cluster::shared(RABBITMQ)
@@ -46,34 +47,23 @@ fn hello_at(base: &str, into: &std::path::Path) {
 
 /// Waits until `path` answers 404: its bundle was removed.
 async fn answers_404(path: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while call("GET", path).send().await.status != 404 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a removed bundle kept serving {path}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let removed = || async { call("GET", path).send().await.status == 404 };
+    let what = format!("{path} answers 404 once its bundle is removed");
+    eventually(Duration::from_secs(30), &what, removed).await;
 }
 
 /// Waits until `path` answers 200 through the gateway.
 async fn served(path: &str) -> common::Resp {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let resp = common::call_at(mesh().local_addr(), "GET", path)
-            .send()
-            .await;
-        if resp.status == 200 {
-            return resp;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} never served: {}\n{}",
-            resp.status,
-            mesh().logs()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let answer = || async {
+        let resp = call("GET", path).send().await;
+        (resp.status == 200).then_some(resp)
+    };
+    eventually_some(
+        Duration::from_secs(30),
+        &format!("{path} is served"),
+        answer,
+    )
+    .await
 }
 
 #[test]
@@ -155,34 +145,24 @@ fn python_bundle_at(base: &str, name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The version `path` answers, if it answers 200.
+async fn version_of(path: &str) -> Option<u64> {
+    let resp = call("GET", path).send().await;
+    (resp.status == 200)
+        .then(|| resp.json()["version"].as_u64())
+        .flatten()
+}
+
 /// Waits until `path` answers `{"version": version}`, and then answers it
 /// ten times in a row.
 async fn serves_version(path: &str, version: u64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut in_a_row = 0;
-    while in_a_row < 10 {
-        let resp = common::call_at(mesh().local_addr(), "GET", path)
-            .send()
-            .await;
-        let answered = (resp.status == 200).then(|| resp.json()["version"].as_u64());
-        match answered.flatten() {
-            Some(v) if v == version => in_a_row += 1,
-            _ => {
-                assert_eq!(
-                    in_a_row, 0,
-                    "{path} went back: {} {:?}",
-                    resp.status, resp.body
-                );
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "{path} never answered version {version}: {} {}\n{}",
-                    resp.status,
-                    String::from_utf8_lossy(&resp.body),
-                    mesh().logs()
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
+    let what = format!("{path} answers version {version}");
+    eventually(Duration::from_secs(60), &what, || async {
+        version_of(path).await == Some(version)
+    })
+    .await;
+    for _ in 1..10 {
+        assert_eq!(version_of(path).await, Some(version), "{path} went back");
     }
 }
 
@@ -219,15 +199,15 @@ fn a_python_syntax_error_saved_into_the_trons_directory_leaves_the_old_version_s
         let dir = python_bundle_at("/pybroken", "py-broken");
         serves_version("/pybroken/version", 1).await;
         let broken = save_syntax_error(&dir);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !mesh().logged("SyntaxError") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the tron never reported the syntax error:\n{}",
-                mesh().logs()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let reported = || async { mesh().logged("SyntaxError") };
+        eventually(
+            Duration::from_secs(60),
+            "the tron reports the syntax error",
+            reported,
+        )
+        .await;
+        // Nothing may change for a while: the old version keeps serving and
+        // the broken one is never routed (sampled over two seconds).
         for _ in 0..40 {
             let resp = call("GET", "/pybroken/version").send().await;
             assert_eq!(
@@ -244,7 +224,7 @@ fn a_python_syntax_error_saved_into_the_trons_directory_leaves_the_old_version_s
                 !routes.iter().any(|r| r["bundle"] == broken.as_str()),
                 "the broken version was routed: {status}"
             );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         python_api(&dir, "3");
         serves_version("/pybroken/version", 3).await;

@@ -13,6 +13,7 @@ mod support;
 
 use common::block_on;
 use funcmesh::dev::ReloadEvent;
+use funcmesh_testkit::eventually;
 use support::{
     BUILD, ENV, HEADERS, RELOAD, SLOW, Watched, drop_bundle, faults_wasm, lib_rs, openapi, save,
     short, write_crate,
@@ -177,14 +178,8 @@ fn requests_in_flight_across_a_reload_are_each_answered_by_one_version() {
                 .collect::<Vec<_>>()
         };
         let before = send(100);
-        let deadline = std::time::Instant::now() + RELOAD;
-        while w.mesh.gateway().waiting() < 50 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "requests never got in flight"
-            );
-            tokio::task::yield_now().await;
-        }
+        let in_flight = || async { w.mesh.gateway().waiting() >= 50 };
+        eventually(RELOAD, "50 requests in flight", in_flight).await;
         save(
             &w.path("busy/openapi.yaml"),
             &openapi("/busy", "new", &[SLOW]),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use funcmesh_core::queues;
 
@@ -254,15 +254,9 @@ impl Cluster {
     /// Waits until the gateway serves and `runners` runners report every
     /// announced bundle installed.
     pub async fn ready(&self, runners: usize) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if self.is_ready(runners).await {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!("the cluster did not come up in 90 s\n{}", self.logs());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let up = || self.is_ready(runners);
+        if !funcmesh_testkit::try_eventually(Duration::from_secs(90), up).await {
+            panic!("the cluster did not come up in 90 s\n{}", self.logs());
         }
     }
 

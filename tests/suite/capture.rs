@@ -4,9 +4,10 @@
 // of which defines `mesh()`.
 
 mod capture {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use funcmesh_core::capture::{CaptureRecord, read_records};
+    use funcmesh_testkit::try_eventually;
 
     use super::{common, mesh};
 
@@ -34,31 +35,27 @@ mod capture {
 
     /// Waits until `path` holds a record of request `id`.
     async fn written(path: &std::path::Path, id: &str) -> Vec<CaptureRecord> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = records(path);
-            if got.iter().any(|r| r.request.id == id) {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "{id} never captured\n{}", mesh().logs());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let captured = || async { records(path).iter().any(|r| r.request.id == id) };
+        let in_time = try_eventually(Duration::from_secs(20), captured).await;
+        assert!(in_time, "{id} never captured\n{}", mesh().logs());
+        records(path)
     }
 
     /// Sends requests to `path` on `gateway` until the gateway has the rule
     /// (a request shows up in `file`): the change reaches the tron and the
     /// gateways at the same time, but not at the same instant.
     async fn until_captured(gateway: std::net::SocketAddr, path: &str, file: &std::path::Path) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for n in 0.. {
-            let id = format!("probe-{n}-{}", uuid::Uuid::now_v7().simple());
+        let sent = std::sync::Mutex::new(Vec::new());
+        let captured = || async {
+            let id = format!("probe-{}", uuid::Uuid::now_v7().simple());
             let resp = common::call_at(gateway, "GET", path).header("x-request-id", &id).send().await;
             assert_eq!(resp.status, 200);
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            if records(file).iter().any(|r| r.request.id == id) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "capture never started\n{}", mesh().logs());
+            let mut sent = sent.lock().unwrap();
+            sent.push(id);
+            records(file).iter().any(|r| sent.contains(&r.request.id))
+        };
+        if !try_eventually(Duration::from_secs(20), captured).await {
+            panic!("capture never started\n{}", mesh().logs());
         }
     }
 
@@ -73,11 +70,12 @@ mod capture {
                 "gateway-capture",
                 &["gateway", "--listen", &listen, "--capture-dir", &capture_dir, "--capture-redact", "x-api-key"],
             );
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while common::call_at(gateway, "GET", "/hello/greet?name=up").try_send().await.map(|r| r.status) != Ok(200) {
-                assert!(Instant::now() < deadline, "the capturing gateway never served\n{}", cluster.logs());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            let serves = || async {
+                let resp = common::call_at(gateway, "GET", "/hello/greet?name=up").try_send().await;
+                resp.is_ok_and(|resp| resp.status == 200)
+            };
+            let in_time = try_eventually(Duration::from_secs(30), serves).await;
+            assert!(in_time, "the capturing gateway never served\n{}", cluster.logs());
             let hello = dir.path().join("hello.jsonl");
             let petstore = dir.path().join("petstore.jsonl");
             let send = |path: &'static str, id: String| async move {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::cluster::Cluster;
 use common::{block_on, call_at};
 use funcmesh_core::queues;
+use funcmesh_testkit::{eventually, eventually_some, try_eventually};
 
 /// A broker the suite runs on.
 pub struct Broker {
@@ -64,18 +65,34 @@ fn a_runner_killed_under_load_loses_no_request() {
         cluster.start_runner_with("runner2", 8);
         cluster.ready(2).await;
         let gateway = cluster.gateway;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..200 {
+            let done = done.clone();
             tasks.spawn(async move {
                 let resp = call_at(gateway, "GET", "/faults/slow?ms=200")
                     .header("x-request-id", &format!("kill-{i}"))
                     .send()
                     .await;
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 (i, resp)
             });
         }
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        // Mid-way: the runners are busy (two rounds of 16 answered), and
+        // most requests are still to come.
+        let answered = || async { done.load(std::sync::atomic::Ordering::SeqCst) >= 32 };
+        eventually(
+            Duration::from_secs(60),
+            "two rounds of requests answered",
+            answered,
+        )
+        .await;
         cluster.kill("runner1");
+        let before_kill = done.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            before_kill < 150,
+            "the runner was killed after {before_kill} of 200 answers"
+        );
         let mut answered = std::collections::BTreeSet::new();
         while let Some(joined) = tasks.join_next().await {
             let (i, resp) = joined.unwrap();
@@ -110,20 +127,15 @@ fn a_request_that_kills_every_runner_is_dead_lettered_with_a_502() {
         // dies (its connection closes) with the request unacknowledged.
         let gateway = cluster.gateway;
         let client = tokio::spawn(async move {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
+            // Refused (503) until the gateway has the route.
+            let taken = || async {
                 let resp = call_at(gateway, "POST", "/faults/echo")
                     .body("poison")
                     .try_send()
                     .await;
-                match resp {
-                    Ok(resp) if resp.status != 503 => return resp,
-                    _ if Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(200)).await
-                    }
-                    other => panic!("the mesh never took the request: {other:?}"),
-                }
-            }
+                resp.ok().filter(|resp| resp.status != 503)
+            };
+            eventually_some(Duration::from_secs(60), "the mesh takes the request", taken).await
         });
         let queue = queues::func_queue(None, "/faults");
         let deliveries = crash_on_every_delivery(&cluster.bus, &queue).await;
@@ -138,16 +150,12 @@ fn a_request_that_kills_every_runner_is_dead_lettered_with_a_502() {
         assert_eq!(deliveries, 5, "the default delivery limit");
 
         let bus = funcmesh_bus::connect(&cluster.bus).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match bus.depth(queues::PARKED).await {
-                Ok(depth) if depth.ready == 1 => break,
-                _ if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                other => panic!("the dead letter was not parked: {other:?}"),
-            }
-        }
+        let parked = || async {
+            bus.depth(queues::PARKED)
+                .await
+                .is_ok_and(|depth| depth.ready == 1)
+        };
+        eventually(Duration::from_secs(10), "the dead letter is parked", parked).await;
     });
 }
 
@@ -158,17 +166,12 @@ fn a_request_that_kills_every_runner_is_dead_lettered_with_a_502() {
 async fn crash_on_every_delivery(bus: &str, queue: &str) -> u32 {
     let bus = funcmesh_bus::connect(bus).await.unwrap();
     // The tron declares the queue once it has loaded the bundle.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut consumer = loop {
+    let consume = || async {
         let options = funcmesh_bus::ConsumeOptions { prefetch: 1 };
-        match bus.consume(queue, options).await {
-            Ok(consumer) => break consumer,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(error) => panic!("the Func queue {queue} never appeared: {error}"),
-        }
+        bus.consume(queue, options).await.ok()
     };
+    let what = format!("the Func queue {queue} appears");
+    let mut consumer = eventually_some(Duration::from_secs(60), &what, consume).await;
     let mut deliveries = 0;
     loop {
         // The first delivery waits for the consumer to start reading (on
@@ -194,9 +197,11 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         cluster.start_all(1).await;
         let gateway = cluster.gateway;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let served_now = || served.load(std::sync::atomic::Ordering::SeqCst);
         let mut load = tokio::task::JoinSet::new();
         for _ in 0..8 {
-            let stop = stop.clone();
+            let (stop, served) = (stop.clone(), served.clone());
             load.spawn(async move {
                 let mut slowest = Duration::ZERO;
                 let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
@@ -217,14 +222,20 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
                     };
                     slowest = slowest.max(started.elapsed());
                     *statuses.entry(status).or_default() += 1;
-                    if status != 200 {
+                    if status == 200 {
+                        served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    } else {
+                        // Pacing, not a wait: a refused client does not
+                        // hammer the gateway while the broker is down.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                 }
                 (slowest, statuses, odd)
             });
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Under load: the clients are being answered.
+        let loaded = || async { served_now() >= 100 };
+        eventually(Duration::from_secs(30), "the load is answered", loaded).await;
         let stopped = BrokerStopped::now();
         // While the broker is down, requests are refused at once.
         let started = Instant::now();
@@ -236,6 +247,7 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
             started.elapsed() < Duration::from_secs(2),
             "a request hung while the broker was down"
         );
+        // The outage lasts a while: the processes retry their connections.
         tokio::time::sleep(Duration::from_secs(2)).await;
         drop(stopped);
         let back = Instant::now();
@@ -250,23 +262,34 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         // tried again; the load below checks that none waited past its
         // deadline.
         let bound = Duration::from_secs(15);
-        loop {
+        let answered = || async {
             let resp = call_at(gateway, "GET", "/hello/greet?name=back")
                 .send()
                 .await;
-            if resp.status == 200 {
-                break;
-            }
             assert!(
-                [503, 504].contains(&resp.status) && back.elapsed() < bound,
-                "not recovered {bound:?} after the broker came back: {}\n{}",
+                [200, 503, 504].contains(&resp.status),
+                "{} while recovering\n{}",
                 resp.status,
                 cluster.logs()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            resp.status == 200
+        };
+        let recovered = try_eventually(bound, answered).await;
+        assert!(
+            recovered,
+            "not recovered {bound:?} after the broker came back\n{}",
+            cluster.logs()
+        );
         let recovery = back.elapsed();
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The load is answered again too.
+        let again = served_now() + 100;
+        let reloaded = || async { served_now() >= again };
+        eventually(
+            Duration::from_secs(30),
+            "the load is answered again",
+            reloaded,
+        )
+        .await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
         let mut odd = Vec::new();
@@ -304,6 +327,7 @@ fn processes_started_before_the_broker_connect_once_it_is_up() {
         cluster.start_tron("tron");
         cluster.start_gateway("gateway");
         cluster.start_runner("runner1");
+        // Nothing may happen while the broker is down: no process exits.
         tokio::time::sleep(Duration::from_secs(2)).await;
         for name in ["tron", "gateway", "runner1"] {
             assert!(

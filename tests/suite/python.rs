@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{Call, Resp, call_at};
+use funcmesh_testkit::{eventually, eventually_some, try_eventually};
 
 /// How long any one request may take before the test fails instead of
 /// hanging; far above every deadline the bundles have.
@@ -57,11 +58,11 @@ fn worker_alive(pid: u32) -> bool {
 
 /// Waits until `pid` is no longer a running worker.
 async fn worker_gone(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while worker_alive(pid) {
-        assert!(Instant::now() < deadline, "worker {pid} still runs");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("worker {pid} stops");
+    eventually(Duration::from_secs(30), &what, || async {
+        !worker_alive(pid)
+    })
+    .await;
 }
 
 /// A directory a fault operation writes its worker's pid to (`?mark=`).
@@ -83,15 +84,7 @@ impl Mark {
 
     /// The pid, once the function has written it.
     async fn pid(&self) -> u32 {
-        let deadline = Instant::now() + ANSWER_WITHIN;
-        loop {
-            let written = std::fs::read_to_string(self.file()).unwrap_or_default();
-            if let Ok(pid) = written.trim().parse() {
-                return pid;
-            }
-            assert!(Instant::now() < deadline, "the function never ran");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually_some(ANSWER_WITHIN, "the function runs", || async { self.ran() }).await
     }
 
     /// The pid, if the function ran.
@@ -123,20 +116,18 @@ async fn echoes(n: usize) {
 
 /// Waits until the bundle answers an echo again.
 async fn echo_answers() {
-    let deadline = Instant::now() + ANSWER_WITHIN;
-    loop {
+    let last = std::sync::Mutex::new(String::new());
+    let answers = try_eventually(ANSWER_WITHIN, || async {
         let resp = get("/pyfaults/echo").await;
-        if resp.status == 200 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "py-faults stopped answering: {} {}",
-            resp.status,
-            text(&resp)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        *last.lock().unwrap() = format!("{} {}", resp.status, text(&resp));
+        resp.status == 200
+    })
+    .await;
+    assert!(
+        answers,
+        "py-faults stopped answering: {}",
+        last.lock().unwrap()
+    );
 }
 
 /// Calls fault operation `op` and, once it runs, 20 echoes alongside; the

@@ -4,9 +4,10 @@
 //! serving until it is fixed.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use funcmesh::dev::DevOptions;
+use funcmesh_testkit::eventually;
 
 use crate::common::{self, Resp, block_on};
 use crate::support::{RELOAD, Watched, save, short};
@@ -61,14 +62,9 @@ fn pid(resp: &Resp) -> u32 {
 
 /// Waits until `pid` is no longer a running process.
 async fn exited(pid: u32) {
-    let deadline = Instant::now() + RELOAD;
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "worker {pid} of a replaced version still runs"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let gone = || async { !Path::new(&format!("/proc/{pid}")).exists() };
+    let what = format!("worker {pid} of a replaced version exits");
+    eventually(RELOAD, &what, gone).await;
 }
 
 #[test]
