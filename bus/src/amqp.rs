@@ -30,7 +30,7 @@ mod publish;
 mod tap;
 mod topics;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -131,10 +131,4 @@ impl Bus for AmqpBus {
         };
         consume::start(Arc::clone(&self.link), source).await
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The critical sections are short and cannot leave the data half-changed,
-    // so a poisoned lock is still safe to use.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

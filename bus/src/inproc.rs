@@ -10,7 +10,9 @@
 mod tap;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
@@ -45,22 +47,17 @@ impl InProcBus {
     /// The bus that `url` names in this process, created on first use.
     pub fn shared(url: &str) -> Arc<dyn Bus> {
         static BUSES: OnceLock<Mutex<HashMap<String, InProcBus>>> = OnceLock::new();
-        let mut buses = lock(BUSES.get_or_init(Default::default));
+        let mut buses = BUSES.get_or_init(Default::default).lock();
         Arc::new(buses.entry(url.to_owned()).or_default().clone())
     }
 
     fn queue(&self, name: &str) -> Result<Arc<Queue>> {
-        lock(&self.queues)
+        self.queues
+            .lock()
             .get(name)
             .cloned()
             .ok_or_else(|| Error::UnknownQueue(name.to_owned()))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these short critical sections cannot leave the
-    // data half-changed, so a poisoned lock is still safe to use.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct Pending {
@@ -80,7 +77,7 @@ struct Queue {
 
 impl Queue {
     fn push(&self, msg: Pending, front: bool) -> Result<()> {
-        let mut ready = lock(&self.ready);
+        let mut ready = self.ready.lock();
         if !front && self.spec.max_len.is_some_and(|limit| ready.len() >= limit) {
             return Err(Error::QueueFull {
                 queue: self.spec.name.clone(),
@@ -99,7 +96,7 @@ impl Queue {
 
     fn pop(&self) -> Option<Pending> {
         let now = now_ms();
-        let mut ready = lock(&self.ready);
+        let mut ready = self.ready.lock();
         while let Some(msg) = ready.pop_front() {
             if msg.expires_at_ms.is_some_and(|at| at <= now) {
                 tracing::debug!(queue = %self.spec.name, "expired message not delivered");
@@ -129,7 +126,7 @@ impl Queue {
             tracing::warn!(queue = %self.spec.name, attempt = msg.attempt, "message discarded: no dead-letter queue");
             return;
         };
-        let target = self.bus.upgrade().and_then(|q| lock(&q).get(dlq).cloned());
+        let target = self.bus.upgrade().and_then(|q| q.lock().get(dlq).cloned());
         match target {
             Some(dead) => {
                 let dead_msg = Pending {
@@ -155,7 +152,7 @@ impl Bus for InProcBus {
     }
 
     async fn declare(&self, spec: &QueueSpec) -> Result<()> {
-        let mut queues = lock(&self.queues);
+        let mut queues = self.queues.lock();
         queues.entry(spec.name.clone()).or_insert_with(|| {
             Arc::new(Queue {
                 spec: spec.clone(),
@@ -193,7 +190,7 @@ impl Bus for InProcBus {
 
     async fn depth(&self, queue: &str) -> Result<QueueDepth> {
         let queue = self.queue(queue)?;
-        let ready = lock(&queue.ready).len() as u64;
+        let ready = queue.ready.lock().len() as u64;
         Ok(QueueDepth {
             ready,
             unacked: queue.unacked.load(std::sync::atomic::Ordering::Relaxed),
@@ -201,7 +198,7 @@ impl Bus for InProcBus {
     }
 
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
-        if let Some(sender) = lock(&self.topics).get(topic) {
+        if let Some(sender) = self.topics.lock().get(topic) {
             // No receiver is not an error: a broadcast is for whoever listens.
             let _ = sender.send(body);
         }
@@ -209,7 +206,9 @@ impl Bus for InProcBus {
     }
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {
-        let receiver = lock(&self.topics)
+        let receiver = self
+            .topics
+            .lock()
             .entry(topic.to_owned())
             .or_insert_with(|| broadcast::channel(TOPIC_BACKLOG).0)
             .subscribe();

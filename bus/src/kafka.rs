@@ -73,7 +73,7 @@ mod offsets;
 mod tap;
 mod topics;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -194,10 +194,4 @@ impl<T: Send + 'static> Drop for Detached<T> {
             }
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The critical sections are short and cannot leave the data half-changed,
-    // so a poisoned lock is still safe to use.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -89,7 +89,7 @@ mod publish;
 mod tap;
 mod topics;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -170,10 +170,4 @@ impl Bus for NatsBus {
     async fn tap(&self, queue: &str) -> Result<Consumer> {
         tap::start(&self.link, queue).await
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The critical sections are short and cannot leave the data half-changed,
-    // so a poisoned lock is still safe to use.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

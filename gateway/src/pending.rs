@@ -5,9 +5,9 @@
 //! lock is held across an `.await`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use funcmesh_core::ResponseEnvelope;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 const SHARDS: usize = 32;
@@ -31,9 +31,7 @@ impl PendingReplies {
         let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-        let shard = &self.shards[(hash % SHARDS as u64) as usize];
-        // A panic inside these few lines cannot leave a map half-changed.
-        shard.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shards[(hash % SHARDS as u64) as usize].lock()
     }
 
     /// Starts waiting for the reply to `id`; `None` when another request
@@ -72,10 +70,7 @@ impl PendingReplies {
 
     /// How many clients wait.
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 }
 

@@ -12,12 +12,13 @@ mod download;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use funcmesh_core::bundle::{
     Bundle, BundleError, is_bundle_hash, load_cached, remove_cached, unpack,
 };
+use parking_lot::Mutex;
 use tokio::sync::OnceCell;
 
 use self::download::Downloader;
@@ -124,11 +125,11 @@ impl BundleFetcher {
             return Err(FetchError::BadHash(hash.to_owned()));
         }
         let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut flights = self.flights.lock();
             Arc::clone(flights.entry(hash.to_owned()).or_default())
         };
         let result = flight.get_or_init(|| self.fetch_once(hash)).await.clone();
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut flights = self.flights.lock();
         if flights.get(hash).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
             flights.remove(hash);
         }

@@ -19,12 +19,13 @@ pub mod protocol;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use func_sdk::abi::RequestMeta;
 use funcmesh_core::bundle::{Bundle, Code};
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::wasm::{CallError, GuestResponse, InstallError};
@@ -168,7 +169,10 @@ impl Python {
                 // Tracebacks name the files the author edits, not the copy.
                 message: message.replace(&copy_text, &bundle.dir.display().to_string()),
             })?;
-        self.write().entry(bundle.hash.clone()).or_insert(pool);
+        self.pools
+            .write()
+            .entry(bundle.hash.clone())
+            .or_insert(pool);
         tracing::info!(
             bundle = %bundle.short_hash(),
             name = %bundle.name,
@@ -181,7 +185,7 @@ impl Python {
 
     /// Forgets a version: calls in flight finish, its workers then exit.
     pub fn retire(&self, hash: &str) -> bool {
-        let removed = self.write().remove(hash);
+        let removed = self.pools.write().remove(hash);
         if let Some(pool) = &removed {
             pool.close();
         }
@@ -195,7 +199,8 @@ impl Python {
 
     /// Every installed bundle.
     pub fn bundles(&self) -> Vec<Arc<Bundle>> {
-        self.read()
+        self.pools
+            .read()
             .values()
             .map(|p| Arc::clone(&p.bundle))
             .collect()
@@ -248,22 +253,14 @@ impl Python {
     }
 
     fn pool(&self, hash: &str) -> Option<Arc<Pool>> {
-        self.read().get(hash).cloned()
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Pool>>> {
-        self.pools.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Pool>>> {
-        self.pools.write().unwrap_or_else(PoisonError::into_inner)
+        self.pools.read().get(hash).cloned()
     }
 }
 
 impl Drop for Python {
     fn drop(&mut self) {
         // Each pool removes its copy when dropped; then their directory goes.
-        self.write().clear();
+        self.pools.write().clear();
         let _ = std::fs::remove_dir(&self.copies);
     }
 }

@@ -17,12 +17,13 @@ mod instance;
 mod output;
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use func_sdk::abi::{self, RequestMeta};
 use funcmesh_core::bundle::Bundle;
+use parking_lot::RwLock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Engine, Linker};
 
@@ -113,7 +114,10 @@ impl Executor {
             path: bundle_code_path(&bundle),
             message,
         })?;
-        self.write().entry(bundle.hash.clone()).or_insert(installed);
+        self.installed
+            .write()
+            .entry(bundle.hash.clone())
+            .or_insert(installed);
         tracing::info!(bundle = %bundle.short_hash(), name = %bundle.name, operations = bundle.operations.len(), "bundle installed");
         Ok(())
     }
@@ -121,25 +125,30 @@ impl Executor {
     /// Forgets a bundle. Calls in flight finish; new calls get
     /// [`CallError::UnknownBundle`].
     pub fn retire(&self, hash: &str) {
-        if self.write().remove(hash).is_some() || self.python.retire(hash) {
+        if self.installed.write().remove(hash).is_some() || self.python.retire(hash) {
             tracing::info!(bundle = %short(hash), "bundle retired");
         }
     }
 
     /// Whether a bundle with this hash is installed.
     pub fn is_installed(&self, hash: &str) -> bool {
-        self.read().contains_key(hash) || self.python.bundle(hash).is_some()
+        self.installed.read().contains_key(hash) || self.python.bundle(hash).is_some()
     }
 
     /// The installed bundle with this hash.
     pub fn bundle(&self, hash: &str) -> Option<Arc<Bundle>> {
-        let wasm = self.read().get(hash).map(|i| Arc::clone(&i.bundle));
+        let wasm = self
+            .installed
+            .read()
+            .get(hash)
+            .map(|i| Arc::clone(&i.bundle));
         wasm.or_else(|| self.python.bundle(hash))
     }
 
     /// Every installed bundle.
     pub fn bundles(&self) -> Vec<Arc<Bundle>> {
         let mut bundles: Vec<Arc<Bundle>> = self
+            .installed
             .read()
             .values()
             .map(|i| Arc::clone(&i.bundle))
@@ -160,7 +169,7 @@ impl Executor {
         body: &[u8],
         deadline: Instant,
     ) -> Result<GuestResponse, CallError> {
-        let Some(installed) = self.read().get(hash).cloned() else {
+        let Some(installed) = self.installed.read().get(hash).cloned() else {
             let python = self.python.call(hash, op_id, meta, body, deadline).await;
             return python.unwrap_or_else(|| Err(CallError::UnknownBundle(hash.to_owned())));
         };
@@ -217,28 +226,19 @@ impl Executor {
         let funcmesh_core::bundle::Code::Wasm { bytes, .. } = &bundle.code else {
             return None;
         };
-        self.read().values().find_map(|i| match &i.bundle.code {
-            funcmesh_core::bundle::Code::Wasm { bytes: other, .. } if other == bytes => {
-                Some(i.module.clone())
-            }
-            _ => None,
-        })
+        self.installed
+            .read()
+            .values()
+            .find_map(|i| match &i.bundle.code {
+                funcmesh_core::bundle::Code::Wasm { bytes: other, .. } if other == bytes => {
+                    Some(i.module.clone())
+                }
+                _ => None,
+            })
     }
 
     fn max_memory_mb(&self) -> u32 {
         self.config.max_memory_mb.clamp(1, MAX_MEMORY_MB)
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Installed>>> {
-        self.installed
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Installed>>> {
-        self.installed
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

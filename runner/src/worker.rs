@@ -14,12 +14,13 @@ mod stats;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use funcmesh_bus::{Backoff, Bus, ConsumeOptions, Delivery, Message, now_ms};
 use funcmesh_core::RequestEnvelope;
 use funcmesh_core::bundle::Bundle;
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -126,11 +127,7 @@ impl Runner {
 
     /// Stops serving a bundle; requests for it get 503.
     pub fn retire(&self, hash: &str) {
-        self.inner
-            .apis
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(hash);
+        self.inner.apis.write().remove(hash);
         self.inner.executor.retire(hash);
     }
 
@@ -204,16 +201,11 @@ fn report_panic(joined: Result<(), tokio::task::JoinError>) {
 impl Inner {
     /// The routes of bundle `hash`, compiled on first use.
     fn api(&self, hash: &str) -> Option<Arc<Api>> {
-        if let Some(api) = self
-            .apis
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(hash)
-        {
+        if let Some(api) = self.apis.read().get(hash) {
             return Some(Arc::clone(api));
         }
         let api = Arc::new(Api::new(self.executor.bundle(hash)?));
-        let mut apis = self.apis.write().unwrap_or_else(PoisonError::into_inner);
+        let mut apis = self.apis.write();
         Some(Arc::clone(apis.entry(hash.to_owned()).or_insert(api)))
     }
 

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use funcmesh_core::bundle::Bundle;
 use funcmesh_core::routing::{Route, RouteTable};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 /// Why a bundle could not go live.
@@ -77,7 +78,7 @@ impl Registry {
     /// Makes `bundle` live, replacing the previous version from the same
     /// directory. Returns that previous version.
     pub fn install(&self, bundle: Arc<Bundle>) -> Result<Option<Arc<Bundle>>, RegistryError> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         let route = Route::for_bundle(&bundle);
         let clash = state.bundles.iter().find(|(dir, other)| {
             **dir != bundle.dir && Route::for_bundle(other).same_place(&route)
@@ -97,7 +98,7 @@ impl Registry {
 
     /// Takes the bundle from `dir` out of service. Returns it.
     pub fn remove(&self, dir: &std::path::Path) -> Option<Arc<Bundle>> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         let removed = state.bundles.remove(dir);
         if removed.is_some() {
             self.publish(&mut state);
@@ -107,13 +108,13 @@ impl Registry {
 
     /// The live bundles.
     pub fn bundles(&self) -> Vec<Arc<Bundle>> {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.lock();
         state.bundles.values().cloned().collect()
     }
 
     /// The live bundle from `dir`.
     pub fn get(&self, dir: &std::path::Path) -> Option<Arc<Bundle>> {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.lock();
         state.bundles.get(dir).cloned()
     }
 

@@ -7,10 +7,10 @@
 //! stamped with it).
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
 
 use bytes::Bytes;
 use funcmesh_core::bundle::{Bundle, Packed};
+use parking_lot::RwLock;
 use serde::Serialize;
 
 /// What `GET /bundles` lists of one stored bundle.
@@ -42,7 +42,7 @@ pub struct BundleStore {
 
 impl std::fmt::Debug for BundleStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let packs = self.packs.read().unwrap_or_else(PoisonError::into_inner);
+        let packs = self.packs.read();
         f.debug_struct("BundleStore")
             .field("packs", &packs.len())
             .finish()
@@ -71,7 +71,7 @@ impl BundleStore {
             base_path: bundle.base_path.clone(),
             size: bytes.len(),
         };
-        let mut packs = self.packs.write().unwrap_or_else(PoisonError::into_inner);
+        let mut packs = self.packs.write();
         packs
             .insert(bundle.hash.clone(), Entry { info, bytes })
             .is_none()
@@ -79,19 +79,19 @@ impl BundleStore {
 
     /// Forgets the pack of `hash`. Returns what was listed for it.
     pub fn remove(&self, hash: &str) -> Option<BundleInfo> {
-        let mut packs = self.packs.write().unwrap_or_else(PoisonError::into_inner);
+        let mut packs = self.packs.write();
         packs.remove(hash).map(|entry| entry.info)
     }
 
     /// The pack of `hash`.
     pub fn get(&self, hash: &str) -> Option<Bytes> {
-        let packs = self.packs.read().unwrap_or_else(PoisonError::into_inner);
+        let packs = self.packs.read();
         packs.get(hash).map(|entry| entry.bytes.clone())
     }
 
     /// Every stored bundle, by hash.
     pub fn list(&self) -> Vec<BundleInfo> {
-        let packs = self.packs.read().unwrap_or_else(PoisonError::into_inner);
+        let packs = self.packs.read();
         packs.values().map(|entry| entry.info.clone()).collect()
     }
 }

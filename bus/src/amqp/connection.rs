@@ -9,16 +9,17 @@
 //! [`Error::Unavailable`] when there is none, and watches for the next one.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
 use lapin::{Channel, Connection, ConnectionProperties};
+use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 
 use super::config::AmqpConfig;
 use super::publish::Publishers;
-use super::{declare, lock, topics};
+use super::{declare, topics};
 use crate::{Error, QueueSpec, Result};
 
 /// How long one connection attempt may take, handshake and topology included.
@@ -105,20 +106,20 @@ impl Link {
 
     /// Keeps `spec` to declare again on every new connection.
     pub(crate) fn remember(&self, spec: &QueueSpec) {
-        let mut queues = lock(&self.queues);
+        let mut queues = self.queues.lock();
         queues.0 += 1;
         queues.1.insert(spec.name.clone(), spec.clone());
     }
 
     /// The spec this process declared for `queue`, if any.
     pub(crate) fn spec(&self, queue: &str) -> Option<QueueSpec> {
-        let queues = lock(&self.queues);
+        let queues = self.queues.lock();
         queues.1.get(queue).cloned()
     }
 
     /// The declared specs, and which change of them this is.
     fn specs(&self) -> (u64, Vec<QueueSpec>) {
-        let queues = lock(&self.queues);
+        let queues = self.queues.lock();
         (queues.0, queues.1.values().cloned().collect())
     }
 }

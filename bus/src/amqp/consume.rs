@@ -5,18 +5,19 @@
 //! runs in delivery order, through an unbounded channel that the consumer's
 //! prefetch bounds in practice.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::DeliveryResult;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, ConsumerDelegate};
+use parking_lot::Mutex;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::connection::{Link, Session, next_session};
 use super::delivery::{Incoming, Kind, Stream, Unseen, give_back};
-use super::{declare, lock, tap, topics};
+use super::{declare, tap, topics};
 use crate::{Consumer, Error, Result};
 
 /// How long to wait before subscribing again when the broker refused.
@@ -149,7 +150,7 @@ struct Active {
 impl Active {
     /// Stops the deliveries, then gives back those that came for nobody.
     async fn retire(self, unseen: &Unseen) {
-        let channel = lock(&self.channel).clone();
+        let channel = self.channel.lock().clone();
         if let Some(channel) = channel {
             let _ = channel
                 .basic_cancel(self.consumer.tag(), BasicCancelOptions::default())
@@ -162,7 +163,7 @@ impl Active {
 impl Drop for Active {
     fn drop(&mut self) {
         // Breaks the channel -> delegate -> channel cycle.
-        lock(&self.channel).take();
+        self.channel.lock().take();
     }
 }
 
@@ -225,12 +226,12 @@ impl ConsumerDelegate for Delegate {
         // Work is done here, synchronously, so deliveries keep their order.
         match delivery {
             Ok(Some(delivery)) => {
-                let channel = lock(&self.channel).clone();
+                let channel = self.channel.lock().clone();
                 // A closed receiver means the consumer was dropped.
                 if let Err(unsent) = self.tx.send(Incoming { delivery, channel })
                     && self.acks
                 {
-                    lock(&self.unseen).push(unsent.0);
+                    self.unseen.lock().push(unsent.0);
                 }
             }
             Ok(None) => self.ended.notify_one(),

@@ -1,15 +1,15 @@
 //! From lapin's deliveries to the bus's: attempts, expiry, settling.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
+use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use super::lock;
 use super::publish::EXPIRES_AT;
 use crate::inproc::NoAck;
 use crate::{Acker, Delivery, Error, Result, Subscription, now_ms};
@@ -113,7 +113,7 @@ impl Drop for Stream {
             // Prefetched but never handed out: the feed task gives these
             // back once it has cancelled the subscription.
             self.rx.close();
-            let mut unseen = lock(&self.unseen);
+            let mut unseen = self.unseen.lock();
             while let Ok(incoming) = self.rx.try_recv() {
                 unseen.push(incoming);
             }
@@ -128,7 +128,7 @@ pub(crate) type Unseen = Arc<Mutex<Vec<Incoming>>>;
 /// their consumer is cancelled: else the broker sends them straight back to
 /// it, and every round trip counts as a delivery.
 pub(crate) async fn give_back(unseen: &Unseen) {
-    let deliveries = std::mem::take(&mut *lock(unseen));
+    let deliveries = std::mem::take(&mut *unseen.lock());
     let options = BasicNackOptions {
         requeue: true,
         multiple: false,

@@ -7,10 +7,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use parking_lot::Mutex;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{NoAck, lock};
+use super::NoAck;
 use crate::{Delivery, Result, Subscription};
 
 /// How many copies a tap may fall behind before it loses some.
@@ -24,7 +26,7 @@ struct Tap {
 /// The taps of one queue.
 #[derive(Default)]
 pub(crate) struct Taps {
-    taps: std::sync::Mutex<Vec<Tap>>,
+    taps: Mutex<Vec<Tap>>,
 }
 
 impl Taps {
@@ -32,7 +34,7 @@ impl Taps {
     pub(crate) fn add(&self, queue: &str) -> TapStream {
         let (tx, rx) = mpsc::channel(TAP_BACKLOG);
         let lost = Arc::new(AtomicU64::new(0));
-        lock(&self.taps).push(Tap {
+        self.taps.lock().push(Tap {
             tx,
             lost: Arc::clone(&lost),
         });
@@ -47,7 +49,7 @@ impl Taps {
     /// Hands a copy of a published message to every tap; forgets the taps
     /// that were dropped.
     pub(crate) fn offer(&self, body: &Bytes) {
-        let mut taps = lock(&self.taps);
+        let mut taps = self.taps.lock();
         if taps.is_empty() {
             return;
         }
@@ -64,7 +66,7 @@ impl Taps {
     /// How many taps are kept.
     #[cfg(test)]
     pub(crate) fn count(&self) -> usize {
-        lock(&self.taps).len()
+        self.taps.lock().len()
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -27,8 +28,8 @@ use rdkafka::{Message as _, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::Detached;
 use super::config::KafkaConfig;
-use super::{Detached, lock};
 use crate::backoff::Backoff;
 use crate::{Error, QueueDepth, QueueSpec, Result};
 
@@ -142,17 +143,17 @@ pub(crate) struct Link {
     reconnections: watch::Sender<u64>,
     closed: watch::Sender<bool>,
     /// Queues declared by this process, declared again after each outage.
-    declared: std::sync::Mutex<HashMap<String, QueueSpec>>,
+    declared: Mutex<HashMap<String, QueueSpec>>,
     /// Every queue any process declared, as read from the registry.
-    known: std::sync::Mutex<HashMap<String, QueueSpec>>,
+    known: Mutex<HashMap<String, QueueSpec>>,
     /// How far the registry has been read (the next offset).
     registry_read: watch::Sender<i64>,
     /// Broadcast topics created by this process.
-    broadcast_topics: std::sync::Mutex<HashSet<String>>,
+    broadcast_topics: Mutex<HashSet<String>>,
     /// Consumers that read the committed offsets of a queue's group.
-    depth_probes: std::sync::Mutex<HashMap<String, Arc<Detached<BaseConsumer<QuietContext>>>>>,
+    depth_probes: Mutex<HashMap<String, Arc<Detached<BaseConsumer<QuietContext>>>>>,
     /// The last known depth of each queue with a length limit.
-    gauges: std::sync::Mutex<HashMap<String, Arc<Gauge>>>,
+    gauges: Mutex<HashMap<String, Arc<Gauge>>>,
 }
 
 /// How long a sampled depth is trusted before it is read again.
@@ -168,7 +169,7 @@ struct Gauge {
     published: AtomicU64,
     /// `published` when the last reading started.
     published_at_sample: AtomicU64,
-    sampled_at: std::sync::Mutex<Option<Instant>>,
+    sampled_at: Mutex<Option<Instant>>,
     sampling: AtomicBool,
 }
 
@@ -302,13 +303,13 @@ impl Link {
         if let Err(error) = self.create_registry().await {
             tracing::warn!(%error, "creating the queue registry");
         }
-        let specs: Vec<QueueSpec> = lock(&self.declared).values().cloned().collect();
+        let specs: Vec<QueueSpec> = self.declared.lock().values().cloned().collect();
         for spec in specs {
             if let Err(error) = self.create_queue(&spec).await {
                 tracing::warn!(queue = %spec.name, %error, "declaring again after an outage");
             }
         }
-        let topics: Vec<String> = lock(&self.broadcast_topics).iter().cloned().collect();
+        let topics: Vec<String> = self.broadcast_topics.lock().iter().cloned().collect();
         for topic in topics {
             if let Err(error) = self.create_broadcast_topic(&topic).await {
                 tracing::warn!(%topic, %error, "creating a broadcast topic again");
@@ -325,8 +326,8 @@ impl Link {
 
     /// Remembers `spec` and declares it now when the broker is up.
     pub(crate) async fn declare(&self, spec: &QueueSpec) -> Result<()> {
-        lock(&self.declared).insert(spec.name.clone(), spec.clone());
-        lock(&self.known).insert(spec.name.clone(), spec.clone());
+        self.declared.lock().insert(spec.name.clone(), spec.clone());
+        self.known.lock().insert(spec.name.clone(), spec.clone());
         if !self.is_up() {
             return Ok(());
         }
@@ -368,12 +369,12 @@ impl Link {
 
     /// Creates a broadcast topic once per process (and after each outage).
     pub(crate) async fn ensure_broadcast_topic(&self, topic: &str) -> Result<()> {
-        if lock(&self.broadcast_topics).contains(topic) {
+        if self.broadcast_topics.lock().contains(topic) {
             return Ok(());
         }
         self.ensure_up()?;
         self.create_broadcast_topic(topic).await?;
-        lock(&self.broadcast_topics).insert(topic.to_owned());
+        self.broadcast_topics.lock().insert(topic.to_owned());
         Ok(())
     }
 
@@ -487,7 +488,7 @@ impl Link {
     /// The spec of `queue`: declared here, or by another process (read from
     /// the registry). [`Error::UnknownQueue`] when nobody declared it.
     pub(crate) async fn spec(&self, queue: &str) -> Result<QueueSpec> {
-        if let Some(spec) = lock(&self.known).get(queue) {
+        if let Some(spec) = self.known.lock().get(queue) {
             return Ok(spec.clone());
         }
         self.ensure_up()?;
@@ -510,7 +511,8 @@ impl Link {
                 "the queue registry was not read in time".to_owned(),
             ));
         }
-        lock(&self.known)
+        self.known
+            .lock()
             .get(queue)
             .cloned()
             .ok_or_else(|| Error::UnknownQueue(queue.to_owned()))
@@ -518,7 +520,7 @@ impl Link {
 
     /// The spec of `queue` if this process knows it already.
     pub(crate) fn known_spec(&self, queue: &str) -> Option<QueueSpec> {
-        lock(&self.known).get(queue).cloned()
+        self.known.lock().get(queue).cloned()
     }
 
     /// Reads the registry for as long as the bus is open.
@@ -559,7 +561,7 @@ impl Link {
                     let name = message.key().and_then(|key| std::str::from_utf8(key).ok());
                     if let (Some(name), Some(entry)) = (name, entry) {
                         let spec = entry.into_spec(name.to_owned());
-                        lock(&self.known).insert(spec.name.clone(), spec);
+                        self.known.lock().insert(spec.name.clone(), spec);
                     }
                     let next = message.offset() + 1;
                     self.registry_read.send_if_modified(|at| {
@@ -606,8 +608,11 @@ impl Link {
     /// process published since, is at the limit. Several publishers may
     /// overshoot it together by what they publish within one sample.
     pub(crate) fn check_limit(self: &Arc<Self>, queue: &str, limit: usize) -> Result<()> {
-        let gauge = Arc::clone(lock(&self.gauges).entry(queue.to_owned()).or_default());
-        let stale = lock(&gauge.sampled_at).is_none_or(|at| at.elapsed() > GAUGE_TTL);
+        let gauge = Arc::clone(self.gauges.lock().entry(queue.to_owned()).or_default());
+        let stale = gauge
+            .sampled_at
+            .lock()
+            .is_none_or(|at| at.elapsed() > GAUGE_TTL);
         if stale && !gauge.sampling.swap(true, Ordering::AcqRel) {
             let link = Arc::clone(self);
             let queue = queue.to_owned();
@@ -620,7 +625,7 @@ impl Link {
                     gauge
                         .published_at_sample
                         .store(published, Ordering::Release);
-                    *lock(&gauge.sampled_at) = Some(Instant::now());
+                    *gauge.sampled_at.lock() = Some(Instant::now());
                 }
                 gauge.sampling.store(false, Ordering::Release);
             });
@@ -636,7 +641,7 @@ impl Link {
     }
 
     fn depth_probe(&self, topic: &str) -> Result<Arc<Detached<BaseConsumer<QuietContext>>>> {
-        let mut probes = lock(&self.depth_probes);
+        let mut probes = self.depth_probes.lock();
         if let Some(probe) = probes.get(topic) {
             return Ok(Arc::clone(probe));
         }

@@ -9,14 +9,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use parking_lot::Mutex;
 use rdkafka::{Offset, TopicPartitionList};
-
-use super::lock;
 
 /// The positions of the partitions this consumer owns.
 #[derive(Default)]
 pub(crate) struct Offsets {
-    inner: std::sync::Mutex<OffsetsInner>,
+    inner: Mutex<OffsetsInner>,
 }
 
 #[derive(Default)]
@@ -51,18 +50,18 @@ impl Partition {
 impl Offsets {
     /// The partitions owned.
     pub(crate) fn owned(&self) -> BTreeSet<i32> {
-        lock(&self.inner).owned.clone()
+        self.inner.lock().owned.clone()
     }
 
     /// Records partitions taken on.
     pub(crate) fn acquired(&self, partitions: &BTreeSet<i32>) {
-        lock(&self.inner).owned.extend(partitions);
+        self.inner.lock().owned.extend(partitions);
     }
 
     /// Records a message received; its partition's epoch, or `None` when
     /// the partition is not this consumer's (any more).
     pub(crate) fn taken(&self, partition: i32, offset: i64) -> Option<u64> {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         let inner = &mut *inner;
         if !inner.owned.contains(&partition) {
             return None;
@@ -84,7 +83,7 @@ impl Offsets {
 
     /// Records a message settled; whether its partition's position moved.
     pub(crate) fn settled(&self, partition: i32, offset: i64, epoch: u64) -> bool {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         let Some(part) = inner.partitions.get_mut(&partition) else {
             return false;
         };
@@ -100,7 +99,7 @@ impl Offsets {
     /// The positions that moved, marked as committed.
     pub(crate) fn to_commit(&self, topic: &str) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         for (partition, part) in &mut inner.partitions {
             if part.moved {
                 let position = part.position();
@@ -121,14 +120,14 @@ impl Offsets {
     /// starts a new epoch. One step, so that no message received meanwhile
     /// is taken for another consumer's and skipped.
     pub(crate) fn forget(&self) {
-        lock(&self.inner).partitions.clear();
+        self.inner.lock().partitions.clear();
     }
 
     /// Gives partitions away, returning the positions to commit: what is
     /// settled there; the rest is the next owner's to deliver again.
     pub(crate) fn released(&self, topic: &str, released: &BTreeSet<i32>) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         for partition in released {
             inner.owned.remove(partition);
             if let Some(part) = inner.partitions.remove(partition)

@@ -16,15 +16,14 @@
 //! one confirmation per read, instead of a request and an answer each.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_nats::{HeaderMap, StatusCode, Subject};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
-
-use super::lock;
 
 /// The header on a message whose sender takes batched confirmations.
 pub(crate) const BATCH_HEADER: &str = "x-funcmesh-confirm";
@@ -99,7 +98,7 @@ impl Confirmations {
     pub(crate) fn expect(self: &Arc<Self>) -> (Subject, Pending) {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, answer) = oneshot::channel();
-        lock(&self.waiting).insert(token, tx);
+        self.waiting.lock().insert(token, tx);
         let subject = Subject::from(format!("{}.{token}", self.prefix));
         let pending = Pending {
             confirmations: Arc::clone(self),
@@ -118,7 +117,7 @@ impl Confirmations {
             let Ok(tokens) = std::str::from_utf8(&message.payload) else {
                 return;
             };
-            let mut waiting = lock(&self.waiting);
+            let mut waiting = self.waiting.lock();
             for token in tokens.split_ascii_whitespace() {
                 if let Some(tx) = token.parse().ok().and_then(|t| waiting.remove(&t)) {
                     let _ = tx.send(Answer::Taken);
@@ -134,14 +133,14 @@ impl Confirmations {
         } else {
             Answer::Taken
         };
-        if let Some(tx) = lock(&self.waiting).remove(&token) {
+        if let Some(tx) = self.waiting.lock().remove(&token) {
             let _ = tx.send(answer);
         }
     }
 
     /// Ends every send waiting: each answers `None`.
     fn abandon(&self) {
-        lock(&self.waiting).clear();
+        self.waiting.lock().clear();
     }
 }
 
@@ -154,7 +153,7 @@ impl Pending {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        lock(&self.confirmations.waiting).remove(&self.token);
+        self.confirmations.waiting.lock().remove(&self.token);
     }
 }
 
@@ -313,10 +312,10 @@ mod tests {
         );
         drop((p0, p1, p2, p3, p4));
         let (_, p5) = confirmations.expect();
-        assert_eq!(lock(&confirmations.waiting).len(), 1);
+        assert_eq!(confirmations.waiting.lock().len(), 1);
         drop(p5);
         assert!(
-            lock(&confirmations.waiting).is_empty(),
+            confirmations.waiting.lock().is_empty(),
             "dropped sends are forgotten"
         );
         let (_, mut p6) = confirmations.expect();

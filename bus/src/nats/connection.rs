@@ -11,20 +11,20 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
 use async_nats::connection::State;
 use async_nats::jetstream;
 use async_nats::{Client, ConnectOptions, Event};
+use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::{OnceCell, mpsc, watch};
 
 use super::config::{Credentials, NatsConfig};
 use super::confirm::Confirmations;
 use super::declare::{self, Limits};
-use super::lock;
 use crate::{Error, QueueSpec, Result};
 
 /// How long a JetStream API request (declare, depth, consumer set-up) may take.
@@ -191,14 +191,14 @@ impl Link {
 
     /// Keeps `spec` to declare again on every new connection.
     pub(crate) fn remember(&self, spec: &QueueSpec) {
-        let mut specs = lock(&self.specs);
+        let mut specs = self.specs.lock();
         specs.0 += 1;
         specs.1.insert(spec.name.clone(), spec.clone());
     }
 
     /// The spec this process declared for `queue`, if any.
     pub(crate) fn spec(&self, queue: &str) -> Option<QueueSpec> {
-        lock(&self.specs).1.get(queue).cloned()
+        self.specs.lock().1.get(queue).cloned()
     }
 
     /// Whether this process declared `queue` as a reply queue.
@@ -207,20 +207,20 @@ impl Link {
     }
 
     fn specs(&self) -> (u64, Vec<QueueSpec>) {
-        let specs = lock(&self.specs);
+        let specs = self.specs.lock();
         (specs.0, specs.1.values().cloned().collect())
     }
 
     /// Whether `queue` last answered as another process's reply queue.
     pub(crate) fn is_reply_route(&self, queue: &str) -> bool {
-        lock(&self.reply_routes).contains(queue)
+        self.reply_routes.lock().contains(queue)
     }
 
     /// Remembers (or forgets) that `queue` is another process's reply queue.
     pub(crate) fn set_reply_route(&self, queue: &str, known: bool) {
         /// Gateways come and go: the list is dropped when it grows this big.
         const MAX_ROUTES: usize = 4096;
-        let mut routes = lock(&self.reply_routes);
+        let mut routes = self.reply_routes.lock();
         if known {
             if routes.len() >= MAX_ROUTES {
                 routes.clear();
@@ -237,12 +237,12 @@ impl Link {
         if let Some(spec) = self.spec(queue) {
             return Some(Limits::of(&spec));
         }
-        lock(&self.limits).get(queue).cloned()
+        self.limits.lock().get(queue).cloned()
     }
 
     /// Keeps the limits read from `queue`'s stream.
     pub(crate) fn learn_limits(&self, queue: &str, limits: &Limits) {
-        lock(&self.limits).insert(queue.to_owned(), limits.clone());
+        self.limits.lock().insert(queue.to_owned(), limits.clone());
     }
 
     /// The confirmations of sends to reply queues: subscribed on first use.
@@ -261,7 +261,7 @@ impl Link {
     /// Whether a stream kept with other limits was already warned about
     /// (and now is).
     pub(crate) fn warned_kept(&self, stream: &str) -> bool {
-        !lock(&self.kept).insert(stream.to_owned())
+        !self.kept.lock().insert(stream.to_owned())
     }
 }
 

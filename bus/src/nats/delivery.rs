@@ -21,17 +21,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
+use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::connection::Link;
 use super::declare::Limits;
-use super::lock;
 use super::publish::{self, PUBLISH_TIMEOUT};
 use crate::inproc::NoAck;
 use crate::{Acker, Delivery, Error, Result, Subscription, now_ms};
@@ -85,11 +85,11 @@ impl Queue {
     }
 
     pub(crate) fn set_limits(&self, limits: Limits) {
-        *lock(&self.limits) = limits;
+        *self.limits.lock() = limits;
     }
 
     fn limits(&self) -> Limits {
-        lock(&self.limits).clone()
+        self.limits.lock().clone()
     }
 }
 
@@ -108,7 +108,7 @@ async fn keep_alive(queue: Weak<Queue>) {
         if !queue.link.is_connected() {
             continue;
         }
-        let subjects: Vec<Subject> = lock(&queue.held).values().cloned().collect();
+        let subjects: Vec<Subject> = queue.held.lock().values().cloned().collect();
         for subject in subjects {
             let renew = queue
                 .link
@@ -162,7 +162,7 @@ impl Held {
         let delivered = message.info().ok()?.delivered;
         let message = message.message;
         let id = queue.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&queue.held).insert(id, ack_subject.clone());
+        queue.held.lock().insert(id, ack_subject.clone());
         Some(Self(Some(Inner {
             queue: Arc::clone(queue),
             id,
@@ -229,7 +229,7 @@ impl Inner {
 
     /// Stops renewing the lease.
     fn forget(&self) {
-        lock(&self.queue.held).remove(&self.id);
+        self.queue.held.lock().remove(&self.id);
     }
 
     /// Stops renewing the lease and returns the prefetch unit: the server

@@ -2,9 +2,10 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use super::writer::{CaptureStats, CaptureWriter, Exchange};
@@ -149,18 +150,14 @@ impl Capture {
             .map(|r| (r.route.clone(), r.rate))
             .collect();
         let active = rules.is_active();
-        *self.rules.write().unwrap_or_else(PoisonError::into_inner) = (rules, Arc::new(rates));
+        *self.rules.write() = (rules, Arc::new(rates));
         self.active.store(active, Ordering::Release);
         Ok(())
     }
 
     /// The rules in force.
     pub fn rules(&self) -> CaptureRules {
-        self.rules
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .clone()
+        self.rules.read().0.clone()
     }
 
     /// Whether to capture this request to `route` (a Func's name).
@@ -168,7 +165,7 @@ impl Capture {
         if !self.is_active() {
             return false;
         }
-        let rates = Arc::clone(&self.rules.read().unwrap_or_else(PoisonError::into_inner).1);
+        let rates = Arc::clone(&self.rules.read().1);
         let rate = rates
             .get(route)
             .or_else(|| rates.get(ANY_ROUTE))

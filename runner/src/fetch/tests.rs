@@ -186,7 +186,7 @@ async fn concurrent_fetches_share_one_download() {
         Duration::from_secs(5),
         "eight fetches on one flight",
         || async {
-            let flights = fetcher.flights.lock().unwrap();
+            let flights = fetcher.flights.lock();
             flights
                 .get(&hash)
                 .is_some_and(|flight| Arc::strong_count(flight) == 9)

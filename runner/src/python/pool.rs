@@ -9,13 +9,14 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use funcmesh_bus::Backoff;
 use funcmesh_core::bundle::Bundle;
+use parking_lot::Mutex;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
@@ -129,7 +130,7 @@ impl Pool {
             }
             Err(_elapsed) => return Ended::Answered(Err(CallError::Timeout { budget_ms })),
         }
-        let Some(worker) = self.lock().pop() else {
+        let Some(worker) = self.idle.lock().pop() else {
             let error = CallError::Internal("no idle Python worker behind a permit".into());
             return Ended::Answered(Err(error));
         };
@@ -256,7 +257,7 @@ impl Pool {
     /// Makes `worker` idle again. A retired version's workers are kept too,
     /// for the calls still waiting; they exit when the pool is dropped.
     fn give_back(&self, worker: Worker) {
-        self.lock().push(worker);
+        self.idle.lock().push(worker);
         self.ready.add_permits(1);
     }
 
@@ -352,10 +353,6 @@ impl Pool {
                 }
             }
         });
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -3,11 +3,12 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use funcmesh_core::bundle::Bundle;
+use parking_lot::Mutex;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
@@ -32,14 +33,14 @@ impl Capture {
     }
 
     fn append(&self, bytes: &[u8]) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buffer = self.buffer.lock();
         let room = self.capacity.saturating_sub(buffer.len());
         buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// What was written, as text.
     pub fn text(&self) -> String {
-        let buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let buffer = self.buffer.lock();
         String::from_utf8_lossy(&buffer).into_owned()
     }
 }

@@ -367,8 +367,8 @@ async fn install_is_idempotent_and_reuses_modules() {
         .install(bundle("h2", "", ops, guest(1).as_bytes(), manifest()))
         .await
         .unwrap();
-    let first = executor.read()[&hash].module.clone();
-    let second = executor.read()["h2"].module.clone();
+    let first = executor.installed.read()[&hash].module.clone();
+    let second = executor.installed.read()["h2"].module.clone();
     assert!(wasmtime::Module::same(&first, &second));
     assert!(
         executor
@@ -479,7 +479,7 @@ fn breakdown() {
         .build()
         .unwrap();
     let (executor, hash) = rt.block_on(installed(manifest()));
-    let installed = executor.read()[&hash].clone();
+    let installed = executor.installed.read()[&hash].clone();
     let operation = installed.exports.operations["ok"];
     let input = abi::encode_input(&meta("ok"), b"").unwrap();
     let call = instance::Call {

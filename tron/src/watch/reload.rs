@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use funcmesh_core::bundle;
+use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use super::paths::Change;
@@ -43,7 +44,7 @@ impl<T: Target> Reloader<T> {
 
     /// Reloads `change.dir` now, or once more after the reload running.
     pub fn submit(self: &Arc<Self>, change: Change) {
-        let mut running = self.running();
+        let mut running = self.running.lock();
         match running.get_mut(&change.dir) {
             Some(Some(pending)) => pending.merge(change),
             Some(slot @ None) => *slot = Some(change),
@@ -99,7 +100,7 @@ impl<T: Target> Reloader<T> {
     /// The change that arrived during the reload of `dir`; when none did,
     /// `dir` is no longer running.
     fn next(&self, dir: &Path) -> Option<Change> {
-        let mut running = self.running();
+        let mut running = self.running.lock();
         let next = running.get_mut(dir).and_then(Option::take);
         if next.is_none() {
             running.remove(dir);
@@ -169,10 +170,6 @@ impl<T: Target> Reloader<T> {
         // No subscriber is fine: the log line is the report.
         let _ = self.events.send(event);
     }
-
-    fn running(&self) -> MutexGuard<'_, HashMap<PathBuf, Option<Change>>> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// If a reload panics (or its task is cancelled), its directory must not
@@ -187,7 +184,7 @@ struct Unwedge<'a, T: Target> {
 impl<T: Target> Drop for Unwedge<'_, T> {
     fn drop(&mut self) {
         if self.armed {
-            self.reloader.running().remove(&self.dir);
+            self.reloader.running.lock().remove(&self.dir);
         }
     }
 }

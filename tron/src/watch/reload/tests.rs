@@ -174,7 +174,7 @@ async fn changes_during_a_reload_run_it_once_more_after() {
     tokio::task::yield_now().await;
     assert_eq!(s.fake.started.load(Ordering::SeqCst), 2);
     assert_eq!(s.fake.peak_per_dir.load(Ordering::SeqCst), 1);
-    assert!(s.reloader.running().is_empty());
+    assert!(s.reloader.running.lock().is_empty());
 }
 
 #[tokio::test]
