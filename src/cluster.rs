@@ -22,29 +22,17 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Bus>> {
     Ok(bus)
 }
 
-/// `url` with its password masked, for logs.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+/// `url` with its credentials masked, for logs.
+pub use funcmesh_bus::redact;
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn passwords_never_reach_the_log() {
-        assert_eq!(
-            super::redact("amqp://guest:secret@h:5672/%2f"),
-            "amqp://guest:***@h:5672/%2f"
-        );
+    fn passwords_and_tokens_never_reach_the_log() {
+        for url in ["amqp://guest:secret@h:5672/%2f", "nats://secret@h:4222"] {
+            let shown = super::redact(url);
+            assert!(!shown.contains("secret"), "{shown}");
+        }
         assert_eq!(super::redact("inproc://x"), "inproc://x");
-        assert_eq!(super::redact("amqp://h/v"), "amqp://h/v");
     }
 }
