@@ -1,1 +1,232 @@
-//! The scaling rule (being written).
+//! The scaling rule: how many runners a pool should have, decided once per
+//! tick from what the bus and the runners report. No I/O, no clock: time
+//! is the observation's `at_ms`, so the same inputs give the same answers.
+//!
+//! At each tick the caller turns the pool's cumulative counters into rates
+//! with an [`Estimator`] and hands the rule an [`Observation`]. The rule
+//! recommends
+//!
+//! ```text
+//! load    = arrival_rate x service_time                      calls at once
+//! backlog = depth x service_time / drain time                calls at once
+//! recommendation = clamp(ceil((load + backlog) / target), min, max)
+//! ```
+//!
+//! The load is Little's law: the calls in flight at the pool's arrival
+//! rate. When nothing is queued, the calls in flight as the runners report
+//! them count instead when they are more (a rate is an average over the
+//! last tick, the count is now); with a queue they do not, since the
+//! runners are then full with the backlog as well. The backlog is what it
+//! takes, on top, to empty the queue within the drain time. The sum is
+//! rounded up to runners once: rounding each term up on its own would add
+//! a runner for every handful of queued messages, which the spare room of
+//! the rounded-up load drains anyway, and a pool under noisy load would
+//! step between two counts. Before any call has completed the service time
+//! is unknown, and the recommendation falls back to `ceil((in_flight +
+//! depth) / target)`.
+//!
+//! What the pool gets ([`Decision`]):
+//! - **up at once**: a recommendation above `current` is the answer at
+//!   this tick, capped at `max(current x step_factor, current +
+//!   step_add)`, except that what the load alone needs is never capped (a
+//!   measured arrival rate is evidence enough; the cap guards against the
+//!   guesses: a burst of queued messages, an unknown service time), so the
+//!   backlog's share may wait a tick;
+//! - **down after the window**: below `current`, the pool shrinks only to
+//!   the highest recommendation of the last `down_window_ms`, and not at
+//!   all until the rule has watched the pool for that long (a tron that
+//!   just took over does not know what came before);
+//! - **to zero after idle**: with `min = 0`, a pool that has work, or had
+//!   some within `idle_ms`, keeps one runner; after `idle_ms` with nothing
+//!   queued, in flight or arriving, it goes to zero;
+//! - **from zero on the first message**: a queued message or an arrival
+//!   raises a pool at zero to one runner at least, at once;
+//! - never below `min` nor above `max` ([`PoolLimits`] refuses limits that
+//!   contradict each other).
+//!
+//! The defaults ([`RuleConfig`]): tick 1 s, scale-down window 30 s, drain
+//! time 5 s, idle period 60 s, step `max(2 x current, current + 4)`.
+
+mod config;
+mod decision;
+mod estimate;
+
+use std::collections::VecDeque;
+
+pub use config::{PoolLimits, Result, RuleConfig, RuleError};
+pub use decision::{Decision, Observation, Reason};
+pub use estimate::{COMPLETIONS_WINDOW_MS, Estimator, Rates, SERVICE_WINDOW_MS};
+
+/// One pool's rule, with the little history it keeps: recent
+/// recommendations and since when the pool has been idle.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    config: RuleConfig,
+    limits: PoolLimits,
+    /// Recommendations within the scale-down window, oldest first.
+    recent: VecDeque<(u64, u32)>,
+    /// The first observation's time.
+    watching_since: Option<u64>,
+    /// Since when nothing has been queued, in flight or arriving.
+    idle_since: Option<u64>,
+}
+
+impl Rule {
+    /// A rule for a pool with `limits`, deciding by `config` (see
+    /// [`RuleConfig::validate`]; the rule never panics on any config).
+    pub fn new(config: RuleConfig, limits: PoolLimits) -> Self {
+        Self {
+            config,
+            limits,
+            recent: VecDeque::new(),
+            watching_since: None,
+            idle_since: None,
+        }
+    }
+
+    /// The pool's limits.
+    pub fn limits(&self) -> PoolLimits {
+        self.limits
+    }
+
+    /// The rule's settings.
+    pub fn config(&self) -> &RuleConfig {
+        &self.config
+    }
+
+    /// How many runners the pool should have now. Observations are
+    /// expected in time order, one per tick; `seen.current` is what the
+    /// orchestrator was last asked for.
+    pub fn decide(&mut self, seen: &Observation) -> Decision {
+        let now = seen.at_ms;
+        let watching_since = *self.watching_since.get_or_insert(now);
+        let Some((recommended, reason, load)) = self.recommend(seen) else {
+            // Idle long enough (or at zero already): no window holds it.
+            self.recent.clear();
+            return decision(seen, 0, Reason::Idle);
+        };
+        self.recent.push_back((now, recommended));
+        let window_start = now.saturating_sub(self.config.down_window_ms);
+        while self
+            .recent
+            .front()
+            .is_some_and(|(at, _)| *at < window_start)
+        {
+            self.recent.pop_front();
+        }
+        let current = seen.current;
+        if recommended > current {
+            let step = current
+                .saturating_mul(self.config.step_factor)
+                .max(current.saturating_add(self.config.step_add))
+                .max(load.min(self.limits.max()))
+                .max(self.limits.min());
+            return match recommended > step {
+                true => decision(seen, step, Reason::Step),
+                false => decision(seen, recommended, reason),
+            };
+        }
+        if recommended == current {
+            return decision(seen, current, reason);
+        }
+        // Down: to the highest recommendation within the window, once the
+        // rule has watched the pool for a whole window; at once to `max`
+        // when the pool is above it.
+        let (mut desired, mut why) = (current, Reason::Window);
+        if now.saturating_sub(watching_since) >= self.config.down_window_ms {
+            let highest = self.recent.iter().map(|(_, n)| *n).max().unwrap_or(0);
+            (desired, why) = match highest > recommended {
+                true => (current.min(highest), Reason::Window),
+                false => (recommended, reason),
+            };
+        }
+        if desired > self.limits.max() {
+            (desired, why) = (self.limits.max(), Reason::Max);
+        }
+        decision(seen, desired, why)
+    }
+
+    /// What the pool needs now, within its limits, with the term that
+    /// drove it and the runners the load alone needs; `None` when it may
+    /// go to zero.
+    fn recommend(&mut self, seen: &Observation) -> Option<(u32, Reason, u32)> {
+        let now = seen.at_ms;
+        let busy = seen.depth > 0 || seen.in_flight > 0 || seen.arrival_rate > 0.0;
+        self.idle_since = match busy {
+            true => None,
+            false => Some(self.idle_since.unwrap_or(now)),
+        };
+        let idle_for = self.idle_since.map_or(0, |since| now.saturating_sub(since));
+
+        let (load, with_backlog) = self.terms(seen);
+        let (mut recommended, mut reason) = match with_backlog > load {
+            false => (load, Reason::Load),
+            true => (with_backlog, Reason::Backlog),
+        };
+        if recommended > self.limits.max() {
+            (recommended, reason) = (self.limits.max(), Reason::Max);
+        }
+        if recommended < self.limits.min() {
+            (recommended, reason) = (self.limits.min(), Reason::Min);
+        }
+        if recommended == 0 {
+            if busy {
+                (recommended, reason) = (1, Reason::Wake);
+            } else if seen.current > 0 && idle_for < self.config.idle_ms {
+                (recommended, reason) = (1, Reason::Warm);
+            } else {
+                return None;
+            }
+        }
+        Some((recommended, reason, load))
+    }
+
+    /// The runners the load needs, and those it needs with the backlog.
+    fn terms(&self, seen: &Observation) -> (u32, u32) {
+        let target = f64::from(self.limits.target());
+        let in_flight = seen.in_flight as f64;
+        let depth = seen.depth as f64;
+        match seen.service_time.filter(|s| s.is_finite() && *s > 0.0) {
+            Some(service) => {
+                let rate = match seen.arrival_rate {
+                    r if r.is_finite() && r > 0.0 => r,
+                    _ => 0.0,
+                };
+                let drain_s = self.config.drain_ms.max(1) as f64 / 1_000.0;
+                // With nothing queued, the calls in flight are the load as
+                // it is now (the rate is an average over the last tick);
+                // with a queue, the runners are full with the backlog too.
+                let load = match seen.depth {
+                    0 => (rate * service).max(in_flight),
+                    _ => rate * service,
+                };
+                let backlog = depth * service / drain_s;
+                (runners(load / target), runners((load + backlog) / target))
+            }
+            None => (
+                runners(in_flight / target),
+                runners((in_flight + depth) / target),
+            ),
+        }
+    }
+}
+
+fn decision(seen: &Observation, desired: u32, reason: Reason) -> Decision {
+    Decision {
+        desired,
+        previous: seen.current,
+        reason,
+        observed: *seen,
+    }
+}
+
+/// Whole runners for `x` runners' worth of work: rounded up, but not for
+/// the last bits of a floating-point product (4,000 req/s x 20 ms / 8 is
+/// 10 runners, not 11).
+fn runners(x: f64) -> u32 {
+    // `as` saturates: NaN and negatives give 0, huge values u32::MAX.
+    (x - 1e-9).ceil() as u32
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,342 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+/// 20 ms per call.
+const SERVICE: f64 = 0.020;
+
+fn limits(min: u32, max: u32, target: u32) -> PoolLimits {
+    PoolLimits::new(min, max, target).unwrap()
+}
+
+/// A pool whose orchestrator obeys every decision at once, ticked once a
+/// second with the load given.
+struct Pool {
+    rule: Rule,
+    current: u32,
+    at_ms: u64,
+    /// (second, previous, desired) of every change.
+    changes: Vec<(u64, u32, u32)>,
+}
+
+impl Pool {
+    fn new(limits: PoolLimits) -> Self {
+        Self::at(limits, limits.min())
+    }
+
+    fn at(limits: PoolLimits, current: u32) -> Self {
+        Self {
+            rule: Rule::new(RuleConfig::default(), limits),
+            current,
+            at_ms: 0,
+            changes: Vec::new(),
+        }
+    }
+
+    /// One tick: `rate` req/s arriving, `depth` waiting, calls of
+    /// `service` seconds (when known), as many in flight as the runners
+    /// hold of them.
+    fn tick(&mut self, rate: f64, depth: u64, service: Option<f64>) -> Decision {
+        self.at_ms += 1_000;
+        let capacity = f64::from(self.current * self.rule.limits().target());
+        let in_flight = (rate * service.unwrap_or(0.0)).min(capacity).round() as u64;
+        let decision = self.rule.decide(&Observation {
+            at_ms: self.at_ms,
+            depth,
+            in_flight,
+            arrival_rate: rate,
+            service_time: service,
+            current: self.current,
+            ready: self.current,
+        });
+        if decision.changed() {
+            self.changes
+                .push((self.at_ms / 1_000, self.current, decision.desired));
+        }
+        self.current = decision.desired;
+        decision
+    }
+
+    /// `ticks` ticks of steady load with nothing queued.
+    fn steady(&mut self, ticks: usize, rate: f64) {
+        for _ in 0..ticks {
+            self.tick(rate, 0, Some(SERVICE));
+        }
+    }
+
+    /// Changes that reverse the direction of the one before.
+    fn reversals(&self) -> usize {
+        self.changes
+            .windows(2)
+            .filter(|pair| (pair[0].2 > pair[0].1) != (pair[1].2 > pair[1].1))
+            .count()
+    }
+}
+
+/// Deterministic noise in [-1, 1].
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+#[test]
+fn a_step_up_is_reached_at_the_next_tick() {
+    let mut pool = Pool::new(limits(1, 50, 8));
+    pool.steady(40, 100.0);
+    assert_eq!(pool.current, 1);
+    // 5,000 req/s from now on: 12.5 runners' worth. One second later one
+    // runner has taken 400 of them and 4,600 wait.
+    let decision = pool.tick(5_000.0, 4_600, Some(SERVICE));
+    assert!(decision.desired >= 13, "{decision}");
+    assert_eq!(
+        decision.reason,
+        Reason::Step,
+        "the backlog's share waits a tick"
+    );
+    // The next tick adds the runners that drain the queue.
+    let decision = pool.tick(5_000.0, 4_600 + 200, Some(SERVICE));
+    assert!(decision.desired > 13, "{decision}");
+    assert_eq!(decision.reason, Reason::Backlog);
+}
+
+#[test]
+fn a_cold_pool_is_sized_at_the_second_tick() {
+    // Nothing has ever completed: the service time is unknown.
+    let mut pool = Pool::new(limits(0, 50, 8));
+    let first = pool.tick(5_000.0, 5_000, None);
+    assert_eq!((first.desired, first.reason), (4, Reason::Step), "{first}");
+    // Four runners served 1,600 of 5,000 req/s; now the service time is known.
+    let second = pool.tick(5_000.0, 8_400, Some(SERVICE));
+    assert!(second.desired >= 13, "{second}");
+}
+
+#[test]
+fn steady_load_changes_nothing_after_the_ramp() {
+    let mut pool = Pool::new(limits(0, 50, 8));
+    pool.steady(300, 2_000.0);
+    // 2,000 req/s x 20 ms / 8 = 5 runners, at the first tick.
+    assert_eq!(pool.changes, vec![(1, 0, 5)]);
+}
+
+#[test]
+fn noisy_load_around_a_level_does_not_flap() {
+    let mut pool = Pool::new(limits(0, 50, 8));
+    let mut noise = Noise(7);
+    for _ in 0..900 {
+        // +-10% each second, and now and then a few messages wait.
+        let rate = 2_000.0 * (1.0 + 0.1 * noise.next());
+        let depth = match noise.next() {
+            n if n > 0.8 => 30,
+            _ => 0,
+        };
+        pool.tick(rate, depth, Some(SERVICE * (1.0 + 0.05 * noise.next())));
+    }
+    assert_eq!(pool.reversals(), 0, "{:?}", pool.changes);
+    assert!(pool.changes.len() <= 3, "{:?}", pool.changes);
+    assert!(pool.changes.iter().all(|(at, _, _)| *at <= 30));
+}
+
+#[test]
+fn down_only_after_the_window() {
+    let mut pool = Pool::new(limits(1, 50, 8));
+    pool.steady(60, 5_000.0);
+    assert_eq!(pool.current, 13);
+    for second in 1..=30 {
+        let decision = pool.tick(1_000.0, 0, Some(SERVICE));
+        assert_eq!(
+            decision.desired, 13,
+            "{second} s after the drop: {decision}"
+        );
+        assert_eq!(decision.reason, Reason::Window);
+    }
+    // The last recommendation of 13 is 31 s old: down to what 1,000 req/s needs.
+    let decision = pool.tick(1_000.0, 0, Some(SERVICE));
+    assert_eq!(
+        (decision.desired, decision.reason),
+        (3, Reason::Load),
+        "{decision}"
+    );
+}
+
+#[test]
+fn a_rule_that_just_started_watching_does_not_scale_down() {
+    // A tron taking over finds the pool at 20; the load needs 3.
+    let mut pool = Pool::at(limits(1, 50, 8), 20);
+    for _ in 0..30 {
+        assert_eq!(pool.tick(1_000.0, 0, Some(SERVICE)).desired, 20);
+    }
+    assert_eq!(pool.tick(1_000.0, 0, Some(SERVICE)).desired, 3);
+}
+
+#[test]
+fn to_zero_only_after_the_idle_period() {
+    let mut pool = Pool::new(limits(0, 50, 8));
+    pool.steady(40, 2_000.0);
+    // Idle from the first of these ticks on: 60 s later, at the 61st.
+    for second in 1..=60 {
+        let decision = pool.tick(0.0, 0, Some(SERVICE));
+        assert!(decision.desired >= 1, "{second} s idle: {decision}");
+    }
+    assert_eq!(pool.current, 1, "the window has passed: down to one");
+    let decision = pool.tick(0.0, 0, Some(SERVICE));
+    assert_eq!((decision.desired, decision.reason), (0, Reason::Idle));
+    // And a pool that keeps a minimum never goes to zero.
+    let mut pool = Pool::new(limits(2, 50, 8));
+    pool.steady(40, 2_000.0);
+    pool.steady(300, 0.0);
+    assert_eq!(pool.current, 2);
+}
+
+#[test]
+fn from_zero_on_the_first_message() {
+    let mut pool = Pool::new(limits(0, 50, 8));
+    pool.steady(120, 0.0);
+    assert_eq!(pool.current, 0, "a pool without work stays at zero");
+    assert!(pool.changes.is_empty());
+    // One message queued, nothing known about the Func yet.
+    let decision = pool.tick(0.0, 1, None);
+    assert_eq!(decision.desired, 1, "{decision}");
+    // Work arriving (taken before the tick could see it queued) wakes it too.
+    let mut pool = Pool::new(limits(0, 50, 8));
+    let decision = pool.tick(0.5, 0, None);
+    assert_eq!((decision.desired, decision.reason), (1, Reason::Wake));
+    // Woken with the service time known from before: sized at once.
+    let mut pool = Pool::new(limits(0, 50, 8));
+    let decision = pool.tick(5_000.0, 5_000, Some(SERVICE));
+    assert_eq!(decision.desired, 13, "{decision}");
+}
+
+#[test]
+fn a_guessed_backlog_is_capped_by_the_step() {
+    let mut pool = Pool::at(limits(1, 500, 8), 2);
+    // A million messages queued at once (a replay), nothing arriving.
+    let decision = pool.tick(0.0, 1_000_000, Some(SERVICE));
+    assert_eq!((decision.desired, decision.reason), (6, Reason::Step));
+    let decision = pool.tick(0.0, 1_000_000, Some(SERVICE));
+    assert_eq!(decision.desired, 12, "{decision}");
+}
+
+#[test]
+fn never_past_max_nor_below_min() {
+    let mut noise = Noise(42);
+    let mut pick = |below: f64| ((noise.next() + 1.0) / 2.0 * below) as u64;
+    for (min, max, target) in [(0, 1, 1), (0, 10, 8), (3, 3, 4), (2, 40, 1), (5, 500, 64)] {
+        let limits = limits(min, max, target);
+        let mut rule = Rule::new(RuleConfig::default(), limits);
+        for tick in 0..3_000u64 {
+            let service = match pick(10.0) {
+                0 => None,
+                1 => Some(f64::NAN),
+                n => Some(n as f64 * 0.01),
+            };
+            let rate = match pick(20.0) {
+                0 => f64::INFINITY,
+                1 => -1.0,
+                n if n < 10 => 0.0,
+                _ => pick(1e6) as f64,
+            };
+            let current = pick(f64::from(max) * 2.0 + 2.0) as u32;
+            let seen = Observation {
+                at_ms: tick * 1_000,
+                depth: pick(1e7),
+                in_flight: pick(1e5),
+                arrival_rate: rate,
+                service_time: service,
+                current,
+                ready: current,
+            };
+            let decision = rule.decide(&seen);
+            assert!(decision.desired <= max, "{limits:?} {decision}");
+            assert!(decision.desired >= min, "{limits:?} {decision}");
+        }
+    }
+}
+
+#[test]
+fn contradictory_limits_are_refused() {
+    assert_eq!(
+        PoolLimits::new(5, 2, 8).unwrap_err().to_string(),
+        "min = 5 is above max = 2"
+    );
+    assert_eq!(PoolLimits::new(0, 0, 8).unwrap_err(), RuleError::ZeroMax);
+    assert_eq!(PoolLimits::new(0, 4, 0).unwrap_err(), RuleError::ZeroTarget);
+    assert!(
+        PoolLimits::new(0, 4, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("target must be at least 1")
+    );
+    let ok = PoolLimits::new(0, 1, 1).unwrap();
+    assert_eq!((ok.min(), ok.max(), ok.target()), (0, 1, 1));
+}
+
+#[test]
+fn settings_have_defaults_and_refuse_unknown_fields() {
+    let config: RuleConfig = serde_json::from_str("{}").unwrap();
+    assert_eq!(config, RuleConfig::default());
+    assert_eq!(
+        (
+            config.tick_ms,
+            config.down_window_ms,
+            config.drain_ms,
+            config.idle_ms
+        ),
+        (1_000, 30_000, 5_000, 60_000)
+    );
+    assert_eq!((config.step_factor, config.step_add), (2, 4));
+    config.validate().unwrap();
+    let error = serde_json::from_str::<RuleConfig>(r#"{"window_ms": 10}"#).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown field `window_ms`"),
+        "{error}"
+    );
+    let zero: RuleConfig = serde_json::from_str(r#"{"drain_ms": 0}"#).unwrap();
+    assert_eq!(
+        zero.validate().unwrap_err().to_string(),
+        "drain_ms = 0: must be at least 1"
+    );
+    let short: RuleConfig = serde_json::from_str(r#"{"idle_ms": 10}"#).unwrap();
+    assert!(short.validate().is_err());
+}
+
+#[test]
+fn a_decision_is_one_log_line_with_its_inputs() {
+    let decision = Decision {
+        desired: 5,
+        previous: 2,
+        reason: Reason::Backlog,
+        observed: Observation {
+            at_ms: 0,
+            depth: 812,
+            in_flight: 128,
+            arrival_rate: 3_400.0,
+            service_time: Some(0.0041),
+            current: 2,
+            ready: 2,
+        },
+    };
+    assert_eq!(
+        decision.to_string(),
+        "2 -> 5 (backlog): depth 812, 3,400 req/s, service 4.1 ms, in flight 128, ready 2"
+    );
+    let cold = Decision {
+        observed: Observation {
+            depth: 1_234_567,
+            arrival_rate: 0.5,
+            service_time: None,
+            ..decision.observed
+        },
+        ..decision
+    };
+    assert_eq!(
+        cold.to_string(),
+        "2 -> 5 (backlog): depth 1,234,567, 0.5 req/s, service unknown, in flight 128, ready 2"
+    );
+}
