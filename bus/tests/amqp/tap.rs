@@ -1,27 +1,24 @@
-//! Taps on RabbitMQ: copies through the work exchange.
+//! Taps on RabbitMQ: copies through the work exchange, on a queue of the
+//! tap's own.
 
 use std::time::{Duration, Instant};
 
 use funcmesh_bus::{ConsumeOptions, Error, Message, QueueSpec};
 
-use super::common::{self, assert_quiet, cleanup, next};
+use crate::RabbitMq;
+use crate::broker::{close_connections, rabbitmqctl};
+use crate::common::{assert_quiet, publish_numbered, take_set};
+use crate::contract::Run;
 
-#[tokio::test]
-async fn a_tap_copies_every_message_and_takes_none() {
-    let Some((ns, bus)) = common::setup().await else {
-        return;
-    };
-    bus.declare(&QueueSpec::work("q")).await.unwrap();
-    common::tap_copies_without_taking(&*bus, "q", Duration::from_secs(5)).await;
-    common::tap_on_an_undeclared_queue_is_unknown(&*bus).await;
-    cleanup(&ns, &["q"]).await;
-}
-
+/// The broker nacks the publisher of a message the queue refuses, but the
+/// exchange still routes it to the tap's queue: the tap sees it (the
+/// in-process bus copies only what the queue took).
 #[tokio::test]
 async fn unknown_queues_and_full_queues_still_answer_through_the_exchange() {
-    let Some((ns, bus)) = common::setup().await else {
+    let Some(run) = Run::<RabbitMq>::start().await else {
         return;
     };
+    let bus = &run.bus;
     bus.declare(&QueueSpec::work("q").max_len(2)).await.unwrap();
     let mut tap = bus.tap("q").await.unwrap();
     bus.publish("q", Message::new("1")).await.unwrap();
@@ -37,24 +34,23 @@ async fn unknown_queues_and_full_queues_still_answer_through_the_exchange() {
         "{err}"
     );
     assert_eq!(bus.depth("q").await.unwrap().ready, 2);
-    assert_eq!(next(&mut tap).await.body, "1");
-    assert_eq!(next(&mut tap).await.body, "2");
-    // The broker nacks the publisher but still routes the refused message
-    // to the tap's own queue.
-    assert_eq!(next(&mut tap).await.body, "3");
+    for copy in ["1", "2", "3"] {
+        assert_eq!(run.next(&mut tap).await.body, copy);
+    }
     assert_quiet(&mut tap, Duration::from_millis(300)).await;
-    cleanup(&ns, &["q"]).await;
+    run.finish().await;
 }
 
 #[tokio::test]
 async fn a_tap_does_not_outlive_its_consumer_on_the_broker() {
-    let Some((ns, bus)) = common::setup().await else {
+    let Some(run) = Run::<RabbitMq>::start().await else {
         return;
     };
-    bus.declare(&QueueSpec::work("q")).await.unwrap();
-    let tap = bus.tap("q").await.unwrap();
+    run.bus.declare(&QueueSpec::work("q")).await.unwrap();
+    let tap = run.bus.tap("q").await.unwrap();
+    let exchange = format!("{}.funcmesh.work\t", run.ns);
     let bindings = || {
-        common::rabbitmqctl(&[
+        rabbitmqctl(&[
             "list_bindings",
             "-q",
             "--no-table-headers",
@@ -63,27 +59,25 @@ async fn a_tap_does_not_outlive_its_consumer_on_the_broker() {
             "routing_key",
         ])
         .lines()
-        .filter(|line| line.starts_with(&format!("{ns}.funcmesh.work\t")))
+        .filter(|line| line.starts_with(&exchange))
         .count()
     };
     assert_eq!(bindings(), 2, "the queue's binding and the tap's");
     drop(tap);
-    let start = Instant::now();
-    while bindings() != 1 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "the tap's queue stayed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    cleanup(&ns, &["q"]).await;
+    funcmesh_testkit::eventually(Duration::from_secs(5), "the tap's queue goes", || {
+        let left = bindings();
+        async move { left == 1 }
+    })
+    .await;
+    run.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tap_keeps_receiving_after_the_connection_is_closed() {
-    let Some((ns, bus)) = common::setup().await else {
+    let Some(run) = Run::<RabbitMq>::start().await else {
         return;
     };
+    let bus = &run.bus;
     bus.declare(&QueueSpec::work("jobs")).await.unwrap();
     let mut tap = bus.tap("jobs").await.unwrap();
     let mut jobs = bus
@@ -91,10 +85,10 @@ async fn a_tap_keeps_receiving_after_the_connection_is_closed() {
         .await
         .unwrap();
     bus.publish("jobs", Message::new("first")).await.unwrap();
-    assert_eq!(next(&mut tap).await.body, "first");
-    next(&mut jobs).await.ack().await.unwrap();
+    assert_eq!(run.next(&mut tap).await.body, "first");
+    run.next(&mut jobs).await.ack().await.unwrap();
 
-    assert_eq!(common::close_connections(&ns), 1, "one connection per bus");
+    assert_eq!(close_connections(&run.ns), 1, "one connection per bus");
     // Publishing comes back first; the tap's queue is declared and bound
     // again a moment later, so probes go out until one is copied.
     let closed_at = Instant::now();
@@ -117,12 +111,12 @@ async fn a_tap_keeps_receiving_after_the_connection_is_closed() {
             break;
         }
     }
-    common::publish_numbered(&*bus, "jobs", "after", 5).await;
+    publish_numbered(&**bus, "jobs", "after", 5).await;
     for i in 0..5 {
-        assert_eq!(next(&mut tap).await.body, format!("after{i}"));
+        assert_eq!(run.next(&mut tap).await.body, format!("after{i}"));
     }
     // The queue's consumer got every probe and every later message.
-    let got = common::take_set(&mut jobs, probes + 5, Duration::from_secs(5)).await;
+    let got = take_set(&mut jobs, probes + 5, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 6, "the probes and after0..after4: {got:?}");
-    cleanup(&ns, &["jobs"]).await;
+    run.finish().await;
 }

@@ -1,167 +1,106 @@
-//! Helpers for the tests against a real RabbitMQ on 127.0.0.1:5672.
+//! Helpers for the tests of any backend: namespaces, waiting for a
+//! connection, publishing numbered messages, taking deliveries.
+//!
+//! - `brokers`: whether a broker answers, and what a missing one means
+//!   (a skip, or a failure under `FUNCMESH_REQUIRE_BROKERS`).
+//! - `logs`: what the bus logged, for the tests about its log lines.
+//! - `proxy`: a TCP proxy in front of a server, to lose connections
+//!   without touching the server.
 
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a failed test
 
-#[path = "deliveries.rs"]
-mod deliveries;
-#[path = "taps.rs"]
-mod taps;
+pub mod brokers;
+pub mod logs;
+pub mod proxy;
 
-use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use funcmesh_bus::{Bus, Consumer, Delivery};
-use lapin::options::QueueDeleteOptions;
-use lapin::{Connection, ConnectionProperties};
+use funcmesh_bus::{Bus, Consumer, Delivery, Error, Message};
+use rand::Rng;
 
-pub use deliveries::*;
-pub use taps::*;
+/// How long a bus may take to connect.
+pub const CONNECT: Duration = Duration::from_secs(10);
 
-pub const BROKER: &str = "127.0.0.1:5672";
-
-/// Whether a broker answers; prints why the test is skipped when not.
-pub fn broker_up() -> bool {
-    let addr: SocketAddr = BROKER.parse().unwrap();
-    let up = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok();
-    if !up {
-        eprintln!(
-            "SKIPPED: no RabbitMQ answers on {BROKER} (scripts/setup.sh ensure_rabbitmq starts one)"
-        );
-    }
-    up
+/// A namespace that no other run uses: `t<pid>-<random>`.
+pub fn namespace() -> String {
+    format!(
+        "t{}-{:08x}",
+        std::process::id(),
+        rand::rng().random::<u32>()
+    )
 }
 
-pub fn url(ns: &str) -> String {
-    format!("amqp://guest:guest@{BROKER}/%2f?namespace={ns}")
+/// A connected bus at `url`.
+pub async fn connected(url: &str) -> Arc<dyn Bus> {
+    let bus = funcmesh_bus::connect(url).await.unwrap();
+    wait_connected(&bus).await;
+    bus
 }
 
-/// A connected bus in a namespace of its own, or `None` (and a message)
-/// when no broker answers.
-pub async fn setup() -> Option<(String, Arc<dyn Bus>)> {
-    if !broker_up() {
-        return None;
-    }
-    let ns = namespace();
-    let bus = bus(&ns).await;
-    Some((ns, bus))
-}
-
-/// A connected bus in namespace `ns`.
-pub async fn bus(ns: &str) -> Arc<dyn Bus> {
-    connected(&url(ns)).await
-}
-
-/// The next delivery, failing the test after 5 s.
-pub async fn next(consumer: &mut Consumer) -> Delivery {
-    next_within(consumer, Duration::from_secs(5)).await
-}
-
-/// Deletes this namespace's queues and exchange from the shared broker.
-pub async fn cleanup(ns: &str, queues: &[&str]) {
-    let url = format!("amqp://guest:guest@{BROKER}/%2f");
-    let conn = Connection::connect(&url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    // One channel each: a refusal (an exclusive queue still held by the bus's
-    // connection, which deletes it anyway) closes its channel.
-    for queue in queues {
-        let channel = conn.create_channel().await.unwrap();
-        let _ = channel
-            .queue_delete(
-                format!("{ns}.{queue}").into(),
-                QueueDeleteOptions::default(),
-            )
-            .await;
-    }
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .exchange_delete(format!("{ns}.funcmesh.control").into(), Default::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    let _ = channel
-        .exchange_delete(format!("{ns}.funcmesh.work").into(), Default::default())
-        .await;
-    let _ = conn.close(200, "done".into()).await;
-}
-
-/// Runs `rabbitmqctl` with `args` and returns its output.
-pub fn rabbitmqctl(args: &[&str]) -> String {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("running rabbitmqctl");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Closes the broker connections of the bus in namespace `ns`; returns how many.
-pub fn close_connections(ns: &str) -> usize {
-    let name = format!("funcmesh {ns} {}", std::process::id());
-    let listing = rabbitmqctl(&[
-        "list_connections",
-        "--no-table-headers",
-        "-q",
-        "pid",
-        "client_properties",
-    ]);
-    let pids: Vec<&str> = listing
-        .lines()
-        .filter(|line| line.contains(&name))
-        .filter_map(|line| line.split_whitespace().next())
-        .collect();
-    for pid in &pids {
-        rabbitmqctl(&["close_connection", pid, "funcmesh reconnect test"]);
-    }
-    pids.len()
-}
-
-/// Records the level and message of every event from funcmesh_bus.
-#[derive(Clone, Default)]
-pub struct LogCapture(Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
-
-impl LogCapture {
-    /// The messages logged at `level` so far.
-    pub fn at(&self, level: tracing::Level) -> Vec<String> {
-        let events = self.0.lock().unwrap();
-        events
-            .iter()
-            .filter(|(l, _)| *l == level)
-            .map(|(_, m)| m.clone())
-            .collect()
-    }
-}
-
-impl tracing::Subscriber for LogCapture {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target().starts_with("funcmesh_bus")
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
+/// Waits until the bus answers as a connected one does: publishing to a
+/// queue that does not exist is `UnknownQueue`, not `Unavailable`.
+pub async fn wait_connected(bus: &Arc<dyn Bus>) {
+    funcmesh_testkit::eventually(CONNECT, "the bus is connected", || async {
+        match bus.publish("no-such-queue", Message::new("probe")).await {
+            Err(Error::UnknownQueue(_)) => true,
+            Err(Error::Unavailable(_)) => false,
+            other => panic!("unexpected answer to a probe: {other:?}"),
         }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        let level = *event.metadata().level();
-        self.0.lock().unwrap().push((level, message.0));
+    })
+    .await;
+}
+
+/// Publishes `{prefix}0` .. `{prefix}{n-1}` to `queue`, in order.
+pub async fn publish_numbered(bus: &dyn Bus, queue: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        bus.publish(queue, Message::new(format!("{prefix}{i}")))
+            .await
+            .unwrap();
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// `{prefix}0` .. `{prefix}{n-1}`.
+pub fn numbered(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// A delivery's body as text.
+pub fn text(delivery: &Delivery) -> String {
+    String::from_utf8(delivery.body.to_vec()).unwrap()
+}
+
+/// The next delivery, failing the test after `wait`.
+pub async fn next_within(consumer: &mut Consumer, wait: Duration) -> Delivery {
+    tokio::time::timeout(wait, consumer.next())
+        .await
+        .unwrap_or_else(|_| panic!("no delivery within {wait:?}"))
+        .expect("consumer ended")
+        .expect("consumer error")
+}
+
+/// The bodies of the next `n` deliveries, in the order they came, each
+/// acknowledged.
+pub async fn take(consumer: &mut Consumer, n: usize, wait: Duration) -> Vec<String> {
+    let mut bodies = Vec::with_capacity(n);
+    for _ in 0..n {
+        let delivery = next_within(consumer, wait).await;
+        bodies.push(text(&delivery));
+        delivery.ack().await.unwrap();
+    }
+    bodies
+}
+
+/// The bodies of the next `n` deliveries, each acknowledged.
+pub async fn take_set(consumer: &mut Consumer, n: usize, wait: Duration) -> BTreeSet<String> {
+    take(consumer, n, wait).await.into_iter().collect()
+}
+
+/// Asserts that nothing arrives within `wait`.
+pub async fn assert_quiet(consumer: &mut Consumer, wait: Duration) {
+    if let Ok(got) = tokio::time::timeout(wait, consumer.next()).await {
+        panic!("expected nothing, got {got:?}");
+    }
 }

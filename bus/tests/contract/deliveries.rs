@@ -1,0 +1,258 @@
+//! Acknowledgements and what comes back without one: redelivery,
+//! prefetch, competing consumers, the delivery limit and dead letters.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use funcmesh_bus::{ConsumeOptions, Message, QueueDepth, QueueSpec, now_ms};
+
+use super::{Backend, Run};
+use crate::common::{assert_quiet, next_within, publish_numbered, text};
+
+pub async fn a_dropped_delivery_comes_back_as_attempt_two<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    run.bus.declare(&QueueSpec::work("q")).await.unwrap();
+    run.bus
+        .publish("q", Message::new("once more"))
+        .await
+        .unwrap();
+    let mut c = run
+        .bus
+        .consume("q", ConsumeOptions::default())
+        .await
+        .unwrap();
+    let first = run.next(&mut c).await;
+    assert_eq!(first.attempt, 1);
+    drop(first);
+    // Given back at once, not left to a server's ack wait.
+    let again = next_within(&mut c, Duration::from_secs(2)).await;
+    assert_eq!((&again.body[..], again.attempt), (&b"once more"[..], 2));
+    again.ack().await.unwrap();
+    assert_quiet(&mut c, Duration::from_millis(300)).await;
+    run.finish().await;
+}
+
+/// A consumer dies with a delivery in hand (the consumer goes, then the
+/// delivery, unsettled): another consumer gets it.
+pub async fn a_delivery_dropped_with_its_consumer_goes_to_another<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    bus.declare(&QueueSpec::work("q")).await.unwrap();
+    bus.publish("q", Message::new("work")).await.unwrap();
+    let mut first = bus.consume("q", ConsumeOptions::default()).await.unwrap();
+    let d = run.next(&mut first).await;
+    assert_eq!(d.attempt, 1);
+    run.depth_becomes("q", B::SHAPE.held.depth(0, 1)).await;
+    drop(first);
+    drop(d);
+    let mut second = bus.consume("q", ConsumeOptions::default()).await.unwrap();
+    let again = next_within(&mut second, B::SHAPE.given_back_within).await;
+    assert_eq!((&again.body[..], again.attempt), (&b"work"[..], 2));
+    again.ack().await.unwrap();
+    assert_quiet(&mut second, Duration::from_millis(300)).await;
+    run.depth_becomes("q", QueueDepth::default()).await;
+    run.finish().await;
+}
+
+pub async fn prefetch_bounds_unacknowledged_deliveries<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    bus.declare(&QueueSpec::work("q")).await.unwrap();
+    publish_numbered(&**bus, "q", "", 5).await;
+    let mut c = bus
+        .consume("q", ConsumeOptions { prefetch: 2 })
+        .await
+        .unwrap();
+    let first = run.next(&mut c).await;
+    let second = run.next(&mut c).await;
+    assert_quiet(&mut c, Duration::from_millis(500)).await;
+    run.depth_becomes("q", B::SHAPE.held.depth(3, 2)).await;
+    let held = [text(&first), text(&second)];
+    first.ack().await.unwrap();
+    let third = run.next(&mut c).await;
+    if B::SHAPE.ordered {
+        assert_eq!(held, ["0", "1"]);
+        assert_eq!(third.body, "2");
+    } else {
+        assert!(!held.contains(&text(&third)), "{third:?} again");
+    }
+    assert_quiet(&mut c, Duration::from_millis(300)).await;
+    second.ack().await.unwrap();
+    third.ack().await.unwrap();
+    run.finish().await;
+}
+
+/// Two consumers share a queue's work, each message going to one of them.
+/// Work keeps coming until both have had some: a consumer that joins late
+/// (a Kafka consumer waits for its partitions) gets its share then.
+pub async fn competing_consumers_share_the_work<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    bus.declare(&QueueSpec::work("q")).await.unwrap();
+    let options = ConsumeOptions { prefetch: 1 };
+    let mut a = bus.consume("q", options).await.unwrap();
+    let mut b = bus.consume("q", options).await.unwrap();
+    let (mut seen, mut from_a, mut from_b, mut published) = (BTreeSet::new(), 0, 0, 0);
+    let start = Instant::now();
+    while from_a == 0 || from_b == 0 {
+        assert!(
+            start.elapsed() < B::SHAPE.wait * 2,
+            "a got {from_a}, b got {from_b} of {published}"
+        );
+        for i in published..published + 20 {
+            bus.publish("q", Message::new(i.to_string())).await.unwrap();
+        }
+        published += 20;
+        while seen.len() < published {
+            let d = tokio::select! {
+                d = run.next(&mut a) => { from_a += 1; d }
+                d = run.next(&mut b) => { from_b += 1; d }
+            };
+            assert!(seen.insert(text(&d)), "delivered twice: {d:?}");
+            d.ack().await.unwrap();
+        }
+    }
+    assert_quiet(&mut a, Duration::from_millis(300)).await;
+    assert_quiet(&mut b, Duration::from_millis(300)).await;
+    run.finish().await;
+}
+
+/// A consumer that goes away gives back what it fetched and never handed
+/// out, and the delivery in hand can still be settled after it went
+/// (draining), without being delivered again.
+pub async fn a_dropped_consumer_gives_back_its_prefetch_and_lets_work_in_hand_finish<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    bus.declare(&QueueSpec::work("q")).await.unwrap();
+    publish_numbered(&**bus, "q", "", 5).await;
+    let mut a = bus
+        .consume("q", ConsumeOptions { prefetch: 10 })
+        .await
+        .unwrap();
+    let in_hand = run.next(&mut a).await;
+    let in_hand_body = text(&in_hand);
+    if B::SHAPE.ordered {
+        assert_eq!(in_hand_body, "0");
+    }
+    // What the consumer fetched ahead is what it must give back.
+    let fetched = if B::SHAPE.fetches_ahead { 5 } else { 1 };
+    run.depth_becomes("q", B::SHAPE.held.depth(5 - fetched, fetched))
+        .await;
+    drop(a);
+    let dropped = Instant::now();
+    let mut in_hand = Some(in_hand);
+    if B::SHAPE.drains_before_giving_back {
+        in_hand.take().unwrap().ack().await.unwrap();
+    }
+    let mut b = bus.consume("q", ConsumeOptions::default()).await.unwrap();
+    let (low, high) = B::SHAPE.given_back_attempts;
+    let mut rest = Vec::new();
+    for _ in 0..4 {
+        let d = next_within(&mut b, B::SHAPE.given_back_within).await;
+        assert!((low..=high).contains(&d.attempt), "{d:?}");
+        rest.push(text(&d));
+        d.ack().await.unwrap();
+    }
+    eprintln!("given back after {:?}", dropped.elapsed());
+    if !B::SHAPE.ordered {
+        rest.sort();
+    }
+    let others: Vec<String> = (0..5)
+        .map(|i| i.to_string())
+        .filter(|body| *body != in_hand_body)
+        .collect();
+    assert_eq!(rest, others);
+    // Draining: the work in hand is acknowledged after its consumer went.
+    if let Some(in_hand) = in_hand {
+        in_hand.ack().await.unwrap();
+    }
+    assert_quiet(&mut b, Duration::from_millis(300)).await;
+    run.depth_becomes("q", QueueDepth::default()).await;
+    run.finish().await;
+}
+
+pub async fn delivery_limit_dead_letters_after_max_deliveries<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    bus.declare(&QueueSpec::work("dead")).await.unwrap();
+    let options = ConsumeOptions::default();
+    for (queue, max) in [("jobs", 3), ("once", 1)] {
+        let spec = QueueSpec::work(queue).dead_letter_after(max, "dead");
+        bus.declare(&spec).await.unwrap();
+        bus.publish(queue, Message::new(queue).expires_at_ms(now_ms() + 60_000))
+            .await
+            .unwrap();
+        let mut c = bus.consume(queue, options).await.unwrap();
+        for attempt in 1..=max {
+            let d = run.next(&mut c).await;
+            assert_eq!((&d.body[..], d.attempt), (queue.as_bytes(), attempt));
+            // Dropped or given back, both count.
+            if attempt == 2 {
+                drop(d);
+            } else {
+                d.nack(true).await.unwrap();
+            }
+        }
+        assert_quiet(&mut c, Duration::from_millis(500)).await;
+        let mut dead = bus.consume("dead", options).await.unwrap();
+        let d = run.next(&mut dead).await;
+        assert_eq!(d.body, queue);
+        d.ack().await.unwrap();
+        run.depth_becomes(queue, QueueDepth::default()).await;
+    }
+    // Rejected outright: dead-lettered at once.
+    bus.publish("jobs", Message::new("poison")).await.unwrap();
+    let mut c = bus.consume("jobs", options).await.unwrap();
+    run.next(&mut c).await.nack(false).await.unwrap();
+    let mut dead = bus.consume("dead", options).await.unwrap();
+    assert_eq!(run.next(&mut dead).await.body, "poison");
+    run.finish().await;
+}
+
+/// A message dead-lettered after its last delivery arrives on the
+/// dead-letter queue without its expiry, as a first delivery.
+pub async fn a_dead_letter_never_expires_and_counts_afresh<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    bus.declare(&QueueSpec::work("dead")).await.unwrap();
+    bus.declare(&QueueSpec::work("jobs").dead_letter_after(2, "dead"))
+        .await
+        .unwrap();
+    bus.publish(
+        "jobs",
+        Message::new("poison").expires_at_ms(now_ms() + 60_000),
+    )
+    .await
+    .unwrap();
+    let mut c = bus
+        .consume("jobs", ConsumeOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        run.next(&mut c).await.nack(true).await.unwrap();
+    }
+    let mut dead = bus
+        .consume("dead", ConsumeOptions::default())
+        .await
+        .unwrap();
+    let d = run.next(&mut dead).await;
+    assert_eq!(d.body, "poison");
+    assert_eq!(d.expires_at_ms, None, "a dead letter does not expire");
+    assert_eq!(d.attempt, 1, "a dead letter starts counting again");
+    d.ack().await.unwrap();
+    run.finish().await;
+}
