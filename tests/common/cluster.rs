@@ -70,6 +70,7 @@ impl Cluster {
     /// `swagger-examples/` and the fault fixtures (WebAssembly and Python).
     /// Nothing is started yet.
     pub fn new(base: &str) -> Self {
+        require_broker(base);
         let dir = tempfile::tempdir().unwrap();
         let bundles = dir.path().join("bundles");
         std::fs::create_dir_all(&bundles).unwrap();
@@ -340,6 +341,25 @@ impl Cluster {
 impl super::ShowsLogs for Cluster {
     fn logs_for_failure(&self) -> Option<String> {
         Some(self.logs())
+    }
+}
+
+/// Fails the test at once, naming the broker, when nothing answers at
+/// `base`'s host and port within 10 s. A cluster suite cannot skip (its
+/// tests share one cluster), so a missing broker fails it whether or not
+/// `FUNCMESH_REQUIRE_BROKERS` is set; this only makes the failure quick
+/// and clear rather than a cluster that never comes up.
+fn require_broker(base: &str) {
+    let authority = base.split_once("://").map_or(base, |(_, rest)| rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, at)| at);
+    let addr = authority.split(['/', '?']).next().unwrap_or(authority);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no broker answers on {addr} for {base} (./scripts/test starts RabbitMQ, NATS and Kafka)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
