@@ -353,10 +353,10 @@ fn require_broker(base: &str) {
     let authority = base.split_once("://").map_or(base, |(_, rest)| rest);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, at)| at);
     let addr = authority.split(['/', '?']).next().unwrap_or(authority);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(addr).is_err() {
         assert!(
-            Instant::now() < deadline,
+            std::time::Instant::now() < deadline,
             "no broker answers on {addr} for {base} (./scripts/test starts RabbitMQ, NATS and Kafka)"
         );
         std::thread::sleep(Duration::from_millis(100));
