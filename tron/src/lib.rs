@@ -36,7 +36,7 @@ mod test_support;
 pub use admin::{AdminState, UploadHook};
 pub use dead_letter::{DeadLetterSnapshot, DeadLetters};
 pub use dispatch::{DispatchStats, Dispatcher};
-pub use node::{Prepare, TronNode, TronOptions};
+pub use node::{Prepare, Scaling, TronNode, TronOptions};
 pub use policy::QueuePolicy;
 pub use registry::{Registry, RegistryError};
 pub use store::{BundleInfo, BundleStore};

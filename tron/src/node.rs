@@ -7,7 +7,10 @@
 //!   runners' heartbeats and capture changes.
 
 mod announce;
+mod scaling;
 mod target;
+
+pub use scaling::Scaling;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -76,6 +79,9 @@ pub struct TronOptions {
     pub prepare: Option<Arc<dyn Prepare>>,
     /// The capture rules announced until `funcmesh capture` changes them.
     pub capture: CaptureRules,
+    /// How the runner pools are scaled; `None`: they are not (runners are
+    /// started and stopped by hand or by another tool).
+    pub scaling: Option<Scaling>,
 }
 
 impl std::fmt::Debug for TronOptions {
@@ -89,6 +95,10 @@ impl std::fmt::Debug for TronOptions {
             .field("watch", &self.watch)
             .field("prepare", &self.prepare.is_some())
             .field("capture", &self.capture)
+            .field(
+                "scaling",
+                &self.scaling.as_ref().map(|s| s.orchestrator.name()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +117,7 @@ impl TronOptions {
             debounce: WatchOptions::default().debounce,
             prepare: None,
             capture: CaptureRules::default(),
+            scaling: None,
         }
     }
 }
@@ -127,6 +138,7 @@ pub struct TronNode {
     shutdown: Shutdown,
     tasks: Mutex<JoinSet<()>>,
     watching: Mutex<Option<WatchHandle>>,
+    scaler: Mutex<Option<Arc<scaling::Running>>>,
 }
 
 impl std::fmt::Debug for TronNode {
@@ -177,6 +189,7 @@ impl TronNode {
             shutdown: Shutdown::new(),
             tasks: Mutex::new(JoinSet::new()),
             watching: Mutex::new(None),
+            scaler: Mutex::new(None),
         });
         node.declare_shared().await;
         node.spawn_consumers();
@@ -184,6 +197,10 @@ impl TronNode {
             node.spawn_admin(listener);
         }
         announce::spawn(&node);
+        if let Some(scaling) = node.options.scaling.clone() {
+            let running = scaling::start(&node, scaling).await?;
+            *node.scaler.lock() = Some(running);
+        }
         for dir in bundle::find_bundles(&node.options.bundles) {
             if let Err(error) = node.load(&dir).await {
                 tracing::error!("bundle {} not loaded: {error:#}", dir.display());
@@ -234,6 +251,13 @@ impl TronNode {
         self.admin_addr
     }
 
+    /// The scaler's state, as `GET /status` shows it (`None` without
+    /// scaling).
+    pub fn scaling_status(&self) -> Option<serde_json::Value> {
+        let status = self.scaler.lock().as_ref().map(|s| s.status());
+        status.and_then(|s| serde_json::to_value(s).ok())
+    }
+
     /// The runners heard from recently.
     pub fn runners(&self) -> Vec<RunnerHeartbeat> {
         let mut runners: Vec<_> = self.runners.lock().values().cloned().collect();
@@ -247,6 +271,10 @@ impl TronNode {
         self.shutdown.trigger();
         let mut tasks = std::mem::take(&mut *self.tasks.lock());
         while tasks.join_next().await.is_some() {}
+        let scaler = self.scaler.lock().take();
+        if let Some(scaler) = scaler {
+            scaler.shutdown().await;
+        }
     }
 
     /// Declares the firehose and the dead-letter queues; with the broker
@@ -326,6 +354,7 @@ impl TronNode {
             "routes": self.registry.table().routes,
             "runners": self.runners(),
             "capture": self.capture.lock().clone(),
+            "scaling": self.scaler.lock().as_ref().map(|s| s.status()),
         })
     }
 

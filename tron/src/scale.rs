@@ -7,12 +7,20 @@
 //!   read a pool's replicas, set how many it should have.
 //! - [`local`]: runners as child processes of the tron.
 //! - [`lease`]: one scaler at a time: the lease trons claim on the bus.
+//! - [`pools`]: each pool's limits, from the tron's flags or a pools file.
+//! - [`observe`]: the pool's counters, summed from its runners' heartbeats.
+//! - [`scaler`]: every tick, each pool's observations through the rule and
+//!   the orchestrator asked for the rule's answer.
 
 pub mod adapter;
 pub mod lease;
 pub mod local;
+pub mod observe;
+pub mod pools;
 pub mod rule;
+pub mod scaler;
 
 pub use adapter::{Orchestrator, Replicas, ScaleError};
 pub use lease::Lease;
 pub use local::{LocalProcesses, RunnerCommand};
+pub use pools::{PoolSettings, Pools};

@@ -29,8 +29,12 @@ use super::adapter::{BoxFuture, Orchestrator, Replicas, ScaleError};
 pub struct RunnerCommand {
     /// The program (the `funcmesh` binary).
     pub program: PathBuf,
-    /// Its arguments, e.g. `runner --bus URL --tron URL`.
+    /// Its arguments, e.g. `runner --log info`.
     pub args: Vec<String>,
+    /// Its environment besides the tron's own, e.g. `FUNCMESH_BUS` (a
+    /// broker password in the environment is not on the command line that
+    /// every local user can read).
+    pub env: Vec<(String, String)>,
 }
 
 /// A runner that ran at least this long before it exited is started again
@@ -217,6 +221,7 @@ fn spawn(command: &RunnerCommand, pool: &str) -> std::io::Result<Child> {
     let mut process = Command::new(&command.program);
     process
         .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
         .arg("--pool")
         .arg(pool)
         .stdin(Stdio::null())

@@ -17,13 +17,14 @@ fn command(dir: &Path, stubborn: bool) -> RunnerCommand {
         false => "echo drained $$ >> \"$LOG\"; exit 0".to_owned(),
     };
     let script = format!(
-        "LOG='{}'; trap '{on_term}' TERM; echo started $$ \"$@\" >> \"$LOG\"; \
+        "LOG='{}'; trap '{on_term}' TERM; echo started $$ $FUNCMESH_TEST_MARK \"$@\" >> \"$LOG\"; \
          while true; do sleep 0.05; done",
         log.display()
     );
     RunnerCommand {
         program: "/bin/sh".into(),
         args: vec!["-c".into(), script, "runner".into()],
+        env: vec![("FUNCMESH_TEST_MARK".into(), "given".into())],
     }
 }
 
@@ -50,7 +51,7 @@ async fn a_pool_scales_up_and_down_and_its_runners_drain() {
     })
     .await;
     assert!(
-        log(dir.path()).contains("--pool batch"),
+        log(dir.path()).contains("given --pool batch"),
         "each runner is told its pool: {}",
         log(dir.path())
     );
@@ -124,6 +125,7 @@ async fn a_command_that_cannot_start_is_retried_not_fatal() {
         RunnerCommand {
             program: "/nonexistent/funcmesh".into(),
             args: vec![],
+            env: vec![],
         },
         WAIT,
     );

@@ -1,0 +1,189 @@
+//! The scaler: every tick, for each pool, what the bus and the runners
+//! report goes through the rule, and the orchestrator is asked for the
+//! rule's answer when it differs from what the pool has.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use funcmesh_core::control::RunnerHeartbeat;
+use serde::Serialize;
+
+use super::adapter::{Orchestrator, Replicas, ScaleError};
+use super::observe::PoolCounters;
+use super::pools::Pools;
+use super::rule::{Decision, Estimator, Observation, PoolLimits, Rule, RuleConfig};
+
+/// What one pool showed at one tick.
+#[derive(Debug)]
+pub struct PoolInput<'a> {
+    /// Messages waiting on the pool's Func queues.
+    pub depth: u64,
+    /// The heartbeats of the pool's live runners.
+    pub beats: Vec<&'a RunnerHeartbeat>,
+}
+
+/// A pool as `GET /status` shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PoolStatus {
+    /// Its limits.
+    pub min: u32,
+    /// Its limits.
+    pub max: u32,
+    /// Calls in flight per runner at which it counts as full.
+    pub target: u32,
+    /// What the rule wants now.
+    pub desired: u32,
+    /// What the orchestrator was asked for.
+    pub current: u32,
+    /// What runs and can take work.
+    pub ready: u32,
+    /// The last change the scaler made, with its inputs.
+    pub last_decision: Option<String>,
+    /// The last error the orchestrator answered, if it has not recovered.
+    pub error: Option<String>,
+}
+
+struct PoolState {
+    rule: Rule,
+    estimator: Estimator,
+    counters: PoolCounters,
+    status: PoolStatus,
+}
+
+/// The scaler of every pool, through one orchestrator.
+pub struct Scaler {
+    orchestrator: Arc<dyn Orchestrator>,
+    pools: Pools,
+    config: RuleConfig,
+    state: BTreeMap<String, PoolState>,
+}
+
+impl std::fmt::Debug for Scaler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scaler")
+            .field("orchestrator", &self.orchestrator.name())
+            .field("pools", &self.pools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scaler {
+    /// A scaler of `pools` through `orchestrator`, deciding by `config`.
+    pub fn new(orchestrator: Arc<dyn Orchestrator>, pools: Pools, config: RuleConfig) -> Self {
+        Self {
+            orchestrator,
+            pools,
+            config,
+            state: BTreeMap::new(),
+        }
+    }
+
+    /// The orchestrator's name.
+    pub fn orchestrator(&self) -> &Arc<dyn Orchestrator> {
+        &self.orchestrator
+    }
+
+    /// The pools to look after besides those the routes name: those
+    /// defined with runners to keep even when no route uses them.
+    pub fn standing_pools(&self) -> impl Iterator<Item = &str> {
+        self.pools
+            .defined()
+            .filter(|(_, settings)| settings.min > 0)
+            .map(|(name, _)| name)
+    }
+
+    /// One tick for `pool` at `now_ms`: observes, decides, and asks the
+    /// orchestrator for a change when the rule wants one. An orchestrator
+    /// that fails is logged (once per distinct error) and asked again at
+    /// the next tick; the pool keeps the replicas it has meanwhile.
+    pub async fn tick(&mut self, pool: &str, now_ms: u64, input: PoolInput<'_>) {
+        let settings = self.pools.get(pool);
+        if !self.state.contains_key(pool) {
+            let limits = match PoolLimits::new(settings.min, settings.max, settings.target) {
+                Ok(limits) => limits,
+                Err(error) => {
+                    tracing::warn!(pool, %error, "pool limits refused; the pool is not scaled");
+                    return;
+                }
+            };
+            let state = PoolState {
+                rule: Rule::new(self.config.clone(), limits),
+                estimator: Estimator::new(),
+                counters: PoolCounters::default(),
+                status: PoolStatus {
+                    min: settings.min,
+                    max: settings.max,
+                    target: settings.target,
+                    ..PoolStatus::default()
+                },
+            };
+            self.state.insert(pool.to_owned(), state);
+        }
+        let Some(state) = self.state.get_mut(pool) else {
+            return;
+        };
+        let in_flight = state.counters.update(input.beats.iter().copied());
+        let replicas = match self.orchestrator.replicas(pool).await {
+            Ok(replicas) => replicas,
+            Err(error) => {
+                note_error(pool, &mut state.status, &error);
+                return;
+            }
+        };
+        let rates = state.estimator.update(
+            now_ms,
+            state.counters.completed,
+            state.counters.run_us,
+            input.depth,
+        );
+        let observation = Observation {
+            at_ms: now_ms,
+            depth: input.depth,
+            in_flight,
+            arrival_rate: rates.arrival_rate,
+            service_time: rates.service_time,
+            current: replicas.desired,
+            ready: replicas.ready,
+        };
+        let decision: Decision = state.rule.decide(&observation);
+        state.status.desired = decision.desired;
+        state.status.current = replicas.desired;
+        state.status.ready = replicas.ready;
+        if decision.desired == replicas.desired {
+            state.status.error = None;
+            return;
+        }
+        let line = format!("pool={pool} {decision}");
+        tracing::info!("{line}");
+        match self.orchestrator.scale(pool, decision.desired).await {
+            Ok(()) => {
+                state.status.current = decision.desired;
+                state.status.last_decision = Some(line);
+                state.status.error = None;
+            }
+            Err(error) => note_error(pool, &mut state.status, &error),
+        }
+    }
+
+    /// Every pool's state, for `GET /status`.
+    pub fn status(&self) -> BTreeMap<String, PoolStatus> {
+        self.state
+            .iter()
+            .map(|(pool, state)| (pool.clone(), state.status.clone()))
+            .collect()
+    }
+
+    /// The orchestrator's view of `pool`, for tests and tools.
+    pub async fn replicas(&self, pool: &str) -> Result<Replicas, ScaleError> {
+        self.orchestrator.replicas(pool).await
+    }
+}
+
+/// Logs an orchestrator's error when it differs from the last one.
+fn note_error(pool: &str, status: &mut PoolStatus, error: &ScaleError) {
+    let text = error.to_string();
+    if status.error.as_deref() != Some(text.as_str()) {
+        tracing::warn!(pool, %error, "the orchestrator failed; keeping the replicas the pool has and retrying");
+    }
+    status.error = Some(text);
+}
