@@ -56,6 +56,18 @@ pub struct TronArgs {
     public_url: Option<String>,
     #[command(flatten)]
     tron: TronFlags,
+    #[command(flatten)]
+    scaling: flags::ScalingFlags,
+    /// The log filter of the runners this tron starts (its own).
+    #[arg(skip)]
+    log: std::sync::OnceLock<String>,
+}
+
+impl TronArgs {
+    /// Runners this tron starts log with `filter`.
+    pub fn log_as(&self, filter: &str) {
+        let _ = self.log.set(filter.to_owned());
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,6 +179,8 @@ pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::R
         ..funcmesh_runner::PythonConfig::default()
     };
     options.prepare = Some(Arc::new(PythonImportCheck(python)));
+    let log = args.log.get().cloned();
+    options.scaling = args.scaling.scaling(&args.bus.bus, log.as_deref())?;
     let listener = bind(args.admin, "the admin listener").await?;
     let node = TronNode::start(bus, options, Some(listener)).await?;
     log_routes(&node.registry().table());

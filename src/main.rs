@@ -98,6 +98,10 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    // Runners a tron starts log as it does.
+    if let Command::Tron(args) = &cli.command {
+        args.log_as(&cli.log);
+    }
     // A replay's report is its stdout (`--report json` is parsed), so its
     // logs, and those of the mesh it may run, go to stderr.
     let writer = match cli.command {

@@ -12,7 +12,12 @@ use std::time::Duration;
 use funcmesh_core::capture::{CaptureRules, Redaction, RouteRule, WriterConfig};
 use funcmesh_gateway::{GatewayConfig, GatewayOptions};
 use funcmesh_runner::{PythonConfig, WorkerCommand};
-use funcmesh_tron::{QueuePolicy, TronOptions};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use funcmesh_tron::scale::rule::RuleConfig;
+use funcmesh_tron::scale::{LocalProcesses, Orchestrator, Pools, RunnerCommand};
+use funcmesh_tron::{QueuePolicy, Scaling, TronOptions};
 
 /// The default bus: the local RabbitMQ's default virtual host.
 const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -167,6 +172,97 @@ impl TronFlags {
         options.debounce = Duration::from_millis(self.debounce_ms);
         options.capture = self.capture_rules();
         options
+    }
+}
+
+/// How a tron scales the runner pools.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Scaling")]
+pub struct ScalingFlags {
+    /// What runs the pools' runners: `none` (they are started by hand or by
+    /// another tool) or `local` (child processes of this tron, on its host).
+    #[arg(long, env = "FUNCMESH_SCALER", value_enum, default_value_t = ScalerKind::None)]
+    pub scaler: ScalerKind,
+    /// A TOML file of pool limits (`[pools.NAME]` with `min`, `max`,
+    /// `target`). A pool is defined here or by `--pool`, not both.
+    #[arg(long, env = "FUNCMESH_POOLS", value_name = "FILE")]
+    pub pools: Option<PathBuf>,
+    /// A pool's limits: `NAME:min=N,max=N,target=N` (keys left out: min 1,
+    /// max 10, target 8 calls in flight per runner); repeatable, one pool
+    /// each. Pools no flag or file defines get those defaults.
+    #[arg(long = "pool", value_name = "NAME:min=N,max=N,target=N")]
+    pub pool: Vec<String>,
+    /// An argument for the runners `--scaler local` starts (repeatable),
+    /// e.g. `--runner-arg=--concurrency=16`.
+    #[arg(long = "runner-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub runner_args: Vec<String>,
+    /// How long a runner told to stop may drain before it is killed, in
+    /// milliseconds (cover the longest request deadline).
+    #[arg(long, env = "FUNCMESH_RUNNER_STOP_TIMEOUT_MS", default_value_t = 35_000, value_parser = positive::<u64>)]
+    pub runner_stop_timeout_ms: u64,
+    /// How often the pools are looked at, in milliseconds.
+    #[arg(long, env = "FUNCMESH_SCALE_TICK_MS", default_value_t = RuleConfig::default().tick_ms, value_parser = positive::<u64>)]
+    pub scale_tick_ms: u64,
+    /// A pool shrinks only to the highest count the rule recommended within
+    /// this window, in milliseconds, so that steady or noisy load never
+    /// flaps.
+    #[arg(long, env = "FUNCMESH_SCALE_DOWN_WINDOW_MS", default_value_t = RuleConfig::default().down_window_ms, value_parser = positive::<u64>)]
+    pub scale_down_window_ms: u64,
+    /// A pool whose min is 0 goes to zero runners after this long with
+    /// nothing queued, in flight or arriving, in milliseconds.
+    #[arg(long, env = "FUNCMESH_SCALE_TO_ZERO_AFTER_MS", default_value_t = RuleConfig::default().idle_ms, value_parser = positive::<u64>)]
+    pub scale_to_zero_after_ms: u64,
+}
+
+/// What runs the pools' runners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScalerKind {
+    /// Nothing: the tron does not scale.
+    None,
+    /// Child processes of the tron.
+    Local,
+}
+
+impl ScalingFlags {
+    /// How the tron scales, through a local orchestrator that starts
+    /// runners on `bus` logging with `log`; `None` with `--scaler none`.
+    pub fn scaling(&self, bus: &str, log: Option<&str>) -> anyhow::Result<Option<Scaling>> {
+        let pools = Pools::load(self.pools.as_deref(), &self.pool).map_err(anyhow::Error::msg)?;
+        let orchestrator: Arc<dyn Orchestrator> = match self.scaler {
+            ScalerKind::None => {
+                anyhow::ensure!(
+                    self.pools.is_none() && self.pool.is_empty(),
+                    "--pool and --pools need a scaler: give --scaler local"
+                );
+                return Ok(None);
+            }
+            ScalerKind::Local => {
+                let program = std::env::current_exe().context("finding this binary")?;
+                let mut args = vec!["runner".to_owned()];
+                if let Some(log) = log {
+                    args.extend(["--log".to_owned(), log.to_owned()]);
+                }
+                args.extend(self.runner_args.iter().cloned());
+                let command = RunnerCommand {
+                    program,
+                    args,
+                    env: vec![("FUNCMESH_BUS".to_owned(), bus.to_owned())],
+                };
+                let stop = Duration::from_millis(self.runner_stop_timeout_ms);
+                Arc::new(LocalProcesses::new(command, stop))
+            }
+        };
+        let rule = RuleConfig {
+            tick_ms: self.scale_tick_ms,
+            down_window_ms: self.scale_down_window_ms,
+            idle_ms: self.scale_to_zero_after_ms,
+            ..RuleConfig::default()
+        };
+        Ok(Some(Scaling {
+            orchestrator,
+            pools,
+            rule,
+        }))
     }
 }
 
