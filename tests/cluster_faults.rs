@@ -22,3 +22,4 @@ fn rabbitmqctl(verb: &str) {
 }
 
 include!("suite/faults.rs");
+include!("suite/scale.rs");

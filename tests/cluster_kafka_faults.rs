@@ -22,3 +22,4 @@ fn kafka_broker(verb: &str) {
 }
 
 include!("suite/faults.rs");
+include!("suite/scale.rs");

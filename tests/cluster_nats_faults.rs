@@ -58,3 +58,4 @@ fn start_nats() {
 }
 
 include!("suite/faults.rs");
+include!("suite/scale.rs");

@@ -153,6 +153,28 @@ impl Cluster {
         });
     }
 
+    /// Starts a tron on its own admin port, with `extra` arguments.
+    pub fn start_tron_with(&self, name: &str, admin: SocketAddr, extra: &[&str]) {
+        let admin = admin.to_string();
+        let bundles = self.bundles.display().to_string();
+        let mut args = vec!["tron", "--bundles", &bundles, "--admin", &admin];
+        args.extend_from_slice(extra);
+        self.spawn(name, &args);
+    }
+
+    /// A cluster like [`new`](Self::new) whose tron serves only `bundles`
+    /// (directories under the repository's root).
+    pub fn with_bundles(base: &str, bundles: &[&str]) -> Self {
+        let cluster = Self::new(base);
+        for entry in std::fs::read_dir(&cluster.bundles).unwrap() {
+            std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
+        }
+        for bundle in bundles {
+            copy_bundle(&root().join(bundle), &cluster.bundles);
+        }
+        cluster
+    }
+
     /// Starts the tron.
     pub fn start_tron(&self, name: &str) {
         let admin = self.admin.to_string();
@@ -242,6 +264,12 @@ impl Cluster {
         call_at(self.admin, "GET", "/status").send().await.json()
     }
 
+    /// `GET /status` of the tron whose admin listener is `admin`, if it
+    /// answers.
+    pub async fn status_at(&self, admin: SocketAddr) -> Option<serde_json::Value> {
+        try_get(admin, "/status").await.ok()
+    }
+
     /// Requests the runners have executed, as their last heartbeats say.
     pub async fn requests_served(&self) -> u64 {
         let status = self.status().await;
@@ -311,6 +339,12 @@ impl Cluster {
             out += &format!("==> {} <==\n{}\n", path.display(), tail.join("\n"));
         }
         out
+    }
+
+    /// What the named process has logged so far.
+    pub fn logs_of(&self, name: &str) -> String {
+        let path = self.dir.path().join("logs").join(format!("{name}.log"));
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     /// Whether any process has logged `text` so far.

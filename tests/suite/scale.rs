@@ -1,0 +1,261 @@
+// The scaling suite: a tron scales the `default` pool of the fault bundle
+// (its `slow` operation sleeps 20 ms; a runner runs 8 of its calls at once)
+// through the local-process orchestrator, from zero and back. Included by
+// the fault test binary of each broker, after `suite/faults.rs` (it uses
+// its `BROKER` and `serial`).
+
+mod scaling {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use funcmesh_testkit::{eventually, eventually_some};
+
+    use super::{BROKER, serial};
+    use crate::common::cluster::{Cluster, free_port};
+    use crate::common::{block_on_showing_logs, call_at};
+
+    /// Windows short enough for a test: down after 3 s of lower load, to
+    /// zero after 4 s idle.
+    const SCALING: &[&str] = &[
+        "--scaler",
+        "local",
+        "--pool",
+        "default:min=0,max=4,target=8",
+        "--scale-down-window-ms",
+        "3000",
+        "--scale-to-zero-after-ms",
+        "4000",
+        "--runner-stop-timeout-ms",
+        "15000",
+        "--runner-arg=--concurrency=8",
+    ];
+
+    const SLOW: &str = "/faults/slow?ms=20";
+
+    fn cluster() -> Cluster {
+        Cluster::with_bundles(BROKER.url, &["tests/fixtures/faults"])
+    }
+
+    /// The `default` pool as a tron's `/status` shows it.
+    async fn pool(cluster: &Cluster, admin: SocketAddr) -> serde_json::Value {
+        let status = cluster.status_at(admin).await.unwrap_or_default();
+        status["scaling"]["pools"]["default"].clone()
+    }
+
+    async fn current(cluster: &Cluster, admin: SocketAddr) -> u64 {
+        pool(cluster, admin).await["current"].as_u64().unwrap_or(0)
+    }
+
+    async fn holds_lease(cluster: &Cluster, admin: SocketAddr) -> bool {
+        let status = cluster.status_at(admin).await.unwrap_or_default();
+        status["scaling"]["holds_lease"].as_bool() == Some(true)
+    }
+
+    /// `count` requests with `concurrency` in flight; every status seen.
+    async fn load(gateway: SocketAddr, count: usize, concurrency: usize) -> Vec<u16> {
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..concurrency {
+            let next = std::sync::Arc::clone(&next);
+            tasks.spawn(async move {
+                let mut statuses = Vec::new();
+                while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < count {
+                    statuses.push(call_at(gateway, "GET", SLOW).send().await.status);
+                }
+                statuses
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            statuses.extend(joined.unwrap());
+        }
+        statuses
+    }
+
+    /// The tron's scaling decisions logged so far.
+    fn decisions(cluster: &Cluster) -> usize {
+        cluster.logs_of("tron").matches("pool=default ").count()
+    }
+
+    /// From zero to what a burst needs (never past max), no decision under
+    /// steady load once ramped, and back to zero when the load stops; every
+    /// request answered 200.
+    #[test]
+    fn a_pool_scales_from_zero_with_the_load_and_back() {
+        let _serial = serial();
+        let cluster = cluster();
+        block_on_showing_logs(&cluster, async {
+            let admin = free_port();
+            cluster.start_tron_with("tron", admin, SCALING);
+            cluster.start_gateway("gateway");
+            let wait = Duration::from_secs(30);
+            eventually(wait, "the tron holds the scaler's lease", || {
+                holds_lease(&cluster, admin)
+            })
+            .await;
+            assert_eq!(current(&cluster, admin).await, 0, "min = 0: no runner yet");
+
+            // From zero: the first request waits in its queue for a runner.
+            let asked = Instant::now();
+            let first = call_at(cluster.gateway, "GET", SLOW).send().await;
+            let cold = asked.elapsed();
+            assert_eq!(first.status, 200, "{:?}", first.body);
+            println!("cold start (request to answer, from zero runners): {cold:?}");
+
+            // Steady load that two runners carry: after the ramp, no change.
+            let steady = tokio::spawn(load(cluster.gateway, 1_200, 12));
+            tokio::time::sleep(Duration::from_secs(3)).await; // the ramp: a time window
+            let before = decisions(&cluster);
+            let statuses = steady.await.unwrap();
+            let after = decisions(&cluster);
+            assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+            assert_eq!(after, before, "scaling decisions under steady load");
+
+            // A burst of 64 in flight: up to max (4), not past it.
+            let started = Instant::now();
+            let burst = tokio::spawn(load(cluster.gateway, 3_000, 64));
+            let mut most = 0;
+            let mut reached = None;
+            while !burst.is_finished() {
+                let now = current(&cluster, admin).await;
+                most = most.max(now);
+                if now == 4 && reached.is_none() {
+                    reached = Some(started.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await; // sampling
+            }
+            let statuses = burst.await.unwrap();
+            let ok = statuses.iter().filter(|s| **s == 200).count();
+            assert_eq!(ok, 3_000, "every request of the burst answered 200");
+            assert_eq!(most, 4, "the burst needs 8 runners; max is 4");
+            println!("burst: max runners reached after {reached:?}");
+            assert!(
+                reached.is_some_and(|t| t < Duration::from_secs(5)),
+                "capacity within a few seconds: {reached:?}"
+            );
+
+            // Load stops: back to zero after the window and the idle time.
+            eventually(Duration::from_secs(30), "the pool back at zero", || async {
+                let pool = pool(&cluster, admin).await;
+                pool["current"] == 0 && pool["ready"] == 0
+            })
+            .await;
+        });
+    }
+
+    /// A runner the orchestrator started, killed with SIGKILL under load,
+    /// is replaced; no request is lost.
+    #[test]
+    fn a_killed_runner_is_replaced_and_nothing_is_lost() {
+        let _serial = serial();
+        let cluster = cluster();
+        block_on_showing_logs(&cluster, async {
+            let admin = free_port();
+            let mut args = SCALING.to_vec();
+            args[3] = "default:min=2,max=4,target=8";
+            cluster.start_tron_with("tron", admin, &args);
+            cluster.start_gateway("gateway");
+            let wait = Duration::from_secs(60);
+            let pids: Vec<u64> = eventually_some(wait, "two runners heard", || async {
+                let status = cluster.status_at(admin).await?;
+                let pids: Vec<u64> = status["runners"]
+                    .as_array()?
+                    .iter()
+                    .filter(|r| r["pool"] == "default")
+                    .filter_map(|r| r["pid"].as_u64())
+                    .collect();
+                (pids.len() == 2).then_some(pids)
+            })
+            .await;
+            let traffic = tokio::spawn(load(cluster.gateway, 600, 16));
+            eventually(wait, "the runners busy with the load", || async {
+                let status = cluster.status_at(admin).await.unwrap_or_default();
+                let served: u64 = status["runners"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["stats"]["requests"].as_u64())
+                    .sum();
+                served >= 50
+            })
+            .await;
+            // SAFETY: signals a runner this test's tron started.
+            unsafe {
+                libc::kill(pids[0] as libc::pid_t, libc::SIGKILL);
+            }
+            let statuses = traffic.await.unwrap();
+            assert!(
+                statuses.iter().all(|s| *s == 200),
+                "every request answered 200: {statuses:?}"
+            );
+            eventually(wait, "a runner in the killed one's place", || async {
+                let Some(status) = cluster.status_at(admin).await else {
+                    return false;
+                };
+                let alive: Vec<u64> = status["runners"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["pool"] == "default")
+                    .filter_map(|r| r["pid"].as_u64())
+                    .collect();
+                alive.len() >= 2 && !alive.contains(&pids[0])
+            })
+            .await;
+        });
+    }
+
+    /// Two trons that can scale: one holds the lease; when it dies, the
+    /// other takes over within the bound and scales.
+    #[test]
+    fn only_one_tron_scales_and_another_takes_over() {
+        let _serial = serial();
+        let cluster = cluster();
+        block_on_showing_logs(&cluster, async {
+            let (first, second) = (free_port(), free_port());
+            cluster.start_tron_with("tron1", first, SCALING);
+            let wait = Duration::from_secs(30);
+            eventually(wait, "the first tron holds the lease", || {
+                holds_lease(&cluster, first)
+            })
+            .await;
+            cluster.start_tron_with("tron2", second, SCALING);
+            eventually(wait, "the second tron answers", || async {
+                cluster.status_at(second).await.is_some()
+            })
+            .await;
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(300)).await; // sampling over 3 s
+                assert!(holds_lease(&cluster, first).await);
+                assert!(!holds_lease(&cluster, second).await, "two scalers");
+            }
+            cluster.kill("tron1");
+            let killed = Instant::now();
+            eventually(
+                Duration::from_secs(10),
+                "the second tron takes over",
+                || holds_lease(&cluster, second),
+            )
+            .await;
+            let took = killed.elapsed();
+            println!("lease taken over {took:?} after the holder died");
+            assert!(took < Duration::from_secs(4), "within the bound: {took:?}");
+            cluster.start_gateway("gateway");
+            eventually(wait, "the gateway routes to the fault bundle", || async {
+                let answer = call_at(cluster.gateway, "GET", "/__routes")
+                    .try_send()
+                    .await;
+                answer.is_ok_and(|a| {
+                    a.status == 200 && String::from_utf8_lossy(&a.body).contains("faults")
+                })
+            })
+            .await;
+            let answer = call_at(cluster.gateway, "GET", SLOW).send().await;
+            assert_eq!(answer.status, 200, "the new scaler starts a runner");
+            assert!(
+                !pool(&cluster, second).await["last_decision"].is_null(),
+                "the second tron made the decision"
+            );
+        });
+    }
+}
