@@ -51,7 +51,12 @@ pub async fn a_delivery_dropped_with_its_consumer_goes_to_another<B: Backend>() 
     drop(d);
     let mut second = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     let again = next_within(&mut second, B::SHAPE.given_back_within).await;
-    assert_eq!((&again.body[..], again.attempt), (&b"work"[..], 2));
+    assert_eq!(again.body, "work");
+    // Where a consumer fetches ahead, the broker may hand the given-back
+    // message to the dying consumer once more before it is gone (see
+    // `given_back_attempts`): that return counts too.
+    let (_, high) = B::SHAPE.given_back_attempts;
+    assert!((2..=1 + high).contains(&again.attempt), "{again:?}");
     again.ack().await.unwrap();
     assert_quiet(&mut second, Duration::from_millis(300)).await;
     run.depth_becomes("q", QueueDepth::default()).await;
