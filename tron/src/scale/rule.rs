@@ -69,6 +69,9 @@ pub struct Rule {
     watching_since: Option<u64>,
     /// Since when nothing has been queued, in flight or arriving.
     idle_since: Option<u64>,
+    /// Since when every ready runner has been full with work still queued
+    /// and the queue neither draining nor growing fast, and its depth then.
+    standing: Option<(u64, u64)>,
 }
 
 impl Rule {
@@ -81,6 +84,7 @@ impl Rule {
             recent: VecDeque::new(),
             watching_since: None,
             idle_since: None,
+            standing: None,
         }
     }
 
@@ -158,7 +162,15 @@ impl Rule {
         };
         let idle_for = self.idle_since.map_or(0, |since| now.saturating_sub(since));
 
-        let (load, with_backlog) = self.terms(seen);
+        let (load, mut with_backlog) = self.terms(seen);
+        if self.backlog_stands(seen) {
+            // Clients that wait for their answer before they send again
+            // keep the queue at the same depth, and the arrival rate then
+            // reads as what the pool serves: every call queued is a call
+            // that wants a runner now.
+            let queued = (seen.in_flight + seen.depth) as f64;
+            with_backlog = with_backlog.max(runners(queued / f64::from(self.limits.target())));
+        }
         let (mut recommended, mut reason) = match with_backlog > load {
             false => (load, Reason::Load),
             true => (with_backlog, Reason::Backlog),
@@ -179,6 +191,34 @@ impl Rule {
             }
         }
         Some((recommended, reason, load))
+    }
+
+    /// Whether the backlog stands: for three ticks or more, the ready
+    /// runners full and calls queued, the queue's depth within a fifth of
+    /// where it was (a queue that grows is arrivals the rate counts; one
+    /// that drains needs no more runners; one that holds still is clients
+    /// waiting on their answers before they send again).
+    fn backlog_stands(&mut self, seen: &Observation) -> bool {
+        let target = u64::from(self.limits.target());
+        // Full within an eighth: a slot is free for a moment between one
+        // call and the next, and heartbeats catch some of those moments.
+        let capacity = u64::from(seen.ready) * target;
+        let full = seen.ready > 0 && seen.in_flight * 8 >= capacity * 7;
+        if !full || seen.depth == 0 {
+            self.standing = None;
+            return false;
+        }
+        let still =
+            |first: u64| seen.depth * 5 >= first * 4 && seen.depth * 5 <= first * 6 + target * 5;
+        match self.standing {
+            Some((since, first)) if still(first) => {
+                seen.at_ms.saturating_sub(since) >= 3 * self.config.tick_ms
+            }
+            _ => {
+                self.standing = Some((seen.at_ms, seen.depth));
+                false
+            }
+        }
     }
 
     /// The runners the load needs, and those it needs with the backlog.

@@ -340,3 +340,37 @@ fn a_decision_is_one_log_line_with_its_inputs() {
         "2 -> 5 (backlog): depth 1,234,567, 0.5 req/s, service unknown, in flight 128, ready 2"
     );
 }
+
+#[test]
+fn a_standing_backlog_of_waiting_clients_is_served() {
+    // 64 clients that each wait for their answer: 2 runners of 8 are full,
+    // 48 calls stay queued, and the rate reads as what the 2 serve.
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 10, 8));
+    let seen = |at_ms, current| Observation {
+        at_ms,
+        depth: 48,
+        in_flight: 16,
+        arrival_rate: 16.0 / SERVICE,
+        service_time: Some(SERVICE),
+        current,
+        ready: current,
+    };
+    // The drain term alone: 48 calls of 20 ms within 5 s is a sliver.
+    let first = rule.decide(&seen(1_000, 2));
+    assert_eq!(first.desired, 3, "one tick is no proof: {first}");
+    assert_eq!(rule.decide(&seen(2_000, 2)).desired, 3);
+    assert_eq!(rule.decide(&seen(3_000, 2)).desired, 3);
+    let decision = rule.decide(&seen(4_000, 2));
+    assert_eq!(decision.desired, 6, "capped by the step: {decision}");
+    assert_eq!(decision.reason, Reason::Step);
+    // A queue that grows is arrivals the rate counts; one that drains
+    // needs nothing more.
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 10, 8));
+    for (at, depth) in [(1_000, 48), (2_000, 200), (3_000, 600)] {
+        let mut growing = seen(at, 2);
+        growing.depth = depth;
+        growing.arrival_rate = 800.0 + depth as f64;
+        assert!(rule.decide(&growing).desired <= 6);
+        assert!(!rule.backlog_stands(&growing));
+    }
+}
