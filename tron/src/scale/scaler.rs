@@ -16,8 +16,10 @@ use super::rule::{Decision, Estimator, Observation, PoolLimits, Rule, RuleConfig
 /// What one pool showed at one tick.
 #[derive(Debug)]
 pub struct PoolInput<'a> {
-    /// Messages waiting on the pool's Func queues.
-    pub depth: u64,
+    /// Messages on the pool's Func queues not yet acknowledged, waiting or
+    /// taken (a broker counts the ones its consumers hold either as
+    /// unacknowledged, or, as Kafka's lag does, as not yet consumed).
+    pub outstanding: u64,
     /// The heartbeats of the pool's live runners.
     pub beats: Vec<&'a RunnerHeartbeat>,
 }
@@ -123,6 +125,8 @@ impl Scaler {
             return;
         };
         let in_flight = state.counters.update(input.beats.iter().copied());
+        // What waits for a runner: outstanding, less what runs.
+        let depth = input.outstanding.saturating_sub(in_flight);
         let replicas = match self.orchestrator.replicas(pool).await {
             Ok(replicas) => replicas,
             Err(error) => {
@@ -134,11 +138,11 @@ impl Scaler {
             now_ms,
             state.counters.completed,
             state.counters.run_us,
-            input.depth,
+            depth,
         );
         let observation = Observation {
             at_ms: now_ms,
-            depth: input.depth,
+            depth,
             in_flight,
             arrival_rate: rates.arrival_rate,
             service_time: rates.service_time,
