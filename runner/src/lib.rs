@@ -35,8 +35,8 @@ pub mod worker;
 #[cfg(test)]
 mod test_support;
 
-pub use node::{RunnerNode, RunnerOptions};
 pub use fetch::{BundleFetcher, FetchConfig, FetchError};
+pub use node::{RunnerNode, RunnerOptions};
 pub use python::{PythonConfig, WorkerCommand};
 pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};
 pub use worker::{BundleSource, Runner, RunnerConfig, RunnerStats, SourceError, StatsSnapshot};

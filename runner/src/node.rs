@@ -202,7 +202,12 @@ impl RunnerNode {
             .table
             .routes
             .iter()
-            .filter(|route| self.options.pool.as_ref().is_none_or(|pool| *pool == route.pool))
+            .filter(|route| {
+                self.options
+                    .pool
+                    .as_ref()
+                    .is_none_or(|pool| *pool == route.pool)
+            })
             .collect();
         if let Some(fetch) = &self.fetch {
             if let Some(store) = &announced.store {
@@ -234,7 +239,10 @@ impl RunnerNode {
         self.queues.lock().retain(|queue, stop| {
             let keep = queues.contains(queue.as_str());
             if !keep {
-                tracing::info!(queue, "no route of this runner's pool uses the queue any more; draining its consumer");
+                tracing::info!(
+                    queue,
+                    "no route of this runner's pool uses the queue any more; draining its consumer"
+                );
                 stop.trigger();
             }
             keep
