@@ -109,7 +109,7 @@ async fn scale_once(node: &TronNode, scaler: &mut Scaler) {
         let mut known = true;
         for queue in &queues {
             match node.bus.depth(queue).await {
-                Ok(found) => depth += found.ready + found.unacked,
+                Ok(found) => depth += found.ready,
                 Err(error) => {
                     tracing::debug!(pool, queue, %error, "queue depth unknown; pool skipped this tick");
                     known = false;
@@ -124,10 +124,7 @@ async fn scale_once(node: &TronNode, scaler: &mut Scaler) {
             .filter(|beat| beat.pool.as_deref() == Some(pool.as_str()))
             .filter(|beat| now.saturating_sub(beat.at_ms) < fresh)
             .collect();
-        let input = PoolInput {
-            outstanding: depth,
-            beats,
-        };
+        let input = PoolInput { depth, beats };
         scaler.tick(&pool, now, input).await;
     }
 }

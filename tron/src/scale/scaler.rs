@@ -16,10 +16,9 @@ use super::rule::{Decision, Estimator, Observation, PoolLimits, Rule, RuleConfig
 /// What one pool showed at one tick.
 #[derive(Debug)]
 pub struct PoolInput<'a> {
-    /// Messages on the pool's Func queues not yet acknowledged, waiting or
-    /// taken (a broker counts the ones its consumers hold either as
-    /// unacknowledged, or, as Kafka's lag does, as not yet consumed).
-    pub outstanding: u64,
+    /// Messages waiting on the pool's Func queues: their depth's `ready`
+    /// (on Kafka, the lag, which also counts the messages runners hold).
+    pub depth: u64,
     /// The heartbeats of the pool's live runners.
     pub beats: Vec<&'a RunnerHeartbeat>,
 }
@@ -125,8 +124,7 @@ impl Scaler {
             return;
         };
         let in_flight = state.counters.update(input.beats.iter().copied());
-        // What waits for a runner: outstanding, less what runs.
-        let depth = input.outstanding.saturating_sub(in_flight);
+        let depth = input.depth;
         let replicas = match self.orchestrator.replicas(pool).await {
             Ok(replicas) => replicas,
             Err(error) => {
