@@ -58,16 +58,6 @@ pub struct TronArgs {
     tron: TronFlags,
     #[command(flatten)]
     scaling: flags::ScalingFlags,
-    /// The log filter of the runners this tron starts (its own).
-    #[arg(skip)]
-    log: std::sync::OnceLock<String>,
-}
-
-impl TronArgs {
-    /// Runners this tron starts log with `filter`.
-    pub fn log_as(&self, filter: &str) {
-        let _ = self.log.set(filter.to_owned());
-    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,7 +160,12 @@ pub async fn gateway(
     node.serve(listener, signal).await
 }
 
-pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// Runs a tron until `signal`; the runners it starts log with `log`.
+pub async fn tron(
+    args: TronArgs,
+    log: &str,
+    signal: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let bus = cluster::connect(&args.bus.bus).await?;
     let mut options = args.tron.options(args.bundles);
     options.public_url = args.public_url;
@@ -179,8 +174,7 @@ pub async fn tron(args: TronArgs, signal: impl Future<Output = ()>) -> anyhow::R
         ..funcmesh_runner::PythonConfig::default()
     };
     options.prepare = Some(Arc::new(PythonImportCheck(python)));
-    let log = args.log.get().cloned();
-    options.scaling = args.scaling.scaling(&args.bus.bus, log.as_deref())?;
+    options.scaling = args.scaling.scaling(&args.bus.bus, log)?;
     let listener = bind(args.admin, "the admin listener").await?;
     let node = TronNode::start(bus, options, Some(listener)).await?;
     log_routes(&node.registry().table());

@@ -98,10 +98,6 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    // Runners a tron starts log as it does.
-    if let Command::Tron(args) = &cli.command {
-        args.log_as(&cli.log);
-    }
     // A replay's report is its stdout (`--report json` is parsed), so its
     // logs, and those of the mesh it may run, go to stderr.
     let writer = match cli.command {
@@ -121,18 +117,20 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         match cli.command {
             // Replay's exit code says whether the answers differed.
             Command::Replay(args) => cli::replay::run(args).await,
-            command => run_command(command)
+            command => run_command(command, &cli.log)
                 .await
                 .map(|()| std::process::ExitCode::SUCCESS),
         }
     })
 }
 
-async fn run_command(command: Command) -> anyhow::Result<()> {
+/// Runs `command`; `log` is the log filter, which the runners a tron
+/// starts are given too.
+async fn run_command(command: Command, log: &str) -> anyhow::Result<()> {
     match command {
         Command::Dev(args) => cli::dev(args, wait_for_signal()).await,
         Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
-        Command::Tron(args) => cli::tron(args, wait_for_signal()).await,
+        Command::Tron(args) => cli::tron(args, log, wait_for_signal()).await,
         Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
         Command::Push(args) => cli::push(args).await,
         Command::Capture(args) => cli::capture::run(args).await,

@@ -27,7 +27,6 @@ pub struct GatewayOptions {
 #[derive(Debug)]
 pub struct GatewayNode {
     gateway: Arc<Gateway>,
-    routes: watch::Receiver<Arc<RouteTable>>,
     applied: watch::Receiver<Option<Arc<RoutesAnnouncement>>>,
 }
 
@@ -60,13 +59,8 @@ impl GatewayNode {
                 applied_tx.send_replace(Some(fresh));
             }
         });
-        let gateway =
-            Gateway::start_capturing(bus, options.config, routes.clone(), capture).await?;
-        Ok(Self {
-            gateway,
-            routes,
-            applied,
-        })
+        let gateway = Gateway::start_capturing(bus, options.config, routes, capture).await?;
+        Ok(Self { gateway, applied })
     }
 
     /// The last announcement this gateway routes and captures by, as it
@@ -78,11 +72,6 @@ impl GatewayNode {
     /// The gateway (for its statistics and its capture).
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
-    }
-
-    /// The routing table this gateway routes by, as it changes.
-    pub fn routes(&self) -> watch::Receiver<Arc<RouteTable>> {
-        self.routes.clone()
     }
 
     /// Serves HTTP on `listener` until `shutdown`, then answers what is in

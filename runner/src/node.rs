@@ -182,11 +182,6 @@ impl RunnerNode {
         self.applied.subscribe()
     }
 
-    /// Whether this node consumes `queue`.
-    pub fn serves(&self, queue: &str) -> bool {
-        self.queues.lock().contains_key(queue)
-    }
-
     /// Stops taking requests, finishes those in flight, then returns.
     pub async fn shutdown(&self) {
         self.shutdown.trigger();

@@ -226,7 +226,7 @@ pub enum ScalerKind {
 impl ScalingFlags {
     /// How the tron scales, through a local orchestrator that starts
     /// runners on `bus` logging with `log`; `None` with `--scaler none`.
-    pub fn scaling(&self, bus: &str, log: Option<&str>) -> anyhow::Result<Option<Scaling>> {
+    pub fn scaling(&self, bus: &str, log: &str) -> anyhow::Result<Option<Scaling>> {
         let pools = Pools::load(self.pools.as_deref(), &self.pool).map_err(anyhow::Error::msg)?;
         let orchestrator: Arc<dyn Orchestrator> = match self.scaler {
             ScalerKind::None => {
@@ -238,10 +238,7 @@ impl ScalingFlags {
             }
             ScalerKind::Local => {
                 let program = std::env::current_exe().context("finding this binary")?;
-                let mut args = vec!["runner".to_owned()];
-                if let Some(log) = log {
-                    args.extend(["--log".to_owned(), log.to_owned()]);
-                }
+                let mut args = vec!["runner".to_owned(), "--log".to_owned(), log.to_owned()];
                 args.extend(self.runner_args.iter().cloned());
                 let command = RunnerCommand {
                     program,

@@ -231,16 +231,6 @@ impl TronNode {
         watch::watch(&self.options.bundles, Arc::clone(self), options)
     }
 
-    /// How the node was started.
-    pub fn options(&self) -> &TronOptions {
-        &self.options
-    }
-
-    /// The node's id, which its announcements carry.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// The live bundles and routes.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
@@ -249,13 +239,6 @@ impl TronNode {
     /// Where the admin listener is bound, if the node has one.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
-    }
-
-    /// The scaler's state, as `GET /status` shows it (`None` without
-    /// scaling).
-    pub fn scaling_status(&self) -> Option<serde_json::Value> {
-        let status = self.scaler.lock().as_ref().map(|s| s.status());
-        status.and_then(|s| serde_json::to_value(s).ok())
     }
 
     /// The runners heard from recently.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use funcmesh_core::control::RunnerHeartbeat;
 use serde::Serialize;
 
-use super::adapter::{Orchestrator, Replicas, ScaleError};
+use super::adapter::{Orchestrator, ScaleError};
 use super::observe::PoolCounters;
 use super::pools::Pools;
 use super::rule::{Decision, Estimator, Observation, PoolLimits, Rule, RuleConfig};
@@ -77,11 +77,6 @@ impl Scaler {
             config,
             state: BTreeMap::new(),
         }
-    }
-
-    /// The orchestrator's name.
-    pub fn orchestrator(&self) -> &Arc<dyn Orchestrator> {
-        &self.orchestrator
     }
 
     /// The pools to look after besides those the routes name: those
@@ -173,11 +168,6 @@ impl Scaler {
             .iter()
             .map(|(pool, state)| (pool.clone(), state.status.clone()))
             .collect()
-    }
-
-    /// The orchestrator's view of `pool`, for tests and tools.
-    pub async fn replicas(&self, pool: &str) -> Result<Replicas, ScaleError> {
-        self.orchestrator.replicas(pool).await
     }
 }
 
