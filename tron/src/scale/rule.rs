@@ -25,6 +25,13 @@
 //! is unknown, and the recommendation falls back to `ceil((in_flight +
 //! depth) / target)`.
 //!
+//! A queue that stands is the exception: when, over the last four ticks,
+//! the runners have been full, calls have been queued and the queue has
+//! neither drained nor grown, the clients are waiting on their answers
+//! before they send again, the arrival rate reads as what the pool serves,
+//! and the calls queued and in flight (their mean over those ticks) are
+//! what the load needs (`Rule::standing_backlog`).
+//!
 //! What the pool gets ([`Decision`]):
 //! - **up at once**: a recommendation above `current` is the answer at
 //!   this tick, capped at `max(current x step_factor, current +
@@ -69,9 +76,22 @@ pub struct Rule {
     watching_since: Option<u64>,
     /// Since when nothing has been queued, in flight or arriving.
     idle_since: Option<u64>,
-    /// Since when every ready runner has been full with work still queued
-    /// and the queue neither draining nor growing fast, and its depth then.
-    standing: Option<(u64, u64)>,
+    /// The ticks of the last [`STANDING_TICKS`] (and the one before) in
+    /// which the pool had ready runners, to tell a standing backlog.
+    busy: VecDeque<Busy>,
+}
+
+/// Ticks over which a backlog must stand before the calls queued count as
+/// calls that want a runner.
+const STANDING_TICKS: u64 = 4;
+
+/// What one tick saw of a pool's work, for [`Rule::standing_backlog`].
+#[derive(Debug, Clone, Copy)]
+struct Busy {
+    at_ms: u64,
+    depth: u64,
+    in_flight: u64,
+    capacity: u64,
 }
 
 impl Rule {
@@ -84,7 +104,7 @@ impl Rule {
             recent: VecDeque::new(),
             watching_since: None,
             idle_since: None,
-            standing: None,
+            busy: VecDeque::new(),
         }
     }
 
@@ -163,12 +183,11 @@ impl Rule {
         let idle_for = self.idle_since.map_or(0, |since| now.saturating_sub(since));
 
         let (load, mut with_backlog) = self.terms(seen);
-        if self.backlog_stands(seen) {
+        if let Some(queued) = self.standing_backlog(seen) {
             // Clients that wait for their answer before they send again
-            // keep the queue at the same depth, and the arrival rate then
-            // reads as what the pool serves: every call queued is a call
-            // that wants a runner now.
-            let queued = (seen.in_flight + seen.depth) as f64;
+            // keep the queue at about the same depth, and the arrival rate
+            // then reads as what the pool serves: every call queued is a
+            // call that wants a runner now.
             with_backlog = with_backlog.max(runners(queued / f64::from(self.limits.target())));
         }
         let (mut recommended, mut reason) = match with_backlog > load {
@@ -193,32 +212,54 @@ impl Rule {
         Some((recommended, reason, load))
     }
 
-    /// Whether the backlog stands: for three ticks or more, the ready
-    /// runners full and calls queued, the queue's depth within a fifth of
-    /// where it was (a queue that grows is arrivals the rate counts; one
-    /// that drains needs no more runners; one that holds still is clients
-    /// waiting on their answers before they send again).
-    fn backlog_stands(&mut self, seen: &Observation) -> bool {
-        let target = u64::from(self.limits.target());
-        // Full within an eighth: a slot is free for a moment between one
-        // call and the next, and heartbeats catch some of those moments.
-        let capacity = u64::from(seen.ready) * target;
-        let full = seen.ready > 0 && seen.in_flight * 8 >= capacity * 7;
-        if !full || seen.depth == 0 {
-            self.standing = None;
-            return false;
+    /// The calls queued and in flight, on average over the last
+    /// [`STANDING_TICKS`] ticks, when the backlog stands there: the ready
+    /// runners full (in flight at seven eighths of their target or more,
+    /// on average), calls queued at every tick of the span but one, and the
+    /// queue neither draining nor growing by more than half its mean depth
+    /// plus one runner's target from the first of those ticks to now. A
+    /// queue that grows is arrivals the rate counts; one that drains needs
+    /// no more runners; one that holds is clients waiting on their answers
+    /// before they send again.
+    ///
+    /// Means and a tick's grace, not each tick's figures: a runner's slot
+    /// is free for a moment between one call and the next, a small queue
+    /// is empty for a moment now and then, and heartbeats catch any of
+    /// those moments.
+    fn standing_backlog(&mut self, seen: &Observation) -> Option<f64> {
+        if seen.ready == 0 {
+            self.busy.clear();
+            return None;
         }
-        let still =
-            |first: u64| seen.depth * 5 >= first * 4 && seen.depth * 5 <= first * 6 + target * 5;
-        match self.standing {
-            Some((since, first)) if still(first) => {
-                seen.at_ms.saturating_sub(since) >= 3 * self.config.tick_ms
-            }
-            _ => {
-                self.standing = Some((seen.at_ms, seen.depth));
-                false
-            }
+        let now = seen.at_ms;
+        self.busy.push_back(Busy {
+            at_ms: now,
+            depth: seen.depth,
+            in_flight: seen.in_flight,
+            capacity: u64::from(seen.ready) * u64::from(self.limits.target()),
+        });
+        // Keep one tick at or before the span's start as its first.
+        let start = now.saturating_sub(STANDING_TICKS * self.config.tick_ms);
+        while self.busy.len() > 2 && self.busy[1].at_ms <= start {
+            self.busy.pop_front();
         }
+        let first = *self.busy.front()?;
+        if first.at_ms > start {
+            return None;
+        }
+        let empty = self.busy.iter().filter(|b| b.depth == 0).count();
+        let n = self.busy.len() as f64;
+        let mean = |f: fn(&Busy) -> u64| self.busy.iter().map(|b| f(b) as f64).sum::<f64>() / n;
+        let (depth, in_flight, capacity) = (
+            mean(|b| b.depth),
+            mean(|b| b.in_flight),
+            mean(|b| b.capacity),
+        );
+        let target = f64::from(self.limits.target());
+        let moved = (seen.depth as f64 - first.depth as f64).abs();
+        let stands =
+            empty <= 1 && in_flight * 8.0 >= capacity * 7.0 && moved <= depth / 2.0 + target;
+        stands.then_some(depth + in_flight)
     }
 
     /// The runners the load needs, and those it needs with the backlog.

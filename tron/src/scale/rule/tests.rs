@@ -360,7 +360,8 @@ fn a_standing_backlog_of_waiting_clients_is_served() {
     assert_eq!(first.desired, 3, "one tick is no proof: {first}");
     assert_eq!(rule.decide(&seen(2_000, 2)).desired, 3);
     assert_eq!(rule.decide(&seen(3_000, 2)).desired, 3);
-    let decision = rule.decide(&seen(4_000, 2));
+    assert_eq!(rule.decide(&seen(4_000, 2)).desired, 3);
+    let decision = rule.decide(&seen(5_000, 2));
     assert_eq!(decision.desired, 6, "capped by the step: {decision}");
     assert_eq!(decision.reason, Reason::Step);
     // A queue that grows is arrivals the rate counts; one that drains
@@ -371,6 +372,36 @@ fn a_standing_backlog_of_waiting_clients_is_served() {
         growing.depth = depth;
         growing.arrival_rate = 800.0 + depth as f64;
         assert!(rule.decide(&growing).desired <= 6);
-        assert!(!rule.backlog_stands(&growing));
+        assert!(rule.standing_backlog(&growing).is_none());
     }
+}
+
+#[test]
+fn a_small_noisy_backlog_of_waiting_clients_is_served() {
+    // 12 clients that each wait for their answer on 1 runner of 8: the
+    // queue is empty at the odd tick and 4 deep at others, a slot is free
+    // at the odd heartbeat, and the rate reads as what the runner serves.
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
+    let depths = [3, 4, 0, 2, 4, 1, 3, 2, 0];
+    let in_flight = [8, 7, 8, 8, 7, 8, 8, 8, 8];
+    let mut desired = Vec::new();
+    for (tick, (depth, in_flight)) in (1..).zip(depths.into_iter().zip(in_flight)) {
+        let decision = rule.decide(&Observation {
+            // Ticks a little late, as a loaded tron's are.
+            at_ms: tick * 1_007,
+            depth,
+            in_flight,
+            arrival_rate: 7.0 / SERVICE,
+            service_time: Some(SERVICE),
+            current: 1,
+            ready: 1,
+        });
+        desired.push(decision.desired);
+    }
+    assert_eq!(
+        &desired[..4],
+        &[1, 1, 1, 1],
+        "four ticks first: {desired:?}"
+    );
+    assert!(desired[4..].iter().all(|d| *d == 2), "{desired:?}");
 }
