@@ -49,7 +49,15 @@ struct PoolState {
     estimator: Estimator,
     counters: PoolCounters,
     status: PoolStatus,
+    /// The orchestrator's failures in a row for this pool.
+    failures: u32,
+    /// Not asked again before this time (ms), after a failure.
+    retry_at_ms: u64,
 }
+
+/// The longest wait before an orchestrator that keeps failing is asked
+/// again.
+pub const MAX_RETRY_MS: u64 = 30_000;
 
 /// The scaler of every pool, through one orchestrator.
 pub struct Scaler {
@@ -90,8 +98,9 @@ impl Scaler {
 
     /// One tick for `pool` at `now_ms`: observes, decides, and asks the
     /// orchestrator for a change when the rule wants one. An orchestrator
-    /// that fails is logged (once per distinct error) and asked again at
-    /// the next tick; the pool keeps the replicas it has meanwhile.
+    /// that fails is logged (once per distinct error) and asked again after
+    /// a backoff: a tick, then twice as long after each failure in a row,
+    /// up to [`MAX_RETRY_MS`]; the pool keeps the replicas it has meanwhile.
     pub async fn tick(&mut self, pool: &str, now_ms: u64, input: PoolInput<'_>) {
         let settings = self.pools.get(pool);
         if !self.state.contains_key(pool) {
@@ -112,18 +121,24 @@ impl Scaler {
                     target: settings.target,
                     ..PoolStatus::default()
                 },
+                failures: 0,
+                retry_at_ms: 0,
             };
             self.state.insert(pool.to_owned(), state);
         }
         let Some(state) = self.state.get_mut(pool) else {
             return;
         };
+        if now_ms < state.retry_at_ms {
+            return;
+        }
+        let tick_ms = self.config.tick_ms;
         let in_flight = state.counters.update(input.beats.iter().copied());
         let depth = input.depth;
         let replicas = match self.orchestrator.replicas(pool).await {
             Ok(replicas) => replicas,
             Err(error) => {
-                note_error(pool, &mut state.status, &error);
+                state.failed(pool, &error, now_ms, tick_ms);
                 return;
             }
         };
@@ -147,7 +162,7 @@ impl Scaler {
         state.status.current = replicas.desired;
         state.status.ready = replicas.ready;
         if decision.desired == replicas.desired {
-            state.status.error = None;
+            state.recovered(pool);
             return;
         }
         let line = format!("pool={pool} {decision}");
@@ -156,9 +171,9 @@ impl Scaler {
             Ok(()) => {
                 state.status.current = decision.desired;
                 state.status.last_decision = Some(line);
-                state.status.error = None;
+                state.recovered(pool);
             }
-            Err(error) => note_error(pool, &mut state.status, &error),
+            Err(error) => state.failed(pool, &error, now_ms, tick_ms),
         }
     }
 
@@ -171,11 +186,38 @@ impl Scaler {
     }
 }
 
-/// Logs an orchestrator's error when it differs from the last one.
-fn note_error(pool: &str, status: &mut PoolStatus, error: &ScaleError) {
-    let text = error.to_string();
-    if status.error.as_deref() != Some(text.as_str()) {
-        tracing::warn!(pool, %error, "the orchestrator failed; keeping the replicas the pool has and retrying");
+impl PoolState {
+    /// The orchestrator failed at `now_ms`: logged when the error differs
+    /// from the last one, and the next try put off.
+    fn failed(&mut self, pool: &str, error: &ScaleError, now_ms: u64, tick_ms: u64) {
+        let text = error.to_string();
+        let wait = tick_ms
+            .saturating_mul(1 << self.failures.min(16))
+            .min(MAX_RETRY_MS);
+        if self.status.error.as_deref() != Some(text.as_str()) {
+            tracing::warn!(
+                pool,
+                %error,
+                retry_in_ms = wait,
+                "the orchestrator failed; keeping the replicas the pool has and retrying"
+            );
+        }
+        self.status.error = Some(text);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at_ms = now_ms.saturating_add(wait);
     }
-    status.error = Some(text);
+
+    /// The orchestrator answered: the next failure starts the backoff
+    /// afresh.
+    fn recovered(&mut self, pool: &str) {
+        if self.failures > 0 {
+            tracing::info!(pool, "the orchestrator answers again");
+        }
+        self.status.error = None;
+        self.failures = 0;
+        self.retry_at_ms = 0;
+    }
 }
+
+#[cfg(test)]
+mod tests;
