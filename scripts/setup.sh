@@ -181,3 +181,59 @@ stop_kafka() {
 kafka_answers() {
   (exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT) 2>/dev/null
 }
+
+# A real Kubernetes API server for the tests of the Kubernetes orchestrator
+# and of k8s/: Debian's kube-apiserver v1.20.2, built once per machine from
+# Debian's own source package (about 10 minutes on two cores) into
+# ~/.cache/funcmesh (FUNCMESH_CACHE), with Debian's etcd beside it. The
+# tests start both on loopback ports of their own and stop them after.
+# Sets and exports FUNCMESH_KUBE_APISERVER and FUNCMESH_ETCD.
+KUBE_VERSION=1.20.2
+ensure_kube_apiserver() {
+  local cache=${FUNCMESH_CACHE:-$HOME/.cache/funcmesh}
+  local bin="$cache/kube-apiserver-$KUBE_VERSION/kube-apiserver"
+  ensure_command etcd etcd-server
+  export FUNCMESH_ETCD=${FUNCMESH_ETCD:-$(command -v etcd)}
+  if [ -n "${FUNCMESH_KUBE_APISERVER:-}" ] && [ -x "$FUNCMESH_KUBE_APISERVER" ]; then
+    return 0
+  fi
+  export FUNCMESH_KUBE_APISERVER=$bin
+  if [ -x "$bin" ]; then
+    return 0
+  fi
+  echo "setup: building kube-apiserver $KUBE_VERSION from Debian's source (once per machine)" >&2
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  local work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/kube-build.XXXXXX")
+  chmod 755 "$work" # apt fetches as its own user
+  # A sources list of our own with deb-src lines for the machine's bookworm
+  # mirror, so that the machine's own lists are left as they are.
+  local mirror
+  mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  mkdir -p "$work/apt/lists/partial"
+  echo "deb-src $mirror bookworm main" >"$work/sources.list"
+  local apt_own=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=-"
+    -o "Dir::State::Lists=$work/apt/lists")
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    golang-1.19-go golang-github-modern-go-reflect2-dev dpkg-dev rsync >/dev/null
+  $sudo apt-get "${apt_own[@]}" update -qq
+  (cd "$work" && apt-get "${apt_own[@]}" source -qq --download-only kubernetes >/dev/null &&
+    dpkg-source -x --no-check ./kubernetes_*.dsc src >/dev/null)
+  # The vendored reflect2 1.0.1 crashes on every PATCH under Go 1.18 and
+  # newer; Debian's 1.0.2 does not.
+  rm -rf "$work/src/vendor/github.com/modern-go/reflect2"
+  cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$work/src/vendor/github.com/modern-go/"
+  (cd "$work/src" && PATH=/usr/lib/go-1.19/bin:$PATH \
+    make WHAT=cmd/kube-apiserver >"$work/build.log" 2>&1) || {
+    echo "setup: building kube-apiserver failed; see $work/build.log" >&2
+    return 1
+  }
+  mkdir -p "$(dirname "$bin")"
+  cp "$work/src/_output/local/bin/linux/amd64/kube-apiserver" "$bin.tmp"
+  mv "$bin.tmp" "$bin"
+  rm -rf "$work"
+  echo "setup: kube-apiserver is at $bin" >&2
+}
