@@ -174,7 +174,7 @@ pub async fn tron(
         ..funcmesh_runner::PythonConfig::default()
     };
     options.prepare = Some(Arc::new(PythonImportCheck(python)));
-    options.scaling = args.scaling.scaling(&args.bus.bus, log)?;
+    options.scaling = args.scaling.scaling(&args.bus.bus, log).await?;
     let listener = bind(args.admin, "the admin listener").await?;
     let node = TronNode::start(bus, options, Some(listener)).await?;
     log_routes(&node.registry().table());

@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use funcmesh_tron::scale::rule::RuleConfig;
-use funcmesh_tron::scale::{LocalProcesses, Orchestrator, Pools, RunnerCommand};
+use funcmesh_tron::scale::{
+    Kubernetes, KubernetesOptions, LocalProcesses, Marathon, MarathonOptions, Orchestrator, Pools,
+    RunnerCommand,
+};
 use funcmesh_tron::{QueuePolicy, Scaling, TronOptions};
 
 /// The default bus: the local RabbitMQ's default virtual host.
@@ -180,7 +183,9 @@ impl TronFlags {
 #[command(next_help_heading = "Scaling")]
 pub struct ScalingFlags {
     /// What runs the pools' runners: `none` (they are started by hand or by
-    /// another tool) or `local` (child processes of this tron, on its host).
+    /// another tool), `local` (child processes of this tron, on its host),
+    /// `kubernetes` (a Deployment per pool) or `marathon` (a Marathon app
+    /// per pool).
     #[arg(long, env = "FUNCMESH_SCALER", value_enum, default_value_t = ScalerKind::None)]
     pub scaler: ScalerKind,
     /// A TOML file of pool limits (`[pools.NAME]` with `min`, `max`,
@@ -212,6 +217,64 @@ pub struct ScalingFlags {
     /// nothing queued, in flight or arriving, in milliseconds.
     #[arg(long, env = "FUNCMESH_SCALE_TO_ZERO_AFTER_MS", default_value_t = RuleConfig::default().idle_ms, value_parser = positive::<u64>)]
     pub scale_to_zero_after_ms: u64,
+    #[command(flatten)]
+    pub kubernetes: KubernetesFlags,
+    #[command(flatten)]
+    pub marathon: MarathonFlags,
+}
+
+/// Where `--scaler kubernetes` finds the cluster and the runner
+/// Deployments.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Scaling on Kubernetes")]
+pub struct KubernetesFlags {
+    /// A kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, or the
+    /// pod's service account inside a cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The namespace of the runner Deployments (default: the kubeconfig
+    /// context's, or the tron's own pod's).
+    #[arg(
+        long = "k8s-namespace",
+        env = "FUNCMESH_K8S_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
+    pub namespace: Option<String>,
+    /// A pool's runner Deployment by name, `POOL=NAME` (repeatable); other
+    /// pools use the one Deployment labelled `funcmesh.dev/pool=POOL`.
+    #[arg(long = "k8s-deployment", value_name = "POOL=NAME", value_parser = pool_pair)]
+    pub deployments: Vec<(String, String)>,
+    /// The label whose value names a Deployment's pool.
+    #[arg(long = "k8s-pool-label", env = "FUNCMESH_K8S_POOL_LABEL", value_name = "KEY", default_value = funcmesh_tron::scale::kubernetes::POOL_LABEL)]
+    pub pool_label: String,
+}
+
+/// Where `--scaler marathon` finds Marathon and the pools' apps.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Scaling on Marathon")]
+pub struct MarathonFlags {
+    /// Marathon's URL, `http://[user:password@]host:8080` (credentials go
+    /// as HTTP basic authentication; put them in the environment).
+    #[arg(
+        long = "marathon-url",
+        env = "FUNCMESH_MARATHON_URL",
+        value_name = "URL"
+    )]
+    pub url: Option<String>,
+    /// A pool's Marathon app by id, `POOL=/APP/ID` (repeatable); other
+    /// pools are `/funcmesh/runner-POOL`.
+    #[arg(long = "marathon-app", value_name = "POOL=ID", value_parser = pool_pair)]
+    pub apps: Vec<(String, String)>,
+}
+
+/// `POOL=VALUE`, both non-empty.
+fn pool_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((pool, value)) if !pool.is_empty() && !value.is_empty() => {
+            Ok((pool.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{text:?}: expected POOL=VALUE")),
+    }
 }
 
 /// What runs the pools' runners.
@@ -221,18 +284,23 @@ pub enum ScalerKind {
     None,
     /// Child processes of the tron.
     Local,
+    /// A Deployment per pool, through the Kubernetes API.
+    Kubernetes,
+    /// A Marathon app per pool, through Marathon's REST API.
+    Marathon,
 }
 
 impl ScalingFlags {
-    /// How the tron scales, through a local orchestrator that starts
-    /// runners on `bus` logging with `log`; `None` with `--scaler none`.
-    pub fn scaling(&self, bus: &str, log: &str) -> anyhow::Result<Option<Scaling>> {
+    /// How the tron scales, through the orchestrator `--scaler` names (the
+    /// local one starts runners on `bus` logging with `log`); `None` with
+    /// `--scaler none`.
+    pub async fn scaling(&self, bus: &str, log: &str) -> anyhow::Result<Option<Scaling>> {
         let pools = Pools::load(self.pools.as_deref(), &self.pool).map_err(anyhow::Error::msg)?;
         let orchestrator: Arc<dyn Orchestrator> = match self.scaler {
             ScalerKind::None => {
                 anyhow::ensure!(
                     self.pools.is_none() && self.pool.is_empty(),
-                    "--pool and --pools need a scaler: give --scaler local"
+                    "--pool and --pools need a scaler: give --scaler local, kubernetes or marathon"
                 );
                 return Ok(None);
             }
@@ -248,6 +316,32 @@ impl ScalingFlags {
                 let stop = Duration::from_millis(self.runner_stop_timeout_ms);
                 Arc::new(LocalProcesses::new(command, stop))
             }
+            ScalerKind::Kubernetes => {
+                let flags = &self.kubernetes;
+                let options = KubernetesOptions {
+                    kubeconfig: flags.kubeconfig.clone(),
+                    namespace: flags.namespace.clone(),
+                    deployments: unique_pairs("--k8s-deployment", &flags.deployments)?,
+                    pool_label: Some(flags.pool_label.clone()),
+                };
+                let kubernetes = Kubernetes::connect(options).await?;
+                tracing::info!(
+                    namespace = kubernetes.namespace(),
+                    "scaling runner Deployments"
+                );
+                Arc::new(kubernetes)
+            }
+            ScalerKind::Marathon => {
+                let url =
+                    self.marathon.url.clone().context(
+                        "--scaler marathon needs --marathon-url (or FUNCMESH_MARATHON_URL)",
+                    )?;
+                Arc::new(Marathon::new(MarathonOptions {
+                    url,
+                    apps: unique_pairs("--marathon-app", &self.marathon.apps)?,
+                    app_prefix: None,
+                })?)
+            }
         };
         let rule = RuleConfig {
             tick_ms: self.scale_tick_ms,
@@ -261,6 +355,20 @@ impl ScalingFlags {
             rule,
         }))
     }
+}
+
+/// `POOL=VALUE` pairs as a map, refusing a pool named twice.
+fn unique_pairs(
+    flag: &str,
+    pairs: &[(String, String)],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut map = std::collections::BTreeMap::new();
+    for (pool, value) in pairs {
+        if let Some(before) = map.insert(pool.clone(), value.clone()) {
+            anyhow::bail!("{flag} names pool {pool} twice ({before} and {value})");
+        }
+    }
+    Ok(map)
 }
 
 /// How a runner runs calls.

@@ -6,6 +6,9 @@
 //! - [`adapter`]: the [`Orchestrator`] trait every orchestrator implements:
 //!   read a pool's replicas, set how many it should have.
 //! - [`local`]: runners as child processes of the tron.
+//! - [`kubernetes`]: runners as a Deployment per pool, scaled through its
+//!   `scale` subresource.
+//! - [`marathon`]: runners as a Marathon app per pool (Mesos).
 //! - [`lease`]: one scaler at a time: the lease trons claim on the bus.
 //! - [`pools`]: each pool's limits, from the tron's flags or a pools file.
 //! - [`observe`]: the pool's counters, summed from its runners' heartbeats.
@@ -13,14 +16,18 @@
 //!   the orchestrator asked for the rule's answer.
 
 pub mod adapter;
+pub mod kubernetes;
 pub mod lease;
 pub mod local;
+pub mod marathon;
 pub mod observe;
 pub mod pools;
 pub mod rule;
 pub mod scaler;
 
 pub use adapter::{Orchestrator, Replicas, ScaleError};
+pub use kubernetes::{Kubernetes, KubernetesOptions};
 pub use lease::Lease;
 pub use local::{LocalProcesses, RunnerCommand};
+pub use marathon::{Marathon, MarathonOptions};
 pub use pools::{PoolSettings, Pools};
