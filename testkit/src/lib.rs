@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+pub mod kube;
+
 /// How often [`eventually`] checks its condition.
 pub const POLL: Duration = Duration::from_millis(20);
 
