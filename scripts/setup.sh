@@ -77,15 +77,20 @@ ensure_python() {
 
 # A virtual environment with pytest, for the tests of the Python SDK and of
 # the example Python bundles; made once, under target/.
+# Also holds kubernetes-validate, which checks the manifests of k8s/ offline.
 PYTEST_VERSION=9.2.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
 ensure_pytest() {
   local venv=${CARGO_TARGET_DIR:-target}/pytest-venv
-  if ! "$venv/bin/python" -m pytest --version 2>/dev/null | grep -q "$PYTEST_VERSION"; then
-    echo "setup: creating $venv with pytest $PYTEST_VERSION" >&2
+  if ! "$venv/bin/python" -m pytest --version 2>/dev/null | grep -q "$PYTEST_VERSION" ||
+    ! "$venv/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION"; then
+    echo "setup: creating $venv with pytest $PYTEST_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION" >&2
     "${PYO3_PYTHON:-python3}" -m venv --clear "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "pytest==$PYTEST_VERSION"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "pytest==$PYTEST_VERSION" \
+      "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
   fi
   PYTEST="$venv/bin/python -m pytest"
+  KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
 }
 
 # NATS with JetStream on 127.0.0.1:4222 for the tests of the nats backend.
