@@ -87,26 +87,37 @@ impl KubeApiServer {
                 .arg("--data-dir")
                 .arg(path.join("etcd"))
                 .arg(format!("--listen-client-urls=http://127.0.0.1:{etcd_port}"))
-                .arg(format!("--advertise-client-urls=http://127.0.0.1:{etcd_port}"))
+                .arg(format!(
+                    "--advertise-client-urls=http://127.0.0.1:{etcd_port}"
+                ))
                 .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
-                .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"))
-                .arg(format!("--initial-cluster=default=http://127.0.0.1:{peer_port}")),
+                .arg(format!(
+                    "--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"
+                ))
+                .arg(format!(
+                    "--initial-cluster=default=http://127.0.0.1:{peer_port}"
+                )),
             &path.join("etcd.log"),
         );
-        wait_for_port(etcd_port, Duration::from_secs(30), "etcd", &path.join("etcd.log"));
+        wait_for_port(
+            etcd_port,
+            Duration::from_secs(30),
+            "etcd",
+            &path.join("etcd.log"),
+        );
         let status = Command::new("openssl")
             .args(["genrsa", "-out"])
             .arg(path.join("sa.key"))
             .arg("2048")
             .stderr(Stdio::null())
             .status()
-            .ok()?;
+            .unwrap_or_else(|e| panic!("running openssl: {e}"));
         assert!(status.success(), "openssl genrsa failed");
         std::fs::write(
             path.join("tokens.csv"),
             format!("{ADMIN_TOKEN},admin,1,system:masters\n{NOBODY_TOKEN},nobody,2\n"),
         )
-        .ok()?;
+        .unwrap_or_else(|e| panic!("writing the token file: {e}"));
         let mut server = Self {
             dir,
             etcd,
@@ -131,14 +142,23 @@ impl KubeApiServer {
         let path = self.dir.path().to_owned();
         let child = spawn(
             Command::new(&self.binary)
-                .arg(format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_port))
+                .arg(format!(
+                    "--etcd-servers=http://127.0.0.1:{}",
+                    self.etcd_port
+                ))
                 .arg(format!("--secure-port={}", self.port))
                 .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
                 .arg(format!("--cert-dir={}", path.join("certs").display()))
-                .arg(format!("--token-auth-file={}", path.join("tokens.csv").display()))
+                .arg(format!(
+                    "--token-auth-file={}",
+                    path.join("tokens.csv").display()
+                ))
                 .arg("--authorization-mode=RBAC")
                 .arg("--service-account-issuer=https://kubernetes.default.svc")
-                .arg(format!("--service-account-key-file={}", path.join("sa.key").display()))
+                .arg(format!(
+                    "--service-account-key-file={}",
+                    path.join("sa.key").display()
+                ))
                 .arg(format!(
                     "--service-account-signing-key-file={}",
                     path.join("sa.key").display()
@@ -185,7 +205,8 @@ impl KubeApiServer {
              current-context: {name}\n",
             url = self.url
         );
-        let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut file =
+            std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         file.write_all(text.as_bytes())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         path
