@@ -149,6 +149,10 @@ impl Bus for KafkaBus {
         self.link.depth(queue).await
     }
 
+    fn depth_counts_held(&self) -> bool {
+        true
+    }
+
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         topics::broadcast(&self.link, topic, body).await
     }

@@ -65,6 +65,14 @@ pub trait Bus: Send + Sync + 'static {
     /// How many messages wait on the queue and how many are out unacknowledged.
     async fn depth(&self, queue: &str) -> Result<QueueDepth>;
 
+    /// Whether [`depth`](Self::depth)'s `ready` also counts the messages
+    /// consumers hold (delivered, not yet settled). Kafka's lag does: a
+    /// group's committed position moves only past settled messages. The
+    /// other backends count only what waits.
+    fn depth_counts_held(&self) -> bool {
+        false
+    }
+
     /// Fans `body` out to every listener of `topic` (routing tables, runner
     /// heartbeats). Nothing is kept: a listener that starts later sees only
     /// later messages, and a topic with no listener drops the message.

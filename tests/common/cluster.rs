@@ -355,7 +355,9 @@ impl Cluster {
             .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|log| log.contains(text)))
     }
 
-    /// Starts a `funcmesh` process on the cluster's bus, its log beside the others.
+    /// Starts a `funcmesh` process on the cluster's bus, its log beside the
+    /// others, logging at `info` (or as `FUNCMESH_TEST_LOG` says, e.g.
+    /// `info,funcmesh_tron::scale=debug` for every scaling tick).
     pub fn spawn(&self, name: &str, args: &[&str]) {
         let log = std::fs::File::create(self.dir.path().join("logs").join(format!("{name}.log")))
             .unwrap();
@@ -363,7 +365,10 @@ impl Cluster {
         command
             .args(args)
             .env("FUNCMESH_BUS", &self.bus)
-            .env("FUNCMESH_LOG", "info,notify=warn")
+            .env(
+                "FUNCMESH_LOG",
+                std::env::var("FUNCMESH_TEST_LOG").unwrap_or_else(|_| "info,notify=warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

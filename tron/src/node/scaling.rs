@@ -119,11 +119,17 @@ async fn scale_once(node: &TronNode, scaler: &mut Scaler) {
         if !known {
             continue;
         }
-        let beats = runners
+        let beats: Vec<_> = runners
             .iter()
             .filter(|beat| beat.pool.as_deref() == Some(pool.as_str()))
             .filter(|beat| now.saturating_sub(beat.at_ms) < fresh)
             .collect();
+        if node.bus.depth_counts_held() {
+            // Kafka's lag counts what the runners hold too: what waits is
+            // the rest.
+            let held: u64 = beats.iter().map(|beat| beat.stats.in_flight).sum();
+            depth = depth.saturating_sub(held);
+        }
         let input = PoolInput { depth, beats };
         scaler.tick(&pool, now, input).await;
     }

@@ -213,11 +213,12 @@ impl Rule {
     }
 
     /// The calls queued and in flight, on average over the last
-    /// [`STANDING_TICKS`] ticks, when the backlog stands there: the ready
-    /// runners full (in flight at seven eighths of their target or more,
-    /// on average), calls queued at every tick of the span but one, and the
-    /// queue neither draining nor growing by more than half its mean depth
-    /// plus one runner's target from the first of those ticks to now. A
+    /// [`STANDING_TICKS`] ticks, when the backlog stands there: calls
+    /// queued at every tick of the span but one with the ready runners full
+    /// (in flight at seven eighths of their target or more, on average), or
+    /// at every tick with the runners at least half busy; and the queue
+    /// neither draining nor growing by more than half its mean depth plus
+    /// one runner's target from the first of those ticks to now. A
     /// queue that grows is arrivals the rate counts; one that drains needs
     /// no more runners; one that holds is clients waiting on their answers
     /// before they send again.
@@ -257,8 +258,14 @@ impl Rule {
         );
         let target = f64::from(self.limits.target());
         let moved = (seen.depth as f64 - first.depth as f64).abs();
+        // Full runners with the odd empty tick; or runners half busy with
+        // calls queued at every tick: a consumer's fetches, not its slots,
+        // hold the queue back (Kafka's partitions), and another consumer
+        // takes a share of them.
+        let full = in_flight * 8.0 >= capacity * 7.0;
+        let busy = in_flight * 2.0 >= capacity;
         let stands =
-            empty <= 1 && in_flight * 8.0 >= capacity * 7.0 && moved <= depth / 2.0 + target;
+            ((empty <= 1 && full) || (empty == 0 && busy)) && moved <= depth / 2.0 + target;
         stands.then_some(depth + in_flight)
     }
 

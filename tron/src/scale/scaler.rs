@@ -17,7 +17,8 @@ use super::rule::{Decision, Estimator, Observation, PoolLimits, Rule, RuleConfig
 #[derive(Debug)]
 pub struct PoolInput<'a> {
     /// Messages waiting on the pool's Func queues: their depth's `ready`
-    /// (on Kafka, the lag, which also counts the messages runners hold).
+    /// (on Kafka, whose lag also counts the messages runners hold, the lag
+    /// less the calls in flight on the pool's runners).
     pub depth: u64,
     /// The heartbeats of the pool's live runners.
     pub beats: Vec<&'a RunnerHeartbeat>,
@@ -158,6 +159,7 @@ impl Scaler {
             ready: replicas.ready,
         };
         let decision: Decision = state.rule.decide(&observation);
+        tracing::debug!(pool, "tick: {decision}");
         state.status.desired = decision.desired;
         state.status.current = replicas.desired;
         state.status.ready = replicas.ready;

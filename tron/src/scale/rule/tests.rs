@@ -405,3 +405,25 @@ fn a_small_noisy_backlog_of_waiting_clients_is_served() {
     );
     assert!(desired[4..].iter().all(|d| *d == 2), "{desired:?}");
 }
+
+#[test]
+fn a_queue_that_stands_beside_free_slots_adds_a_consumer() {
+    // Kafka: one runner's fetches, not its 8 slots, hold 4 to 7 calls
+    // queued; about 5 run at a time. Another consumer takes a share of the
+    // partitions. A queue empty at one tick of the span is no proof.
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
+    let mut desired = Vec::new();
+    for (tick, depth) in (1..).zip([5, 7, 4, 6, 5, 0, 6, 7, 5, 4, 6]) {
+        let decision = rule.decide(&Observation {
+            at_ms: tick * 1_000,
+            depth,
+            in_flight: 5,
+            arrival_rate: 5.0 / SERVICE,
+            service_time: Some(SERVICE),
+            current: 1,
+            ready: 1,
+        });
+        desired.push(decision.desired);
+    }
+    assert_eq!(desired, [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2]);
+}
