@@ -50,8 +50,11 @@ impl Drop for BrokerStopped {
     }
 }
 
-/// 200 slow requests on two runners, one of which is killed with SIGKILL
-/// mid-way: every request must be answered 200, once.
+/// 120 slow requests on two runners, one of which is killed with SIGKILL
+/// mid-way: every request must be answered 200, once. All are sent at
+/// once, so the last ones wait for the rest on one runner after the kill,
+/// plus the takeover (3 s on Kafka), within the gateway's 10 s: 120 keeps
+/// that wait near 6 s on a loaded machine, where 200 came close to 10.
 #[test]
 fn a_runner_killed_under_load_loses_no_request() {
     let _serial = serial();
@@ -67,7 +70,7 @@ fn a_runner_killed_under_load_loses_no_request() {
         let gateway = cluster.gateway;
         let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..200 {
+        for i in 0..120 {
             let done = done.clone();
             tasks.spawn(async move {
                 let resp = call_at(gateway, "GET", "/faults/slow?ms=200")
@@ -90,8 +93,8 @@ fn a_runner_killed_under_load_loses_no_request() {
         cluster.kill("runner1");
         let before_kill = done.load(std::sync::atomic::Ordering::SeqCst);
         assert!(
-            before_kill < 150,
-            "the runner was killed after {before_kill} of 200 answers"
+            before_kill < 90,
+            "the runner was killed after {before_kill} of 120 answers"
         );
         let mut answered = std::collections::BTreeSet::new();
         while let Some(joined) = tasks.join_next().await {
@@ -109,7 +112,7 @@ fn a_runner_killed_under_load_loses_no_request() {
             );
             assert!(answered.insert(i), "request {i} answered twice");
         }
-        assert_eq!(answered.len(), 200);
+        assert_eq!(answered.len(), 120);
         assert!(
             cluster.running("runner2") && cluster.running("gateway") && cluster.running("tron")
         );
