@@ -20,9 +20,12 @@ mod funcmesh;
 mod keda;
 #[path = "../scale_sim/kpa.rs"]
 mod kpa;
+// Shared with scale_live, which uses parts this binary does not.
 #[path = "../scale_sim/pool.rs"]
+#[allow(dead_code)]
 mod pool;
 #[path = "../scale_sim/traces.rs"]
+#[allow(dead_code)]
 mod traces;
 
 use anyhow::Context as _;

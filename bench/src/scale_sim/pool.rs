@@ -75,6 +75,8 @@ pub struct Figures {
     pub reversals: u32,
     /// When the desired count changed, in seconds.
     pub changed_at: Vec<f64>,
+    /// When the pool last went to zero runners, in seconds.
+    pub to_zero_at: Option<f64>,
 }
 
 const STEP_MS: u64 = 10;
@@ -94,6 +96,7 @@ pub fn simulate(trace: &Trace, params: Params, policy: &mut dyn Policy, timeline
     let (mut over, mut needed_total, mut under) = (0.0, 0.0, 0.0);
     let (mut changes, mut reversals, mut last_up) = (0, 0, None);
     let mut changed_at = Vec::new();
+    let mut to_zero_at = None;
     let mut reach: Vec<Option<f64>> = vec![None; trace.edges.len()];
     let mut cold = vec![false; trace.edges.len()];
     for step in 0..steps {
@@ -128,6 +131,9 @@ pub fn simulate(trace: &Trace, params: Params, policy: &mut dyn Policy, timeline
             if desired != current {
                 changes += 1;
                 changed_at.push(at_ms as f64 / 1e3);
+                if desired == 0 {
+                    to_zero_at = Some(at_ms as f64 / 1e3);
+                }
                 let up = desired > current;
                 reversals += u32::from(last_up.is_some_and(|was| was != up));
                 last_up = Some(up);
@@ -180,6 +186,7 @@ pub fn simulate(trace: &Trace, params: Params, policy: &mut dyn Policy, timeline
         changes,
         reversals,
         changed_at,
+        to_zero_at,
     }
 }
 

@@ -50,6 +50,22 @@ enum Shape {
 }
 
 impl Trace {
+    /// `rate` requests a second from `at` for `length` seconds, nothing
+    /// before or after, over `seconds` in all.
+    pub fn pulse(name: &'static str, at: f64, length: f64, rate: f64, seconds: f64) -> Self {
+        Self {
+            name,
+            seconds,
+            edges: vec![at],
+            shape: Shape::OnOff {
+                first: at,
+                on: length,
+                off: seconds * 2.0,
+                rate,
+            },
+        }
+    }
+
     /// Requests per second at `t` seconds.
     pub fn rate(&self, t: f64) -> f64 {
         match self.shape {
