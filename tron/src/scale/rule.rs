@@ -216,9 +216,9 @@ impl Rule {
     /// [`STANDING_TICKS`] ticks, when the backlog stands there: calls
     /// queued at every tick of the span but one with the ready runners full
     /// (in flight at seven eighths of their target or more, on average), or
-    /// at every tick with the runners at least half busy; and the queue
-    /// neither draining nor growing by more than half its mean depth plus
-    /// one runner's target from the first of those ticks to now. A
+    /// at every tick with the runners at least half busy; and the queue's
+    /// depth at every tick within a fifth of the first tick's, plus one
+    /// runner's target. A
     /// queue that grows is arrivals the rate counts; one that drains needs
     /// no more runners; one that holds is clients waiting on their answers
     /// before they send again.
@@ -257,15 +257,17 @@ impl Rule {
             mean(|b| b.capacity),
         );
         let target = f64::from(self.limits.target());
-        let moved = (seen.depth as f64 - first.depth as f64).abs();
+        // Every tick's depth near the first one's: a queue that rose and
+        // fell again within the span (a wave of load) does not stand.
+        let near = |b: &Busy| b.depth.abs_diff(first.depth) * 5 <= first.depth + 5 * target as u64;
+        let held = self.busy.iter().all(near);
         // Full runners with the odd empty tick; or runners half busy with
         // calls queued at every tick: a consumer's fetches, not its slots,
         // hold the queue back (Kafka's partitions), and another consumer
         // takes a share of them.
         let full = in_flight * 8.0 >= capacity * 7.0;
         let busy = in_flight * 2.0 >= capacity;
-        let stands =
-            ((empty <= 1 && full) || (empty == 0 && busy)) && moved <= depth / 2.0 + target;
+        let stands = ((empty <= 1 && full) || (empty == 0 && busy)) && held;
         stands.then_some(depth + in_flight)
     }
 
