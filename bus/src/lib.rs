@@ -12,7 +12,10 @@
 //!   queues on JetStream, reply queues and broadcasts on core NATS, with
 //!   reconnection in the background.
 //! - [`kafka`] is the Kafka backend (feature `kafka`, on by default): queues
-//!   as topics read by consumer groups, offsets committed once settled.
+//!   as topics whose partitions the consumers of a queue split among
+//!   themselves (not through the broker's consumer groups), offsets
+//!   committed under the queue's group id once every message before them is
+//!   settled.
 //! - [`connect`] picks an implementation from a bus URL; [`redact`] hides
 //!   the credentials in one, for logs and errors.
 //!
