@@ -20,6 +20,7 @@ pub mod bundle;
 pub mod capture;
 pub mod control;
 pub mod envelope;
+pub mod errors;
 pub mod queues;
 pub mod routing;
 pub mod shutdown;

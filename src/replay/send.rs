@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use funcmesh_core::capture::CaptureRecord;
 use funcmesh_core::capture::redact::MASK;
+use funcmesh_core::errors::chain;
 use funcmesh_core::{Body, RequestEnvelope, ResponseEnvelope};
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
@@ -28,17 +29,6 @@ pub enum SendError {
     /// No complete answer within the timeout.
     #[error("no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An answer as the replay got it.

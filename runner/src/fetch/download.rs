@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use funcmesh_bus::Backoff;
+use funcmesh_core::errors::chain;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
@@ -127,16 +128,4 @@ impl Downloader {
             ))),
         }
     }
-}
-
-/// `error` and its sources, `: `-separated.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -276,22 +276,6 @@ impl Orchestrator for Kubernetes {
     }
 }
 
-/// An error with its sources, `a: b: c` (a connection error's reason is
-/// two or three sources down).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// A replica count from the API (never negative there) as a `u32`.
 fn count(replicas: Option<i32>) -> u32 {
     replicas.map_or(0, |n| u32::try_from(n).unwrap_or(0))
@@ -314,7 +298,7 @@ fn scale_error(pool: &str, namespace: &str, error: kube::Error) -> ScaleError {
             }
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            ScaleError::Unreachable(chain(&error))
+            ScaleError::Unreachable(funcmesh_core::errors::chain(&error))
         }
         other => ScaleError::Other(other.to_string()),
     }
