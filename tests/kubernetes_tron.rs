@@ -9,30 +9,15 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::block_on_showing_logs;
 use common::cluster::{Cluster, RABBITMQ, free_port};
 use funcmesh_testkit::eventually;
-use funcmesh_testkit::kube::{KubeApiServer, kubectl_ok};
+use funcmesh_testkit::kube::{KubeApiServer, kubectl_ok, render_for_old_server, replicas_of};
 
-fn replicas(admin: &Path) -> u64 {
-    kubectl_ok(
-        admin,
-        &[
-            "-n",
-            "funcmesh",
-            "get",
-            "deployment",
-            "funcmesh-runner-default",
-            "-o",
-            "jsonpath={.spec.replicas}",
-        ],
-    )
-    .trim()
-    .parse()
-    .unwrap()
+fn replicas(server: &KubeApiServer) -> u64 {
+    replicas_of(server, "funcmesh", "funcmesh-runner-default")
 }
 
 #[test]
@@ -41,12 +26,7 @@ fn a_tron_scales_the_runner_deployment_with_its_service_account() {
         return;
     };
     let admin = server.admin();
-    let overlay = common::root().join("k8s/overlays/try");
-    // The 1.20 API server here predates policy/v1 (see tron/tests/kubernetes.rs).
-    let yaml = kubectl_ok(&admin, &["kustomize", overlay.to_str().unwrap()])
-        .replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
-    let rendered = server.dir().join("try.yaml");
-    std::fs::write(&rendered, yaml).unwrap();
+    let rendered = render_for_old_server(&server, &common::root().join("k8s/overlays/try"));
     kubectl_ok(&admin, &["apply", "-f", rendered.to_str().unwrap()]);
     let token = kubectl_ok(
         &admin,
@@ -77,7 +57,7 @@ fn a_tron_scales_the_runner_deployment_with_its_service_account() {
         cluster.start_gateway("gateway");
         let wait = Duration::from_secs(60);
         eventually(wait, "the Deployment at the pool's min", || async {
-            replicas(&admin) == 2
+            replicas(&server) == 2
         })
         .await;
 
@@ -95,7 +75,7 @@ fn a_tron_scales_the_runner_deployment_with_its_service_account() {
             })
             .collect();
         eventually(wait, "the Deployment at the pool's max", || async {
-            replicas(&admin) == 5
+            replicas(&server) == 5
         })
         .await;
         let status = cluster.status_at(tron_admin).await.unwrap();
@@ -110,7 +90,7 @@ fn a_tron_scales_the_runner_deployment_with_its_service_account() {
             assert_eq!(request.await.unwrap(), 504);
         }
         eventually(wait, "the Deployment back at the pool's min", || async {
-            replicas(&admin) == 2
+            replicas(&server) == 2
         })
         .await;
         assert!(cluster.logs_of("tron").contains("pool=default 2 -> 5"));

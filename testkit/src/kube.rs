@@ -8,7 +8,7 @@
 //! scale subresource, conflicts), never a running pod.
 
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -81,7 +81,8 @@ impl KubeApiServer {
             .tempdir()
             .unwrap_or_else(|e| panic!("a temporary directory: {e}"));
         let path = dir.path();
-        let (etcd_port, peer_port, port) = (free_port(), free_port(), free_port());
+        let port = || crate::free_port().port();
+        let (etcd_port, peer_port, port) = (port(), port(), port());
         let etcd = spawn(
             Command::new(&etcd_binary)
                 .arg("--data-dir")
@@ -226,6 +227,43 @@ impl Drop for KubeApiServer {
     }
 }
 
+/// `kubectl kustomize` of the overlay at `dir`, written to the harness's
+/// directory as the 1.20 API server here takes it; its path. That server
+/// predates `policy/v1` (Kubernetes 1.21), so a PodDisruptionBudget goes to
+/// it as `policy/v1beta1`, whose fields are the same; everything else is
+/// sent as rendered.
+pub fn render_for_old_server(server: &KubeApiServer, dir: &Path) -> PathBuf {
+    let dir_text = dir
+        .to_str()
+        .unwrap_or_else(|| panic!("{}: not UTF-8", dir.display()));
+    let yaml = kubectl_ok(&server.admin(), &["kustomize", dir_text])
+        .replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
+    let name = dir
+        .file_name()
+        .map_or("overlay".into(), |n| n.to_string_lossy());
+    let path = server.dir().join(format!("{name}.yaml"));
+    std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
+/// `spec.replicas` of a Deployment, as the administrator reads it.
+pub fn replicas_of(server: &KubeApiServer, namespace: &str, deployment: &str) -> u64 {
+    let jsonpath = "jsonpath={.spec.replicas}";
+    let args = [
+        "-n",
+        namespace,
+        "get",
+        "deployment",
+        deployment,
+        "-o",
+        jsonpath,
+    ];
+    let text = kubectl_ok(&server.admin(), &args);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("spec.replicas of {deployment}: {text:?}: {e}"))
+}
+
 /// Runs kubectl with `kubeconfig`; its output, whatever its status.
 pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
     Command::new("kubectl")
@@ -272,13 +310,6 @@ fn spawn(command: &mut Command, log: &Path) -> Child {
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 fn wait_for_port(port: u16, timeout: Duration, what: &str, log: &Path) {

@@ -10,6 +10,13 @@ use std::time::Duration;
 
 pub mod kube;
 
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
 /// How often [`eventually`] checks its condition.
 pub const POLL: Duration = Duration::from_millis(20);
 

@@ -422,11 +422,7 @@ fn copy_bundle(source: &Path, into: &Path) {
     funcmesh_core::bundle::unpack_to(&packed.bytes, &packed.bundle.hash, &dir).unwrap();
 }
 
-/// A port free right now on 127.0.0.1.
-pub fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
+pub use funcmesh_testkit::free_port;
 
 /// Spawns `command` from one thread that lives as long as the test binary,
 /// with the child set to be killed when its parent thread ends: no test

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use funcmesh_testkit::kube::{KubeApiServer, NOBODY_TOKEN, kubectl, kubectl_ok};
+use funcmesh_testkit::kube::{
+    KubeApiServer, NOBODY_TOKEN, kubectl, kubectl_ok, render_for_old_server, replicas_of,
+};
 use funcmesh_tron::scale::rule::RuleConfig;
 use funcmesh_tron::scale::scaler::{PoolInput, Scaler};
 use funcmesh_tron::scale::{Kubernetes, KubernetesOptions, Orchestrator, Pools, ScaleError};
@@ -25,35 +27,8 @@ fn k8s() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s")
 }
 
-/// `kubectl kustomize` of an overlay, as the 1.20 API server here takes
-/// it: that server predates `policy/v1` (Kubernetes 1.21), so the
-/// PodDisruptionBudget goes to it as `policy/v1beta1`, whose fields used
-/// here are the same. Everything else is sent as rendered.
 fn render(server: &KubeApiServer, overlay: &str) -> PathBuf {
-    let dir = k8s().join("overlays").join(overlay);
-    let yaml = kubectl_ok(&server.admin(), &["kustomize", dir.to_str().unwrap()]);
-    let yaml = yaml.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
-    let path = server.dir().join(format!("{overlay}.yaml"));
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
-fn replicas_of(server: &KubeApiServer, namespace: &str, deployment: &str) -> u32 {
-    kubectl_ok(
-        &server.admin(),
-        &[
-            "-n",
-            namespace,
-            "get",
-            "deployment",
-            deployment,
-            "-o",
-            "jsonpath={.spec.replicas}",
-        ],
-    )
-    .trim()
-    .parse()
-    .unwrap()
+    render_for_old_server(server, &k8s().join("overlays").join(overlay))
 }
 
 async fn adapter(kubeconfig: PathBuf, deployments: &[(&str, &str)]) -> Kubernetes {
