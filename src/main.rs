@@ -43,7 +43,7 @@ enum Command {
     Gateway(cli::GatewayArgs),
     /// Own the bundle directory and store, announce the routes, dispatch the
     /// firehose and answer dead letters.
-    Tron(cli::TronArgs),
+    Tron(Box<cli::TronArgs>),
     /// Run the Funcs of every announced route, with bundles fetched from a
     /// tron by hash.
     Runner(cli::RunnerArgs),
@@ -130,7 +130,7 @@ async fn run_command(command: Command, log: &str) -> anyhow::Result<()> {
     match command {
         Command::Dev(args) => cli::dev(args, wait_for_signal()).await,
         Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
-        Command::Tron(args) => cli::tron(args, log, wait_for_signal()).await,
+        Command::Tron(args) => cli::tron(*args, log, wait_for_signal()).await,
         Command::Runner(args) => cli::runner(args, wait_for_signal()).await,
         Command::Push(args) => cli::push(args).await,
         Command::Capture(args) => cli::capture::run(args).await,
@@ -185,4 +185,16 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own checks of every command's arguments (unique ids, valid
+    /// defaults), which otherwise run only when that command is parsed.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

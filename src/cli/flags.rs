@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use funcmesh_tron::scale::rule::RuleConfig;
 use funcmesh_tron::scale::{
     Kubernetes, KubernetesOptions, LocalProcesses, Marathon, MarathonOptions, Orchestrator, Pools,
-    RunnerCommand,
+    RunnerCommand, Swarm, SwarmOptions,
 };
 use funcmesh_tron::{QueuePolicy, Scaling, TronOptions};
 
@@ -184,8 +184,8 @@ impl TronFlags {
 pub struct ScalingFlags {
     /// What runs the pools' runners: `none` (they are started by hand or by
     /// another tool), `local` (child processes of this tron, on its host),
-    /// `kubernetes` (a Deployment per pool) or `marathon` (a Marathon app
-    /// per pool).
+    /// `kubernetes` (a Deployment per pool), `swarm` (a Docker Swarm service
+    /// per pool) or `marathon` (a Marathon app per pool).
     #[arg(long, env = "FUNCMESH_SCALER", value_enum, default_value_t = ScalerKind::None)]
     pub scaler: ScalerKind,
     /// A TOML file of pool limits (`[pools.NAME]` with `min`, `max`,
@@ -220,7 +220,30 @@ pub struct ScalingFlags {
     #[command(flatten)]
     pub kubernetes: KubernetesFlags,
     #[command(flatten)]
+    pub swarm: SwarmFlags,
+    #[command(flatten)]
     pub marathon: MarathonFlags,
+}
+
+/// Where `--scaler swarm` finds the Docker engine and the runner services.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Scaling on Docker Swarm")]
+pub struct SwarmFlags {
+    /// The Docker engine's Unix socket of a swarm manager (default:
+    /// `DOCKER_HOST` when it is `unix://...`, else /var/run/docker.sock).
+    #[arg(
+        long = "docker-socket",
+        env = "FUNCMESH_DOCKER_SOCKET",
+        value_name = "PATH"
+    )]
+    pub socket: Option<String>,
+    /// A pool's runner service by name, `POOL=NAME` (repeatable); other
+    /// pools use the one service labelled `funcmesh.dev/pool=POOL`.
+    #[arg(long = "swarm-service", value_name = "POOL=NAME", value_parser = pool_pair)]
+    pub services: Vec<(String, String)>,
+    /// The label whose value names a service's pool.
+    #[arg(id = "swarm_pool_label", long = "swarm-pool-label", env = "FUNCMESH_SWARM_POOL_LABEL", value_name = "KEY", default_value = funcmesh_tron::scale::kubernetes::POOL_LABEL)]
+    pub pool_label: String,
 }
 
 /// Where `--scaler kubernetes` finds the cluster and the runner
@@ -286,6 +309,9 @@ pub enum ScalerKind {
     Local,
     /// A Deployment per pool, through the Kubernetes API.
     Kubernetes,
+    /// A replicated service per pool, through the Docker Engine API of a
+    /// swarm manager.
+    Swarm,
     /// A Marathon app per pool, through Marathon's REST API.
     Marathon,
 }
@@ -300,7 +326,7 @@ impl ScalingFlags {
             ScalerKind::None => {
                 anyhow::ensure!(
                     self.pools.is_none() && self.pool.is_empty(),
-                    "--pool and --pools need a scaler: give --scaler local, kubernetes or marathon"
+                    "--pool and --pools need a scaler: give --scaler local, kubernetes, swarm or marathon"
                 );
                 return Ok(None);
             }
@@ -330,6 +356,19 @@ impl ScalingFlags {
                     "scaling runner Deployments"
                 );
                 Arc::new(kubernetes)
+            }
+            ScalerKind::Swarm => {
+                let flags = &self.swarm;
+                let swarm = Swarm::new(SwarmOptions {
+                    socket: flags.socket.clone(),
+                    services: unique_pairs("--swarm-service", &flags.services)?,
+                    pool_label: Some(flags.pool_label.clone()),
+                })?;
+                tracing::info!(
+                    socket = swarm.socket(),
+                    "scaling runner services of a swarm"
+                );
+                Arc::new(swarm)
             }
             ScalerKind::Marathon => {
                 let url =

@@ -9,6 +9,7 @@
 //! - [`kubernetes`]: runners as a Deployment per pool, scaled through its
 //!   `scale` subresource.
 //! - [`marathon`]: runners as a Marathon app per pool (Mesos).
+//! - [`swarm`]: runners as a replicated Docker Swarm service per pool.
 //! - [`lease`]: one scaler at a time: the lease trons claim on the bus.
 //! - [`pools`]: each pool's limits, from the tron's flags or a pools file.
 //! - [`observe`]: the pool's counters, summed from its runners' heartbeats.
@@ -24,6 +25,7 @@ pub mod observe;
 pub mod pools;
 pub mod rule;
 pub mod scaler;
+pub mod swarm;
 
 pub use adapter::{Orchestrator, Replicas, ScaleError};
 pub use kubernetes::{Kubernetes, KubernetesOptions};
@@ -31,3 +33,4 @@ pub use lease::Lease;
 pub use local::{LocalProcesses, RunnerCommand};
 pub use marathon::{Marathon, MarathonOptions};
 pub use pools::{PoolSettings, Pools};
+pub use swarm::{Swarm, SwarmOptions};
