@@ -10,6 +10,11 @@ use serde::Deserialize;
 use super::{Bundle, BundleError, Result, load_dir, load_with_wasm};
 
 const TARGET: &str = "wasm32-wasip1";
+/// Where cargo puts what it builds, when set: instead of the crate's (or its
+/// workspace's) `target/`, so that a bundle directory mounted read-only, or
+/// shared with a host's own builds, is left alone (the container images set
+/// it).
+pub const TARGET_DIR_VAR: &str = "FUNCMESH_CARGO_TARGET_DIR";
 /// Variables an outer cargo (`cargo test`, `cargo run`) sets that would
 /// retarget or reconfigure the guest build.
 const STRIPPED_VARS: &[&str] = &[
@@ -63,6 +68,9 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     clean_env(&mut command);
+    if let Some(target_dir) = std::env::var_os(TARGET_DIR_VAR).filter(|dir| !dir.is_empty()) {
+        command.env("CARGO_TARGET_DIR", target_dir);
+    }
     let mut child = command
         .spawn()
         .map_err(|e| fail(format!("cannot run {}: {e}", cargo.to_string_lossy())))?;
