@@ -56,12 +56,6 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// Whether a missing API server fails the test (as a missing broker does):
-/// `FUNCMESH_REQUIRE_BROKERS` set to anything but empty or `0`.
-fn required() -> bool {
-    std::env::var("FUNCMESH_REQUIRE_BROKERS").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 impl KubeApiServer {
     /// Starts etcd and the API server and waits until the server answers
     /// `/healthz`. Without the binaries: `None` and a SKIPPED line, or a
@@ -70,7 +64,7 @@ impl KubeApiServer {
         let Some((binary, etcd_binary)) = binaries() else {
             let how = "run `. scripts/setup.sh && ensure_kube_apiserver`";
             assert!(
-                !required(),
+                !crate::brokers_required(),
                 "no kube-apiserver or etcd on this machine and FUNCMESH_REQUIRE_BROKERS is set ({how})"
             );
             eprintln!("SKIPPED: no kube-apiserver or etcd on this machine ({how})");

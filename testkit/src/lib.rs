@@ -8,7 +8,15 @@
 
 use std::time::Duration;
 
+pub mod docker;
 pub mod kube;
+
+/// Whether a missing broker, API server or container engine fails a test
+/// instead of skipping it: `FUNCMESH_REQUIRE_BROKERS` set to anything but
+/// empty or `0` (CI sets it).
+pub fn brokers_required() -> bool {
+    std::env::var("FUNCMESH_REQUIRE_BROKERS").is_ok_and(|v| !v.is_empty() && v != "0")
+}
 
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> std::net::SocketAddr {

@@ -1,0 +1,239 @@
+//! `compose/` on the real Docker engine, from images built on this machine
+//! (`scripts/images`, the funcmesh ones holding this build's binary): every
+//! compose file is valid; the mesh comes up on RabbitMQ and answers
+//! through the gateway container; a file saved on the host is live; three
+//! runners serve; a runner container killed under load loses nothing;
+//! `down` leaves nothing behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use funcmesh_testkit::docker::{self, Compose};
+use funcmesh_testkit::{eventually, free_port};
+
+fn compose_dir() -> std::path::PathBuf {
+    common::root().join("compose")
+}
+
+#[test]
+fn every_compose_file_is_valid() {
+    if !docker::engine() {
+        return;
+    }
+    let dir = compose_dir();
+    for files in [
+        &["compose.yaml"][..],
+        &["compose.yaml", "nats.yaml"],
+        &["compose.yaml", "kafka.yaml"],
+        &["dev.yaml"],
+    ] {
+        Compose::new(&dir, "funcmesh-config-check", files, &[]).ok(&["config", "-q"]);
+    }
+    let swarm = dir.join("swarm.yaml").display().to_string();
+    docker::docker_ok(&["stack", "config", "-c", &swarm]);
+}
+
+/// A copy of the example bundles, sources and all (the tron in its
+/// container builds the Rust ones), with the `faults` fixture packed beside
+/// them, readable and writable by the containers' user.
+fn bundle_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("funcmesh-compose-")
+        .tempdir()
+        .unwrap();
+    let examples = common::root().join("swagger-examples");
+    for entry in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "hello",
+        "greeter-v2",
+        "petstore",
+        "words-py",
+    ] {
+        copy_tree(&examples.join(entry), &dir.path().join(entry));
+    }
+    let faults = funcmesh_core::bundle::pack_any(&common::root().join("tests/fixtures/faults"))
+        .expect("packing the faults fixture");
+    funcmesh_core::bundle::unpack_to(
+        &faults.bytes,
+        &faults.bundle.hash,
+        &dir.path().join("faults"),
+    )
+    .unwrap();
+    let status = std::process::Command::new("chmod")
+        .args(["-R", "a+rwX"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "target" && entry.file_name() != "__pycache__" {
+                copy_tree(&entry.path(), &to.join(entry.file_name()));
+            }
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+async fn get(gateway: SocketAddr, path: &str) -> Option<(u16, serde_json::Value)> {
+    let response = common::call_at(gateway, "GET", path)
+        .try_send()
+        .await
+        .ok()?;
+    Some((response.status, response.json()))
+}
+
+#[test]
+fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
+    if !docker::engine() {
+        return;
+    }
+    let root = common::root();
+    docker::images(
+        &root,
+        Path::new(env!("CARGO_BIN_EXE_funcmesh")),
+        &["rabbitmq", "funcmesh"],
+    );
+    let bundles = bundle_dir();
+    let gateway = free_port();
+    let admin = free_port();
+    let project = format!("funcmesh-test-{}", std::process::id());
+    let compose = Compose::new(
+        &compose_dir(),
+        &project,
+        &["compose.yaml"],
+        &[
+            ("FUNCMESH_BUNDLES", bundles.path().display().to_string()),
+            ("FUNCMESH_PUBLISH", gateway.to_string()),
+            ("FUNCMESH_ADMIN_PUBLISH", admin.to_string()),
+        ],
+    );
+    let started = Instant::now();
+    compose.ok(&["up", "--detach", "--no-build"]);
+    common::block_on(async {
+        // The first start builds the Rust bundles in the tron's container.
+        eventually(
+            Duration::from_secs(600),
+            "GET /hello/greet?name=Ada through the gateway container",
+            || async {
+                get(gateway, "/hello/greet?name=Ada").await
+                    == Some((200, serde_json::json!({"greeting": "Hello, Ada!"})))
+            },
+        )
+        .await;
+        eprintln!(
+            "compose up to the first answer: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        assert_eq!(
+            compose.containers("runner").len(),
+            2,
+            "two runners by default"
+        );
+        eventually(
+            Duration::from_secs(60),
+            "the Python bundle answers",
+            || async {
+                get(gateway, "/words/mouse")
+                    .await
+                    .is_some_and(|(status, words)| status == 200 && words["plural"] == "mice")
+            },
+        )
+        .await;
+
+        // A Python source saved on the host is live in the containers.
+        let api = bundles.path().join("words-py/words/api.py");
+        let source = std::fs::read_to_string(&api).unwrap();
+        let edited = source.replace(
+            "\"camel\": inflection.camelize(underscored),",
+            "\"camel\": \"Edited\" + inflection.camelize(underscored),",
+        );
+        assert_ne!(source, edited, "the edit applies");
+        let saved = Instant::now();
+        std::fs::write(&api, edited).unwrap();
+        eventually(Duration::from_secs(60), "the edit live", || async {
+            get(gateway, "/words/mouse")
+                .await
+                .is_some_and(|(_, words)| words["camel"] == "EditedMouse")
+        })
+        .await;
+        eprintln!(
+            "save on the host to live in the mesh: {:.2} s",
+            saved.elapsed().as_secs_f64()
+        );
+
+        // Three runners.
+        compose.ok(&[
+            "up",
+            "--detach",
+            "--no-build",
+            "--no-recreate",
+            "--scale",
+            "runner=3",
+        ]);
+        assert_eq!(compose.containers("runner").len(), 3);
+        eventually(
+            Duration::from_secs(60),
+            "three runners heartbeat",
+            || async {
+                let status: Option<serde_json::Value> = async {
+                    let response = common::call_at(admin, "GET", "/status")
+                        .try_send()
+                        .await
+                        .ok()?;
+                    Some(response.json())
+                }
+                .await;
+                status.is_some_and(|status| status["runners"].as_array().map_or(0, Vec::len) == 3)
+            },
+        )
+        .await;
+        for _ in 0..20 {
+            let (status, _) = get(gateway, "/hello/greet?name=Ada").await.unwrap();
+            assert_eq!(status, 200);
+        }
+
+        // A runner container killed while it holds requests: every request
+        // is answered, by the others.
+        let load: Vec<_> = (0..60)
+            .map(|_| {
+                tokio::spawn(async move {
+                    common::call_at(gateway, "GET", "/faults/slow?ms=400")
+                        .send()
+                        .await
+                        .status
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let victim = compose.containers("runner")[0].clone();
+        docker::docker_ok(&["kill", &victim]);
+        let mut statuses = Vec::new();
+        for request in load {
+            statuses.push(request.await.unwrap());
+        }
+        assert!(
+            statuses.iter().all(|&status| status == 200),
+            "every request answered 200 after a runner was killed: {statuses:?}"
+        );
+    });
+
+    compose.down();
+    assert_eq!(
+        compose.leftovers(),
+        Vec::<String>::new(),
+        "down leaves nothing"
+    );
+}
