@@ -3,7 +3,8 @@
 //! compose file is valid; the mesh comes up on RabbitMQ and answers
 //! through the gateway container; a file saved on the host is live; three
 //! runners serve; a runner container killed under load loses nothing;
-//! `down` leaves nothing behind.
+//! `down` leaves nothing behind; the NATS, Kafka and one-container variants
+//! answer too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -236,4 +237,70 @@ fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
         Vec::<String>::new(),
         "down leaves nothing"
     );
+}
+
+#[test]
+fn the_nats_kafka_and_one_container_variants_answer() {
+    if !docker::engine() {
+        return;
+    }
+    let root = common::root();
+    docker::images(
+        &root,
+        Path::new(env!("CARGO_BIN_EXE_funcmesh")),
+        &["nats", "tansu", "funcmesh"],
+    );
+    // The Python example alone: nothing to build in the containers.
+    let bundles = tempfile::Builder::new()
+        .prefix("funcmesh-compose-")
+        .tempdir()
+        .unwrap();
+    copy_tree(
+        &root.join("swagger-examples/words-py"),
+        &bundles.path().join("words-py"),
+    );
+    let status = std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(bundles.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for files in [
+        &["compose.yaml", "nats.yaml"][..],
+        &["compose.yaml", "kafka.yaml"],
+        &["dev.yaml"],
+    ] {
+        let gateway = free_port();
+        let project = format!(
+            "funcmesh-test-{}-{}",
+            std::process::id(),
+            files.last().unwrap().trim_end_matches(".yaml")
+        );
+        let compose = Compose::new(
+            &compose_dir(),
+            &project,
+            files,
+            &[
+                ("FUNCMESH_BUNDLES", bundles.path().display().to_string()),
+                ("FUNCMESH_PUBLISH", gateway.to_string()),
+                ("FUNCMESH_ADMIN_PUBLISH", free_port().to_string()),
+            ],
+        );
+        compose.ok(&["up", "--detach", "--no-build"]);
+        common::block_on(eventually(
+            Duration::from_secs(180),
+            &format!("GET /words/mouse through {files:?}"),
+            || async {
+                get(gateway, "/words/mouse")
+                    .await
+                    .is_some_and(|(status, words)| status == 200 && words["plural"] == "mice")
+            },
+        ));
+        compose.down();
+        assert_eq!(
+            compose.leftovers(),
+            Vec::<String>::new(),
+            "{files:?}: down leaves nothing"
+        );
+    }
 }
