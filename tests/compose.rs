@@ -65,13 +65,18 @@ fn bundle_dir() -> tempfile::TempDir {
         &dir.path().join("faults"),
     )
     .unwrap();
+    open_to_containers(dir.path());
+    dir
+}
+
+/// Lets the containers' user (10001) read and write everything in `dir`.
+fn open_to_containers(dir: &Path) {
     let status = std::process::Command::new("chmod")
         .args(["-R", "a+rwX"])
-        .arg(dir.path())
+        .arg(dir)
         .status()
         .unwrap();
     assert!(status.success());
-    dir
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -98,15 +103,9 @@ async fn get(gateway: SocketAddr, path: &str) -> Option<(u16, serde_json::Value)
 
 #[test]
 fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
-    if !docker::engine() {
+    if !common::docker_images(&["rabbitmq", "funcmesh"]) {
         return;
     }
-    let root = common::root();
-    docker::images(
-        &root,
-        Path::new(env!("CARGO_BIN_EXE_funcmesh")),
-        &["rabbitmq", "funcmesh"],
-    );
     let bundles = bundle_dir();
     let gateway = free_port();
     let admin = free_port();
@@ -241,15 +240,10 @@ fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
 
 #[test]
 fn the_nats_kafka_and_one_container_variants_answer() {
-    if !docker::engine() {
+    if !common::docker_images(&["nats", "tansu", "funcmesh"]) {
         return;
     }
     let root = common::root();
-    docker::images(
-        &root,
-        Path::new(env!("CARGO_BIN_EXE_funcmesh")),
-        &["nats", "tansu", "funcmesh"],
-    );
     // The Python example alone: nothing to build in the containers.
     let bundles = tempfile::Builder::new()
         .prefix("funcmesh-compose-")
@@ -259,12 +253,7 @@ fn the_nats_kafka_and_one_container_variants_answer() {
         &root.join("swagger-examples/words-py"),
         &bundles.path().join("words-py"),
     );
-    let status = std::process::Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(bundles.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    open_to_containers(bundles.path());
     for files in [
         &["compose.yaml", "nats.yaml"][..],
         &["compose.yaml", "kafka.yaml"],

@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use funcmesh_testkit::docker::{self, OneNodeSwarm, Stack, docker_ok};
+use funcmesh_testkit::docker::{OneNodeSwarm, Stack, docker_ok};
 use funcmesh_testkit::{eventually, free_port};
 
 /// The service's spec as the engine holds it, as JSON.
@@ -44,15 +43,10 @@ fn running_tasks(service: &str) -> Vec<String> {
 
 #[test]
 fn the_tron_scales_the_runner_service_of_a_swarm_with_the_load() {
-    if !docker::engine() {
+    if !common::docker_images(&["rabbitmq", "funcmesh"]) {
         return;
     }
     let root = common::root();
-    docker::images(
-        &root,
-        Path::new(env!("CARGO_BIN_EXE_funcmesh")),
-        &["rabbitmq", "funcmesh"],
-    );
     let _swarm = OneNodeSwarm::ensure();
     let (gateway, admin) = (free_port(), free_port());
     let stack = Stack::deploy(

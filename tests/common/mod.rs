@@ -20,6 +20,18 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Whether the Docker engine answers (a SKIPPED line, or a failure in CI,
+/// when it does not); when it does, the images `names` of `compose/` are
+/// built where missing, the funcmesh ones holding this build's binary.
+pub fn docker_images(names: &[&str]) -> bool {
+    if !funcmesh_testkit::docker::engine() {
+        return false;
+    }
+    let binary = Path::new(env!("CARGO_BIN_EXE_funcmesh"));
+    funcmesh_testkit::docker::images(&root(), binary, names);
+    true
+}
+
 /// The runtime every test of the binary runs on, so that one mesh serves them all.
 pub fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
