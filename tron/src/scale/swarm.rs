@@ -6,7 +6,10 @@
 //!   `DOCKER_HOST=unix://...`), reached at the first call and not before,
 //!   so that an engine down at start is retried as any other failure. The
 //!   API version is negotiated with the engine then (the client's newest,
-//!   or the engine's if older: 1.41 for Docker 20.10).
+//!   or the engine's if older: 1.41 for Docker 20.10) and logged. bollard
+//!   0.21 sends its requests without a `/vX.Y` prefix, which an engine
+//!   answers in its own API version; only fields every version since 1.41
+//!   has are read or changed here.
 //! - **Finding a pool's service**: named for the pool by
 //!   [`SwarmOptions::services`], or else the one service that carries the
 //!   label `funcmesh.dev/pool=POOL` (in a stack file, under
