@@ -165,21 +165,9 @@ impl Compose {
     /// What the engine still holds of the project: containers, volumes
     /// and networks labelled with its name.
     pub fn leftovers(&self) -> Vec<String> {
-        let label = format!("label=com.docker.compose.project={}", self.project);
-        let mut left = Vec::new();
-        for kind in ["container", "volume", "network"] {
-            let mut args = vec![kind, "ls", "-q", "--filter", label.as_str()];
-            if kind == "container" {
-                args.insert(2, "-a");
-            }
-            left.extend(
-                docker_ok(&args)
-                    .lines()
-                    .filter(|line| !line.trim().is_empty())
-                    .map(|id| format!("{kind} {id}")),
-            );
-        }
-        left
+        let label = format!("com.docker.compose.project={}", self.project);
+        labelled(&["container", "volume", "network"], &label)
+            .unwrap_or_else(|| panic!("listing what the engine holds of {}", self.project))
     }
 
     /// `down` with the volumes and orphans.
@@ -298,15 +286,36 @@ impl Stack {
     }
 
     fn remains(&self) -> bool {
-        let label = format!("label=com.docker.stack.namespace={}", self.name);
-        ["container", "network"].iter().any(|kind| {
-            let mut args = vec![*kind, "ls", "-q", "--filter", label.as_str()];
-            if *kind == "container" {
-                args.insert(2, "-a");
-            }
-            !docker(&args).stdout.iter().all(u8::is_ascii_whitespace)
-        })
+        labelled(&["container", "network"], &self.label()).is_some_and(|left| !left.is_empty())
     }
+
+    /// The label the engine puts on everything of the stack.
+    fn label(&self) -> String {
+        format!("com.docker.stack.namespace={}", self.name)
+    }
+}
+
+/// The objects of each of `kinds` (`container`, `volume`, `network`) that
+/// carry `label` (`KEY=VALUE`), as `KIND ID`; `None` when docker fails.
+fn labelled(kinds: &[&str], label: &str) -> Option<Vec<String>> {
+    let filter = format!("label={label}");
+    let mut found = Vec::new();
+    for kind in kinds {
+        let mut args = vec![*kind, "ls", "-q", "--filter", filter.as_str()];
+        if *kind == "container" {
+            args.insert(2, "-a");
+        }
+        let output = docker(&args);
+        if !output.status.success() {
+            return None;
+        }
+        found.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .split_whitespace()
+                .map(|id| format!("{kind} {id}")),
+        );
+    }
+    Some(found)
 }
 
 impl Drop for Stack {
@@ -328,10 +337,10 @@ impl Drop for Stack {
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
         // `stack rm` leaves the stack's volumes.
-        let label = format!("label=com.docker.stack.namespace={}", self.name);
-        let volumes = docker(&["volume", "ls", "-q", "--filter", &label]);
-        for volume in String::from_utf8_lossy(&volumes.stdout).split_whitespace() {
-            let _ = docker(&["volume", "rm", volume]);
+        for volume in labelled(&["volume"], &self.label()).unwrap_or_default() {
+            if let Some(id) = volume.strip_prefix("volume ") {
+                let _ = docker(&["volume", "rm", id]);
+            }
         }
     }
 }
