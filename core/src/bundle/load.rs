@@ -226,13 +226,16 @@ fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
     })
 }
 
-/// The manifest with `${VAR}`s in its `[env]` values filled in.
+/// The manifest with `${VAR}`s in its `[env]` values filled in, read as
+/// secrets (see [`Vars::expand_secret`]).
 fn fill_env(path: &Path, mut manifest: Manifest, vars: &mut Vars) -> Result<Manifest> {
     for (name, value) in &mut manifest.env {
-        *value = vars.expand(value).map_err(|e| BundleError::Invalid {
-            path: path.to_path_buf(),
-            message: format!("[env] {name}: {e}"),
-        })?;
+        *value = vars
+            .expand_secret(value)
+            .map_err(|e| BundleError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("[env] {name}: {e}"),
+            })?;
     }
     Ok(manifest)
 }

@@ -4,8 +4,10 @@
 //! [module docs](super)), so `sha256(pack) == bundle.hash` by construction
 //! and the receiver checks a pack before reading a byte of it. Unpacking
 //! writes the files into a directory, then loads that directory with the
-//! `${VAR}` values recorded in the pack (not the local environment) and
-//! checks the loaded bundle's hash once more.
+//! routing `${VAR}` values recorded in the pack (not the local
+//! environment) and checks the loaded bundle's hash once more. A pack never
+//! holds the values of the manifest's `[env]` variables, only their names:
+//! the unpacking process reads them from its own environment.
 //!
 //! A cache holds one directory per hash, `<root>/<hash>/`, written under a
 //! temporary name and renamed into place, and the variables, when the

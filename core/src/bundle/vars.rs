@@ -7,11 +7,17 @@
 //! - `${VAR:-default}`: the value, or `default` when it is unset or empty.
 //! - `$$`: a literal `$`. A `$` before anything else is kept as it is.
 //!
-//! Every variable read is remembered with the value used, so that the bundle
-//! hash can cover them: the same files in another environment are another
-//! version.
+//! Every variable read in a routing field is remembered with the value
+//! used, so that the bundle hash can cover them: the same files served
+//! under another host or path are another version, and a pack carries the
+//! values (they are public: they are the route).
+//!
+//! The `[env]` values are the function's configuration, often secrets
+//! (`DATABASE_URL`): only the names of the variables they read are
+//! remembered. A pack carries those names, never the values, and the
+//! process that unpacks it (a runner) reads them from its own environment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Reads a variable's value; `None` when it is unset.
@@ -21,11 +27,18 @@ type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct Vars {
     lookup: Lookup,
     used: BTreeMap<String, String>,
+    /// Variables read by [`Vars::expand_secret`] only: names, no values.
+    secret: BTreeSet<String>,
+    /// Whether the expansion under way is a secret one.
+    reading_secret: bool,
 }
 
 impl fmt::Debug for Vars {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vars").field("used", &self.used).finish()
+        f.debug_struct("Vars")
+            .field("used", &self.used)
+            .field("secret", &self.secret)
+            .finish()
     }
 }
 
@@ -40,6 +53,8 @@ impl Vars {
         Self {
             lookup: Box::new(lookup),
             used: BTreeMap::new(),
+            secret: BTreeSet::new(),
+            reading_secret: false,
         }
     }
 
@@ -69,19 +84,41 @@ impl Vars {
         Ok(out)
     }
 
-    /// The variables read so far and the value each one took, sorted.
+    /// [`expand`](Self::expand) for a value that may be a secret: the
+    /// variables it reads are remembered by name only.
+    pub fn expand_secret(&mut self, text: &str) -> Result<String, String> {
+        self.reading_secret = true;
+        let expanded = self.expand(text);
+        self.reading_secret = false;
+        expanded
+    }
+
+    /// The routing variables read so far and the value each one took,
+    /// sorted.
     pub fn used(&self) -> &BTreeMap<String, String> {
         &self.used
     }
 
-    /// `NAME=value\n` per variable read, or `None` when none was.
+    /// The variables read only by [`expand_secret`](Self::expand_secret).
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        self.secret
+            .iter()
+            .filter(|name| !self.used.contains_key(*name))
+            .map(String::as_str)
+    }
+
+    /// `NAME=value\n` per routing variable read and `NAME\n` per secret
+    /// one, sorted by name; `None` when none was read.
     pub(super) fn fingerprint(&self) -> Option<String> {
-        (!self.used.is_empty()).then(|| {
-            self.used
-                .iter()
-                .map(|(name, value)| format!("{name}={value}\n"))
-                .collect()
-        })
+        let mut lines: BTreeMap<&str, String> = self
+            .used
+            .iter()
+            .map(|(name, value)| (name.as_str(), format!("{name}={value}\n")))
+            .collect();
+        for name in self.secret_names() {
+            lines.insert(name, format!("{name}\n"));
+        }
+        (!lines.is_empty()).then(|| lines.into_values().collect())
     }
 
     /// The value of `inner`, the text between `${` and `}`.
@@ -106,7 +143,10 @@ impl Vars {
                 ));
             }
         };
-        self.used.insert(name.to_owned(), value.clone());
+        match self.reading_secret {
+            true => self.secret.insert(name.to_owned()),
+            false => self.used.insert(name.to_owned(), value.clone()).is_none(),
+        };
         Ok(value)
     }
 }
@@ -188,6 +228,18 @@ mod tests {
         let mut vars = vars();
         vars.expand("${STAGE}/${NOPE:-d}").unwrap();
         assert_eq!(vars.fingerprint().unwrap(), "NOPE=d\nSTAGE=staging\n");
+    }
+
+    #[test]
+    fn secrets_are_remembered_by_name_only() {
+        let mut vars = vars();
+        assert_eq!(vars.expand_secret("db://${STAGE}").unwrap(), "db://staging");
+        vars.expand_secret("${EMPTY}").unwrap();
+        assert_eq!(vars.fingerprint().unwrap(), "EMPTY\nSTAGE\n");
+        // A variable routing reads too is public: its value is the route.
+        vars.expand("${STAGE}").unwrap();
+        assert_eq!(vars.fingerprint().unwrap(), "EMPTY\nSTAGE=staging\n");
+        assert_eq!(vars.secret_names().collect::<Vec<_>>(), ["EMPTY"]);
     }
 
     #[test]

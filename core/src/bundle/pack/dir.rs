@@ -25,15 +25,22 @@ pub(super) fn write_new(dir: &Path, entries: &Entries<'_>) -> Result<()> {
     written
 }
 
-/// Loads the bundle in `dir` with `${VAR}`s from a `\0vars` entry rather
-/// than the environment, and checks that its hash is `expected`.
+/// Loads the bundle in `dir` with the routing `${VAR}`s from a `\0vars`
+/// entry rather than the environment, and checks that its hash is
+/// `expected`. The `[env]` variables, whose values a pack never carries,
+/// are read from this process's environment.
 pub(super) fn load_verified(
     dir: &Path,
     expected: &str,
     vars_text: Option<&[u8]>,
 ) -> Result<Bundle> {
     let values = vars(vars_text);
-    let mut vars = Vars::with_lookup(move |name| values.get(name).cloned());
+    let mut vars = Vars::with_lookup(move |name| {
+        values
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    });
     let (bundle, _) = load_as(dir, None, &mut vars, false)?;
     if bundle.hash != expected {
         return Err(BundleError::HashMismatch {

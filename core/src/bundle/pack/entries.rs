@@ -21,7 +21,8 @@ pub(super) struct Entry<'a> {
 pub(super) struct Entries<'a> {
     /// The files, sorted by path.
     pub(super) files: Vec<Entry<'a>>,
-    /// The `\0vars` entry: `NAME=value\n` lines.
+    /// The `\0vars` entry: `NAME=value\n` lines for routing variables,
+    /// `NAME\n` for those whose values the unpacking process supplies.
     pub(super) vars: Option<&'a [u8]>,
 }
 
@@ -61,7 +62,8 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Entries<'_>> {
     Ok(entries)
 }
 
-/// The values of a `\0vars` entry, by name.
+/// The values of a `\0vars` entry, by name (a name without a value is
+/// left to the environment).
 pub(super) fn vars(text: Option<&[u8]>) -> BTreeMap<String, String> {
     let text = text.map(String::from_utf8_lossy).unwrap_or_default();
     text.lines()

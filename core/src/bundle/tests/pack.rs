@@ -86,15 +86,24 @@ fn variables_travel_in_the_pack_not_the_environment() {
     );
     dir.write("openapi.yaml", spec);
     dir.write("pets.wasm", guest_module(&["listPets"]));
-    dir.write("funcmesh.toml", "[env]\nDB = \"${FMTEST_PACK_DB}\"\n");
+    dir.write(
+        "funcmesh.toml",
+        "[env]\nDB = \"${FMTEST_PACK_DB:-none here}\"\nHOME_SEEN = \"${HOME}\"\n",
+    );
     let vars = &[
         ("FMTEST_PACK_HOST", "api.example.com"),
         ("FMTEST_PACK_STAGE", "prod"),
-        ("FMTEST_PACK_DB", "db.internal"),
+        ("FMTEST_PACK_DB", "postgres://app:s3cret-pw@db.internal"),
+        ("HOME", "/home/packer"),
     ];
     let packed = pack(dir.path(), vars);
     assert_eq!(packed.bundle.base_path, "/prod/pets");
+    assert_eq!(packed.bundle.manifest.env["HOME_SEEN"], "/home/packer");
     let hash = &packed.bundle.hash;
+    let bytes = String::from_utf8_lossy(&packed.bytes);
+    for secret in ["s3cret-pw", "/home/packer"] {
+        assert!(!bytes.contains(secret), "the pack holds {secret}");
+    }
 
     // None of these variables is set where the tests run.
     let cache = Dir::new();
@@ -102,7 +111,13 @@ fn variables_travel_in_the_pack_not_the_environment() {
     assert_eq!(&bundle.hash, hash);
     assert_eq!(bundle.host.as_deref(), Some("api.example.com"));
     assert_eq!(bundle.base_path, "/prod/pets");
-    assert_eq!(bundle.manifest.env["DB"], "db.internal");
+    // The routing values are the packer's; the [env] values are this
+    // process's own (HOME is set where the tests run, FMTEST_PACK_DB not).
+    assert_eq!(bundle.manifest.env["DB"], "none here");
+    assert_eq!(
+        bundle.manifest.env["HOME_SEEN"],
+        std::env::var("HOME").unwrap()
+    );
     let cached = load_cached(cache.path(), hash).unwrap().unwrap();
     assert_eq!(
         (&cached.hash, cached.base_path.as_str()),
@@ -111,10 +126,7 @@ fn variables_travel_in_the_pack_not_the_environment() {
 
     let other = pack(
         dir.path(),
-        &[
-            ("FMTEST_PACK_HOST", "x.example.com"),
-            ("FMTEST_PACK_DB", "d"),
-        ],
+        &[("FMTEST_PACK_HOST", "x.example.com"), ("HOME", "/h")],
     );
     assert_ne!(&other.bundle.hash, hash, "other values, other version");
     let target = Dir::new();
@@ -177,4 +189,22 @@ fn built_examples_round_trip() {
         assert_eq!(bundle.base_path, packed.bundle.base_path, "{name}");
         assert_eq!(bundle.operations.len(), packed.bundle.operations.len());
     }
+}
+
+#[test]
+fn a_secret_the_unpacking_process_lacks_is_named() {
+    let dir = Dir::new();
+    dir.write("openapi.yaml", one_op_spec("listPets"));
+    dir.write("pets.wasm", guest_module(&["listPets"]));
+    dir.write("funcmesh.toml", "[env]\nDB = \"${FMTEST_UNSET_SECRET}\"\n");
+    let packed = pack(dir.path(), &[("FMTEST_UNSET_SECRET", "only-on-the-tron")]);
+    assert!(!String::from_utf8_lossy(&packed.bytes).contains("only-on-the-tron"));
+    let cache = Dir::new();
+    let error = unpack(&packed.bytes, &packed.bundle.hash, cache.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("`FMTEST_UNSET_SECRET` is not set"),
+        "{error}"
+    );
 }
