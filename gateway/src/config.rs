@@ -32,6 +32,26 @@ pub struct GatewayConfig {
     /// Beyond this many requests in flight, new ones get 503 at once.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Serve `GET /__routes`, the routing table with each Func's bundle
+    /// hash, to every client (default false: it tells an attacker what is
+    /// deployed; the tron's admin API shows it to holders of the token).
+    #[serde(default)]
+    pub expose_routes: bool,
+    /// How long a client has to send a request's headers, from when its
+    /// connection opens or its previous answer was sent (default 10 s); a
+    /// connection that stays silent longer is closed. Written in
+    /// milliseconds as `header_timeout_ms`.
+    #[serde(
+        default = "default_header_timeout",
+        rename = "header_timeout_ms",
+        with = "millis"
+    )]
+    pub header_timeout: Duration,
+    /// Connections open at once; beyond it a new one is closed at once.
+    /// Default: three quarters of the file descriptors the process may
+    /// open, at most 10,000.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 impl Default for GatewayConfig {
@@ -43,11 +63,32 @@ impl Default for GatewayConfig {
             firehose: default_firehose(),
             direct_routing: default_direct_routing(),
             max_in_flight: default_max_in_flight(),
+            expose_routes: false,
+            header_timeout: default_header_timeout(),
+            max_connections: None,
         }
     }
 }
 
 impl GatewayConfig {
+    /// [`max_connections`](Self::max_connections), or its default from the
+    /// process's file descriptor limit.
+    pub fn connection_cap(&self) -> usize {
+        self.max_connections.unwrap_or_else(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes into the struct it is given.
+            let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+            let fds = match known {
+                true => usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX),
+                false => 1024,
+            };
+            (fds / 4 * 3).clamp(16, 10_000)
+        })
+    }
+
     /// Rejects settings no gateway can run with.
     pub(crate) fn validate(&self) -> Result<(), &'static str> {
         if self.id.is_empty()
@@ -60,6 +101,15 @@ impl GatewayConfig {
         }
         if self.timeout.is_zero() {
             return Err("timeout_ms must be positive");
+        }
+        if self.timeout > funcmesh_core::envelope::MAX_TIMEOUT {
+            return Err("timeout_ms may be at most 900000 (15 minutes)");
+        }
+        if self.header_timeout.is_zero() {
+            return Err("header_timeout_ms must be positive");
+        }
+        if self.max_connections == Some(0) {
+            return Err("max_connections must be positive");
         }
         if self.max_in_flight == 0 {
             return Err("max_in_flight must be positive");
@@ -79,6 +129,10 @@ fn default_id() -> String {
 
 const fn default_body_limit() -> usize {
     6 * 1024 * 1024
+}
+
+const fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 const fn default_timeout() -> Duration {
@@ -148,6 +202,11 @@ mod tests {
             ..GatewayConfig::default()
         };
         assert!(zero.validate().is_err());
+        let forever = GatewayConfig {
+            timeout: funcmesh_core::envelope::MAX_TIMEOUT + Duration::from_millis(1),
+            ..GatewayConfig::default()
+        };
+        assert!(forever.validate().is_err());
         let bad_id = GatewayConfig {
             id: "a b".into(),
             ..GatewayConfig::default()

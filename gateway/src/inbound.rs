@@ -34,6 +34,10 @@ fn is_valid_request_id(id: &str) -> bool {
 /// target's authority wins over `Host` (HTTP/2's `:authority`, and RFC 9112
 /// for absolute-form targets).
 pub(crate) fn host(parts: &Parts) -> Result<String, Error> {
+    // Two Host headers: proxies and the gateway could each pick another.
+    if parts.headers.get_all(header::HOST).iter().nth(1).is_some() {
+        return Err(Error::BadRequest("more than one Host header"));
+    }
     let raw = match parts.uri.authority() {
         Some(authority) => authority.as_str(),
         None => parts
@@ -44,6 +48,26 @@ pub(crate) fn host(parts: &Parts) -> Result<String, Error> {
             .map_err(|_| Error::BadRequest("unparsable Host header"))?,
     };
     normalize_host(raw).ok_or(Error::BadRequest("unparsable Host header"))
+}
+
+/// Refuses a path with a `%` that does not start an escape (`%` and two
+/// hex digits): the gateway, the tron and the runner must all read one
+/// path the same way, and a broken escape reads differently in each
+/// decoder.
+pub(crate) fn check_path(path: &str) -> Result<(), Error> {
+    let bytes = path.as_bytes();
+    let broken = bytes.iter().enumerate().any(|(at, &b)| {
+        b == b'%'
+            && !bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    match broken {
+        true => Err(Error::BadRequest(
+            "the path has a `%` that is not followed by two hex digits",
+        )),
+        false => Ok(()),
+    }
 }
 
 /// `Example.COM:8080` → `example.com`, `[::1]:80` → `[::1]`; `None` when
@@ -66,7 +90,7 @@ pub(crate) fn normalize_host(raw: &str) -> Option<String> {
     let port_ok = rest.is_empty()
         || rest
             .strip_prefix(':')
-            .is_some_and(|p| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
     // A fully qualified name's trailing dot names the same host.
     let host = host.strip_suffix('.').unwrap_or(host);
     let reg_name = host

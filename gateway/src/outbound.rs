@@ -24,8 +24,16 @@ pub(crate) fn from_envelope(
     reply: ResponseEnvelope,
     request_id: &str,
 ) -> Result<Response<ResponseBody>, Error> {
+    // An interim (1xx) status cannot end an exchange: it is no answer.
     let status = StatusCode::from_u16(reply.status)
-        .map_err(|_| Error::BadReply(format!("status {} is not an HTTP status", reply.status)))?;
+        .ok()
+        .filter(|status| !status.is_informational())
+        .ok_or_else(|| {
+            Error::BadReply(format!(
+                "status {} is not a final HTTP status (200 to 599)",
+                reply.status
+            ))
+        })?;
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -175,12 +183,14 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_status_is_a_bad_reply() {
-        let reply = ResponseEnvelope::new("r1", 1000);
-        assert!(matches!(
-            from_envelope(reply, "r1"),
-            Err(Error::BadReply(_))
-        ));
+    fn an_invalid_or_interim_status_is_a_bad_reply() {
+        for status in [1000, 100, 101, 103, 99] {
+            let reply = ResponseEnvelope::new("r1", status);
+            assert!(
+                matches!(from_envelope(reply, "r1"), Err(Error::BadReply(_))),
+                "{status}"
+            );
+        }
     }
 
     #[test]

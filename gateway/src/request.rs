@@ -17,7 +17,7 @@ use crate::gateway::Gateway;
 use crate::inbound::{self, Received};
 use crate::outbound::{self, short_hash};
 use crate::pending::Waiter;
-use crate::reserved::reserved;
+use crate::reserved::{Reserved, reserved};
 use crate::{ResponseBody, rescue};
 
 impl Gateway {
@@ -35,7 +35,9 @@ impl Gateway {
         let started = Instant::now();
         let id = inbound::request_id(request.headers());
         let mut slot = Slot::default();
-        let response = match reserved(&request) {
+        let endpoint = reserved(&request)
+            .filter(|endpoint| *endpoint != Reserved::Routes || self.config.expose_routes);
+        let response = match endpoint {
             Some(endpoint) => self.reserved(endpoint, request.method(), &id),
             None => {
                 let span = tracing::info_span!(
@@ -114,6 +116,7 @@ impl Gateway {
         let deadline_ms =
             deadline_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         let host = inbound::host(&parts)?;
+        inbound::check_path(parts.uri.path())?;
         let fire_and_forget = inbound::prefers_async(&parts.headers);
         let expects_continue = parts
             .headers

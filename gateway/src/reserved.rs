@@ -1,5 +1,6 @@
-//! The gateway's own endpoints, reserved on every host: `GET /__health` and
-//! `GET /__routes` (the routing table in use).
+//! The gateway's own endpoints, reserved on every host: `GET /__health` and,
+//! when the gateway is told to expose it, `GET /__routes` (the routing
+//! table in use). Unexposed, `/__routes` is routed like any other path.
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};

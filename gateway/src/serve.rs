@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::gateway::Gateway;
 
@@ -28,10 +29,23 @@ pub async fn serve(
     let local = listener
         .local_addr()
         .context("reading the listener's address")?;
+    let header_timeout = gateway.config.header_timeout;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // The timer enables hyper's header read timeout against slow clients.
-    builder.http1().timer(TokioTimer::new());
-    builder.http2().timer(TokioTimer::new());
+    // The timer enables hyper's header read timeout against slow clients;
+    // it also closes a keep-alive connection idle for that long.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let builder = Arc::new(builder);
+    let cap = gateway.config.connection_cap();
+    let connections = Arc::new(Semaphore::new(cap));
+    let mut refused = Refusals::default();
     let graceful = GracefulShutdown::new();
     tracing::info!(server.address = %local, gateway.id = %gateway.config.id, "gateway listening");
 
@@ -50,6 +64,12 @@ pub async fn serve(
                 }
             },
         };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            // Closed at once: a client told no right away can go elsewhere.
+            refused.log(cap);
+            drop(stream);
+            continue;
+        };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, client.address = %remote, "setting TCP_NODELAY failed");
         }
@@ -58,12 +78,21 @@ pub async fn serve(
             let gateway = Arc::clone(&gateway);
             async move { Ok::<_, Infallible>(gateway.handle(request, Some(remote)).await) }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher) = (Arc::clone(&builder), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let _permit = permit;
+            // Before its first byte a connection is not HTTP yet (hyper
+            // waits for it to tell HTTP/1 from HTTP/2, with no timeout of
+            // its own): a client silent that long is let go.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(read)) if read > 0 => {}
+                _ => return,
+            }
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(error = &*error, client.address = %remote, "connection ended with an error");
             }
         });
@@ -80,4 +109,29 @@ pub async fn serve(
         tracing::warn!(server.address = %local, "connections still open after draining; closing them");
     }
     Ok(())
+}
+
+/// Connections closed at the cap, logged at most once a second.
+#[derive(Default)]
+struct Refusals {
+    count: u64,
+    last: Option<std::time::Instant>,
+}
+
+impl Refusals {
+    fn log(&mut self, cap: usize) {
+        self.count += 1;
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(1))
+        {
+            self.last = Some(now);
+            tracing::warn!(
+                max_connections = cap,
+                refused_total = self.count,
+                "connection closed: the gateway holds as many as it may"
+            );
+        }
+    }
 }

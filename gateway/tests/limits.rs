@@ -232,3 +232,51 @@ async fn a_client_may_ask_for_a_shorter_deadline_never_a_longer_one() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// A connection to `gw` that never sends a byte: whether the gateway has
+/// closed it after `wait`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(wait, stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn silent_and_idle_connections_are_closed_and_capped() {
+    let gw = TestGateway::start(GatewayConfig {
+        header_timeout: Duration::from_millis(300),
+        max_connections: Some(4),
+        ..GatewayConfig::default()
+    })
+    .await;
+    let _seen = backend(&gw.bus, &gw.gateway.config().firehose, Mode::Echo).await;
+
+    // Four silent connections fill the gateway; a fifth is closed at once.
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(tokio::net::TcpStream::connect(gw.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut fifth = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    assert!(closed_within(&mut fifth, Duration::from_millis(200)).await);
+
+    // The silent ones are let go after the header timeout...
+    for stream in &mut silent {
+        assert!(closed_within(stream, Duration::from_secs(3)).await);
+    }
+    // ...so clients are served again.
+    let answer = get(&client(), &gw.url("/raw/after")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    // A keep-alive connection idle after its answer is closed too.
+    let mut idle = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    idle.write_all(b"GET /raw/x HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = idle.read(&mut answer).await.unwrap();
+    assert!(answer[..read].starts_with(b"HTTP/1.1 200"));
+    assert!(closed_within(&mut idle, Duration::from_secs(3)).await);
+}

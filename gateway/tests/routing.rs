@@ -124,8 +124,26 @@ async fn respond_async_is_202_at_once_and_wants_no_reply() {
 }
 
 #[tokio::test]
-async fn routes_and_health_are_served_on_every_host() {
+async fn the_routing_table_is_not_public_unless_exposed() {
     let gw = TestGateway::start(GatewayConfig::default()).await;
+    gw.routes
+        .send(Arc::new(RouteTable::new(7, vec![shop_route()])))
+        .unwrap();
+    let mut seen = backend(&gw.bus, &gw.gateway.config().firehose, Mode::Echo).await;
+    // Routed like any other path: here, to the firehose (where a tron
+    // answers 404), and the table is nowhere in the answer.
+    let routes = get(&client(), &gw.url("/__routes")).await;
+    assert!(!String::from_utf8_lossy(&routes.body).contains(BUNDLE));
+    assert_eq!(next_seen(&mut seen).await.envelope.path, "/__routes");
+}
+
+#[tokio::test]
+async fn routes_and_health_are_served_on_every_host() {
+    let gw = TestGateway::start(GatewayConfig {
+        expose_routes: true,
+        ..GatewayConfig::default()
+    })
+    .await;
     let mut seen = backend(&gw.bus, &gw.gateway.config().firehose, Mode::Echo).await;
     gw.routes
         .send(Arc::new(RouteTable::new(7, vec![shop_route()])))

@@ -35,6 +35,8 @@ fn unparsable_hosts_are_rejected() {
         "[]",
         "host:80x",
         "host:123456",
+        "host:65536",
+        "host:99999",
         "a/b",
     ] {
         assert_eq!(normalize_host(raw), None, "{raw:?}");
@@ -166,4 +168,27 @@ fn authority_wins_over_host_and_missing_host_is_rejected() {
     assert_eq!(host(&parts).unwrap(), "a.example");
     let (parts, ()) = http::Request::get("/x").body(()).unwrap().into_parts();
     assert!(matches!(host(&parts), Err(Error::BadRequest(_))));
+}
+
+#[test]
+fn broken_escapes_in_paths_are_refused() {
+    for good in ["/a", "/a%20b", "/%2F%2f", "/caf%C3%A9", "/"] {
+        assert!(check_path(good).is_ok(), "{good}");
+    }
+    for bad in ["/a%", "/a%2", "/a%zz", "/%G0/x", "/x%%41"] {
+        assert!(check_path(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn two_host_headers_are_refused() {
+    let (mut parts, ()) = http::Request::get("/x").body(()).unwrap().into_parts();
+    parts
+        .headers
+        .append(header::HOST, "a.example".parse().unwrap());
+    assert_eq!(host(&parts).unwrap(), "a.example");
+    parts
+        .headers
+        .append(header::HOST, "b.example".parse().unwrap());
+    assert!(host(&parts).is_err());
 }
