@@ -149,6 +149,12 @@ impl Bus for KafkaBus {
         self.link.depth(queue).await
     }
 
+    fn max_message_bytes(&self) -> Option<usize> {
+        // librdkafka's producer refuses a message above `message.max.bytes`,
+        // left at its default.
+        Some(1_000_000)
+    }
+
     fn depth_counts_held(&self) -> bool {
         true
     }

@@ -76,6 +76,12 @@ pub trait Bus: Send + Sync + 'static {
         false
     }
 
+    /// The largest message the broker takes, in bytes, when this backend
+    /// can tell (a bigger one is refused); `None` when it cannot.
+    fn max_message_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// Fans `body` out to every listener of `topic` (routing tables, runner
     /// heartbeats). Nothing is kept: a listener that starts later sees only
     /// later messages, and a topic with no listener drops the message.

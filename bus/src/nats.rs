@@ -136,6 +136,12 @@ impl Bus for NatsBus {
         "nats"
     }
 
+    fn max_message_bytes(&self) -> Option<usize> {
+        // The server says it on connecting; 0 until then.
+        let max = self.link.max_payload();
+        (max > 0).then_some(max)
+    }
+
     /// Remembers `spec`, declared again on every connection; declares it now
     /// when connected. While disconnected it answers `Ok`.
     async fn declare(&self, spec: &QueueSpec) -> Result<()> {

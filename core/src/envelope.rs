@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 pub const VERSION: &str = "1.0";
 /// The major version this build reads.
 pub const MAJOR: u32 = 1;
+/// The longest any request may wait for its answer. A gateway's timeout
+/// cannot be set above it, and every component that reads a request clamps
+/// its deadline to it: an envelope published by hand with a deadline in
+/// the far future (which brokers refuse as a message expiry) holds nothing
+/// longer than this.
+pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Why an envelope could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +142,15 @@ impl RequestEnvelope {
     /// Whether the client has stopped waiting by `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.deadline_ms <= now_ms
+    }
+
+    /// Reads an envelope received at `now_ms`, its deadline clamped to
+    /// [`MAX_TIMEOUT`] from then (see there).
+    pub fn decode_at(bytes: &[u8], now_ms: u64) -> Result<Self, EnvelopeError> {
+        let mut envelope = Self::decode(bytes)?;
+        let latest = now_ms.saturating_add(MAX_TIMEOUT.as_millis() as u64);
+        envelope.deadline_ms = envelope.deadline_ms.min(latest);
+        Ok(envelope)
     }
 
     /// The first value of a header (names are stored lower case).

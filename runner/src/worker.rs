@@ -41,6 +41,16 @@ pub struct RunnerConfig {
     /// other details that production keeps in the log.
     #[serde(default)]
     pub dev_mode: bool,
+    /// The largest answer sent back, in bytes, its envelope included
+    /// (default 6 MiB, the gateway's default request limit); a bigger one
+    /// is answered 502 instead. The bus's own message limit, when it has
+    /// one it can tell (NATS's `max_payload`, Kafka's), lowers it.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+const fn default_max_response_bytes() -> usize {
+    6 << 20
 }
 
 impl Default for RunnerConfig {
@@ -48,6 +58,7 @@ impl Default for RunnerConfig {
         Self {
             concurrency: crate::wasm::default_concurrency(),
             dev_mode: false,
+            max_response_bytes: default_max_response_bytes(),
         }
     }
 }
@@ -234,7 +245,7 @@ impl Inner {
 
     async fn process(&self, delivery: Delivery) {
         let picked_up_ms = now_ms();
-        let envelope = match RequestEnvelope::decode(&delivery.body) {
+        let envelope = match RequestEnvelope::decode_at(&delivery.body, picked_up_ms) {
             Ok(envelope) => envelope,
             Err(error) => {
                 tracing::warn!(%error, attempt = delivery.attempt, bytes = delivery.body.len(), "malformed envelope; dead-lettering");
@@ -271,7 +282,8 @@ impl Inner {
             tracing::debug!(status = response.status, "fire-and-forget; result dropped");
             return settle(delivery.ack().await);
         };
-        let message = Message::new(response.encode()).expires_at_ms(envelope.deadline_ms);
+        let message =
+            Message::new(self.within_limit(envelope, response)).expires_at_ms(envelope.deadline_ms);
         match self.reply(reply_to, message, envelope.deadline_ms).await {
             Ok(()) => settle(delivery.ack().await),
             Err(error @ funcmesh_bus::Error::Closed) => {
@@ -286,6 +298,48 @@ impl Inner {
                 self.stats.publish_failed();
                 settle(delivery.ack().await);
             }
+        }
+    }
+
+    /// `response` encoded, or a 502 in its place when it is larger than
+    /// what may be sent back (the broker would refuse it, and the client
+    /// would wait for nothing until its deadline).
+    fn within_limit(
+        &self,
+        envelope: &RequestEnvelope,
+        response: funcmesh_core::ResponseEnvelope,
+    ) -> Vec<u8> {
+        let encoded = response.encode();
+        let limit = self.response_limit();
+        if encoded.len() <= limit {
+            return encoded;
+        }
+        tracing::warn!(
+            bytes = encoded.len(),
+            limit,
+            "answer too large to send back; answering 502"
+        );
+        // Counted beside the run's own outcome, already recorded.
+        self.stats.failed(stats::Failure::ResponseTooLarge, 0);
+        let mut refused = funcmesh_core::ResponseEnvelope::error(
+            &envelope.id,
+            502,
+            format!(
+                "the function's answer is {} bytes, more than the {limit} this mesh sends back",
+                encoded.len()
+            ),
+        );
+        refused.bundle = response.bundle;
+        refused.encode()
+    }
+
+    /// The largest answer sent back: the configured limit, lowered to the
+    /// bus's message limit (less room for the envelope's fields).
+    fn response_limit(&self) -> usize {
+        let configured = self.config.max_response_bytes;
+        match self.bus.max_message_bytes() {
+            Some(bus) => configured.min(bus.saturating_sub(ENVELOPE_ROOM)),
+            None => configured,
         }
     }
 
@@ -317,6 +371,10 @@ impl Inner {
         }
     }
 }
+
+/// What a broker's message limit leaves for an answer's fields beside its
+/// body (headers, id, timings), when the body is measured against it.
+const ENVELOPE_ROOM: usize = 1024;
 
 /// The longest wait between two tries of a reply.
 const REPLY_RETRY_MAX: Duration = Duration::from_secs(1);

@@ -88,7 +88,7 @@ impl DeadLetters {
     }
 
     async fn handle(&self, delivery: Delivery) {
-        let request = RequestEnvelope::decode(&delivery.body).ok();
+        let request = RequestEnvelope::decode_at(&delivery.body, now_ms()).ok();
         if let Some(request) = &request {
             if request.is_expired(now_ms()) {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);

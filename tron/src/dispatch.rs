@@ -94,7 +94,8 @@ impl Dispatcher {
     }
 
     async fn dispatch(&self, delivery: Delivery) {
-        let mut envelope = match RequestEnvelope::decode(&delivery.body) {
+        let mut envelope = match RequestEnvelope::decode_at(&delivery.body, funcmesh_bus::now_ms())
+        {
             Ok(envelope) => envelope,
             Err(error) => {
                 tracing::warn!(%error, "undecodable envelope on the firehose; dead-lettering it");

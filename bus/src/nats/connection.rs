@@ -117,6 +117,11 @@ impl Link {
     }
 
     /// Whether the client is connected and the bus open.
+    /// The largest payload the server takes (0 before the first connect).
+    pub(crate) fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
+    }
+
     pub(crate) fn is_connected(&self) -> bool {
         !self.is_closed() && self.client.connection_state() == State::Connected
     }

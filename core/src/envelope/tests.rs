@@ -126,3 +126,17 @@ fn error_responses_carry_the_request_id() {
     assert_eq!(body["error"], "no route for example.com/nope");
     assert_eq!(resp.status, 404);
 }
+
+#[test]
+fn a_far_deadline_is_clamped_when_read() {
+    let now = 1_700_000_000_000;
+    let mut poison = request();
+    poison.deadline_ms = u64::MAX;
+    let read = RequestEnvelope::decode_at(&poison.encode(), now).unwrap();
+    assert_eq!(read.deadline_ms, now + MAX_TIMEOUT.as_millis() as u64);
+    // An ordinary deadline is left as it is.
+    let mut fair = request();
+    fair.deadline_ms = now + 30_000;
+    let read = RequestEnvelope::decode_at(&fair.encode(), now).unwrap();
+    assert_eq!(read.deadline_ms, now + 30_000);
+}

@@ -28,6 +28,8 @@ pub enum Failure {
     Exception,
     /// 502: the function's output broke the ABI.
     MalformedOutput,
+    /// 502: the function's answer was larger than may be sent back.
+    ResponseTooLarge,
     /// 503: no instance slot.
     Overloaded,
     /// 500: a host-side failure.
@@ -35,7 +37,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    const ALL: [Failure; 13] = [
+    const ALL: [Failure; 14] = [
         Failure::NotFound,
         Failure::MethodNotAllowed,
         Failure::Invalid,
@@ -47,6 +49,7 @@ impl Failure {
         Failure::Exit,
         Failure::Exception,
         Failure::MalformedOutput,
+        Failure::ResponseTooLarge,
         Failure::Overloaded,
         Failure::Internal,
     ];
@@ -65,6 +68,7 @@ impl Failure {
             Failure::Exit => "exit",
             Failure::Exception => "exception",
             Failure::MalformedOutput => "malformed_output",
+            Failure::ResponseTooLarge => "response_too_large",
             Failure::Overloaded => "overloaded",
             Failure::Internal => "internal",
         }

@@ -18,6 +18,15 @@ use crate::wasm::ExecutorConfig;
 const HASH: &str = "0123456789abcdef0123";
 
 async fn runner(dev_mode: bool) -> (Runner, Arc<InProcBus>) {
+    runner_with(RunnerConfig {
+        concurrency: 4,
+        dev_mode,
+        ..RunnerConfig::default()
+    })
+    .await
+}
+
+async fn runner_with(runner_config: RunnerConfig) -> (Runner, Arc<InProcBus>) {
     let bus = Arc::new(InProcBus::new());
     let config = ExecutorConfig {
         concurrency: 4,
@@ -26,14 +35,7 @@ async fn runner(dev_mode: bool) -> (Runner, Arc<InProcBus>) {
         ..ExecutorConfig::default()
     };
     let executor = Arc::new(Executor::new(config).unwrap());
-    let runner = Runner::new(
-        bus.clone(),
-        executor,
-        RunnerConfig {
-            concurrency: 4,
-            dev_mode,
-        },
-    );
+    let runner = Runner::new(bus.clone(), executor, runner_config);
     let mut ops: Vec<_> = OPS
         .iter()
         .map(|id| op(id, "GET", &format!("/{id}")))
@@ -514,4 +516,45 @@ async fn statuses_of(runner: &Runner, request: &RequestEnvelope, n: usize) -> Ve
         statuses.push(status.unwrap());
     }
     statuses
+}
+
+#[tokio::test]
+async fn an_answer_too_large_to_send_back_is_a_502_at_once() {
+    let (runner, bus) = runner_with(RunnerConfig {
+        concurrency: 4,
+        max_response_bytes: 4096,
+        ..RunnerConfig::default()
+    })
+    .await;
+    let (stop, task) = serve(&runner);
+    let mut big = envelope("POST", "/faults/echo/rex", Some("reply"));
+    big.headers = vec![("content-type".into(), "application/json".into())];
+    let body = json!({"name": "Rex", "pad": "x".repeat(10_000)}).to_string();
+    big.body = Body::from_bytes(bytes::Bytes::from(body), Some("application/json"));
+    let started = std::time::Instant::now();
+    publish(&bus, &big).await;
+    let resp = next_reply(&bus).await;
+    assert_eq!(resp.status, 502);
+    let error = json_body(&resp)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("more than the 4096"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2), "answered late");
+    acked(&bus).await;
+    let stats = runner.stats();
+    assert_eq!(stats.failures.get("response_too_large"), Some(&1));
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_poison_deadline_holds_nothing() {
+    let (runner, bus) = runner(false).await;
+    let (stop, task) = serve(&runner);
+    let mut poison = envelope("GET", "/faults/ok", Some("reply"));
+    poison.deadline_ms = u64::MAX;
+    publish(&bus, &poison).await;
+    let resp = next_reply(&bus).await;
+    assert_eq!(resp.status, 200);
+    acked(&bus).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }
