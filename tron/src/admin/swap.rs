@@ -39,6 +39,24 @@ impl Dirs {
         }
     }
 
+    /// `text` with this upload's directories named as the client knows
+    /// them (`{name}/`), and the bundles directory not named at all: a
+    /// client learns nothing of the tron's file system from an error.
+    pub(super) fn scrub(&self, text: &str) -> String {
+        let name = self.target.file_name().map_or_else(
+            || "the bundle".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let mut text = text.to_owned();
+        for dir in [&self.temp, &self.old, &self.refused, &self.target] {
+            text = text.replace(&*dir.to_string_lossy(), &name);
+        }
+        if let Some(root) = self.target.parent().filter(|r| !r.as_os_str().is_empty()) {
+            text = text.replace(&*root.to_string_lossy(), "<bundles>");
+        }
+        text
+    }
+
     /// Creates the bundles directory if it is missing.
     pub(super) fn create_root(&self) -> Result<(), Refusal> {
         let Some(root) = self.target.parent() else {

@@ -11,8 +11,9 @@ use super::reply::{self, BUNDLE_HASH, Refusal};
 use super::swap::{Dirs, remove};
 use super::{Admin, Reply};
 
-/// The longest bundle name: one file name.
-const MAX_NAME: usize = 255;
+/// The longest bundle name: well inside one file name, since the upload's
+/// temporary directories add to it.
+const MAX_NAME: usize = 128;
 
 pub(super) async fn upload(admin: &Admin, name: &str, request: Request<Incoming>) -> Reply {
     if let Err(why) = check_name(name) {
@@ -48,11 +49,12 @@ pub(super) async fn upload(admin: &Admin, name: &str, request: Request<Incoming>
     };
     let had_old = match swap.await {
         Ok(Ok(had_old)) => had_old,
-        Ok(Err(refusal)) => return refusal.reply(),
+        Ok(Err(refusal)) => return refusal.edit(|text| dirs.scrub(text)).reply(),
         Err(error) => {
+            tracing::warn!(%error, bundle.name = name, "unpacking an upload failed");
             return reply::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("unpacking failed: {error}"),
+                "unpacking failed on the tron (its log says why)",
             );
         }
     };
@@ -73,9 +75,10 @@ pub(super) async fn upload(admin: &Admin, name: &str, request: Request<Incoming>
         }
         Err(error) => {
             tracing::warn!(bundle.name = name, pack.hash = %hash, error = format!("{error:#}"), "uploaded bundle refused");
+            let why = dirs.scrub(&format!("{error:#}"));
             reply::error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{error:#}; the previous version, if any, keeps serving"),
+                format!("{why}; the previous version, if any, keeps serving"),
             )
         }
     }
@@ -141,7 +144,7 @@ fn unpack_error(error: BundleError) -> Refusal {
             tracing::warn!(%error, "unpacking an upload failed");
             Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("unpacking failed: {error}"),
+                "unpacking failed on the tron's disk (its log says why)",
             )
         }
         BundleError::HashMismatch { .. } => Refusal::new(

@@ -210,3 +210,43 @@ async fn a_bundle_that_cannot_go_live_leaves_the_previous_version() {
         "a new name that fails leaves nothing"
     );
 }
+
+#[tokio::test]
+async fn errors_never_show_the_trons_file_system() {
+    let admin = Admin::start(|state| {
+        state.on_upload = Arc::new(|dir| {
+            Box::pin(async move { anyhow::bail!("{}/openapi.yaml: line 3: broken", dir.display()) })
+        });
+    })
+    .await;
+    let source = tempfile::tempdir().unwrap();
+    let packed = write_bundle(&source.path().join("hello"), "/v1");
+    let root = admin.bundles.path().display().to_string();
+
+    // The longest name allowed still fits the upload's temporary
+    // directories; one more is refused before anything touches the disk.
+    let longest = "n".repeat(128);
+    for (name, status) in [
+        (longest.clone(), StatusCode::UNPROCESSABLE_ENTITY),
+        (format!("{longest}n"), StatusCode::BAD_REQUEST),
+        ("pets".to_owned(), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let put = admin
+            .send(
+                Method::PUT,
+                &format!("/bundles/{name}"),
+                &[],
+                packed.bytes.clone(),
+            )
+            .await;
+        let error = json_of(&put.2)["error"].as_str().unwrap().to_owned();
+        assert_eq!(put.0, status, "{name}: {error}");
+        assert!(!error.contains(&root), "{error}");
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            assert!(
+                error.starts_with(&format!("{name}/openapi.yaml: line 3: broken")),
+                "{error}"
+            );
+        }
+    }
+}
