@@ -42,6 +42,8 @@ RUN apt-get update -q \
  && useradd --system --uid 10001 --home-dir /var/lib/funcmesh --create-home funcmesh
 ENV CARGO_HOME=/var/lib/funcmesh/cargo FUNCMESH_CARGO_TARGET_DIR=/var/lib/funcmesh/build \
     PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Where compose/ keeps the mesh token (a volume takes this directory's owner).
+RUN install -d -o funcmesh -g funcmesh -m 0700 /run/funcmesh
 COPY --from=build /out/funcmesh /usr/local/bin/funcmesh
 USER funcmesh
 WORKDIR /var/lib/funcmesh
@@ -57,6 +59,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libpython3.11 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/funcmesh --create-home funcmesh
+RUN install -d -o funcmesh -g funcmesh -m 0700 /run/funcmesh
 COPY --from=build /out/funcmesh /usr/local/bin/funcmesh
 USER funcmesh
 WORKDIR /var/lib/funcmesh

@@ -106,6 +106,74 @@ pub struct PushArgs {
     /// The name it is stored under (default: the directory's name).
     #[arg(long)]
     name: Option<String>,
+    /// A file holding the mesh token sent to the trons; without it,
+    /// FUNCMESH_TOKEN.
+    #[arg(long, env = "FUNCMESH_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  export FUNCMESH_TOKEN=$(funcmesh token)\n  \
+    funcmesh token --file /run/funcmesh/token   # made once, then kept\n  \
+    funcmesh token --file /run/funcmesh/token --show"
+)]
+pub struct TokenArgs {
+    /// Keep the token in FILE: if FILE exists it is left as it is;
+    /// otherwise it is created (mode 0600) holding FUNCMESH_TOKEN when that
+    /// is set, or a new random token, which is printed this once.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// With --file: print the token the file holds.
+    #[arg(long, requires = "file")]
+    show: bool,
+}
+
+/// `funcmesh token`.
+pub fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    use funcmesh_core::auth::MeshToken;
+    let Some(file) = &args.file else {
+        println!("{}", MeshToken::generate().secret());
+        return Ok(());
+    };
+    if file.exists() {
+        let kept = MeshToken::from_file(file)?;
+        match args.show {
+            true => println!("{}", kept.secret()),
+            false => eprintln!("the mesh token in {} is kept", file.display()),
+        }
+        return Ok(());
+    }
+    let (token, given) = match MeshToken::from_env_or(None)? {
+        Some(token) => (token, true),
+        None => (MeshToken::generate(), false),
+    };
+    write_private(file, token.secret())?;
+    match given {
+        true => eprintln!(
+            "the mesh token from FUNCMESH_TOKEN is kept in {}",
+            file.display()
+        ),
+        false => println!(
+            "a new mesh token is kept in {}: {}\n(it is shown this once; commands that talk to the mesh need it in FUNCMESH_TOKEN)",
+            file.display(),
+            token.secret()
+        ),
+    }
+    Ok(())
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(file: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("creating {}", file.display()))?;
+    writeln!(out, "{text}").with_context(|| format!("writing {}", file.display()))
 }
 
 pub async fn dev(args: DevArgs, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -149,7 +217,7 @@ pub async fn gateway(
     args: GatewayArgs,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let bus = cluster::connect(&args.bus.bus).await?;
+    let (_, bus) = args.bus.connect().await?;
     let mut options = args.gateway.options();
     if let Some(id) = args.id {
         options.config.id = id;
@@ -166,15 +234,19 @@ pub async fn tron(
     log: &str,
     signal: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let bus = cluster::connect(&args.bus.bus).await?;
+    let (token, bus) = args.bus.connect().await?;
     let mut options = args.tron.options(args.bundles);
     options.public_url = args.public_url;
+    options.token = token;
     let python = funcmesh_runner::PythonConfig {
         worker: flags::worker_command(),
         ..funcmesh_runner::PythonConfig::default()
     };
     options.prepare = Some(Arc::new(PythonImportCheck(python)));
-    options.scaling = args.scaling.scaling(&args.bus.bus, log).await?;
+    options.scaling = args
+        .scaling
+        .scaling(&args.bus.bus, log, options.token.as_ref())
+        .await?;
     let listener = bind(args.admin, "the admin listener").await?;
     let node = TronNode::start(bus, options, Some(listener)).await?;
     log_routes(&node.registry().table());
@@ -185,12 +257,13 @@ pub async fn tron(
 }
 
 pub async fn runner(args: RunnerArgs, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let bus = cluster::connect(&args.bus.bus).await?;
+    let (token, bus) = args.bus.connect().await?;
     let cache_dir = args.cache_dir.unwrap_or_else(default_cache_dir);
     std::fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating the bundle cache {}", cache_dir.display()))?;
     let mut options = RunnerOptions::new(cache_dir);
     options.trons = args.tron;
+    options.token = token;
     options.pool = Some(args.pool);
     options.dev_mode = args.dev_mode;
     options.python = args.runner.python.config();
@@ -208,8 +281,9 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         .await
         .context("the bundle loader panicked")??;
     let name = args.name.unwrap_or_else(|| packed.bundle.name.clone());
+    let token = funcmesh_core::auth::MeshToken::from_env_or(args.token_file.as_deref())?;
     for tron in &args.tron {
-        let answer = cluster::upload(tron, &name, &packed).await?;
+        let answer = cluster::upload(tron, &name, &packed, token.as_ref()).await?;
         println!("{answer}");
     }
     Ok(())

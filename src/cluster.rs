@@ -11,15 +11,21 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use funcmesh_bus::Bus;
+use funcmesh_core::auth::MeshToken;
+use funcmesh_core::control::signed::SignedBus;
 
-/// Opens the bus at `url`. A broker that is down is not an error: the
+/// Opens the bus at `url`, its control messages signed and checked under
+/// `token` when one is given. A broker that is down is not an error: the
 /// backends connect in the background and the processes wait for it.
-pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Bus>> {
+pub async fn connect(url: &str, token: Option<&MeshToken>) -> anyhow::Result<Arc<dyn Bus>> {
     let bus = funcmesh_bus::connect(url)
         .await
         .with_context(|| format!("opening the bus at {}", redact(url)))?;
-    tracing::info!(bus = %redact(url), messaging.system = bus.system(), "bus opened");
-    Ok(bus)
+    tracing::info!(bus = %redact(url), messaging.system = bus.system(), signed = token.is_some(), "bus opened");
+    Ok(match token {
+        Some(token) => SignedBus::wrap(bus, token.clone()),
+        None => bus,
+    })
 }
 
 /// `url` with its credentials masked, for logs.

@@ -58,6 +58,9 @@ enum Command {
     /// Work on a bundle directory.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Print a new mesh token (the secret every process of a mesh shares),
+    /// or keep one in a file.
+    Token(cli::TokenArgs),
     /// Load a bundle (building a Rust func crate first) and print its routes.
     Check {
         /// The bundle directory.
@@ -141,6 +144,7 @@ async fn run_command(command: Command, log: &str) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || funcmesh::vendor::build(&built, &python)).await??;
             check(&dir).await
         }
+        Command::Token(args) => cli::token(&args),
         Command::Check { dir } => check(&dir).await,
     }
 }

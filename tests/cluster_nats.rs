@@ -17,6 +17,7 @@ async fn requests_served() -> u64 {
 
 include!("suite/e2e.rs");
 include!("suite/capture.rs");
+include!("suite/security.rs");
 
 /// The Python suite, in a module of its own: its helpers have the same
 /// names as the e2e suite's.

@@ -17,6 +17,7 @@ async fn requests_served() -> u64 {
 
 include!("suite/e2e.rs");
 include!("suite/capture.rs");
+include!("suite/security.rs");
 
 /// The Python suite, in a module of its own: its helpers have the same
 /// names as the e2e suite's.
@@ -91,6 +92,7 @@ fn a_pushed_bundle_is_stored_fetched_by_hash_and_served() {
                 "--tron",
                 &format!("http://{}", mesh().admin),
             ])
+            .env("FUNCMESH_TOKEN", &mesh().token)
             .output()
             .unwrap();
         assert!(
@@ -107,7 +109,8 @@ fn a_pushed_bundle_is_stored_fetched_by_hash_and_served() {
 
         let resp = served("/pushed/greet?name=Linus").await;
         assert_eq!(resp.json()["greeting"], "Hello, Linus!");
-        let stored = common::call_at(mesh().admin, "GET", &format!("/bundles/{hash}"))
+        let stored = mesh()
+            .admin_call(mesh().admin, "GET", &format!("/bundles/{hash}"))
             .send()
             .await;
         assert_eq!(stored.status, 200);

@@ -110,11 +110,14 @@ fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
     let gateway = free_port();
     let admin = free_port();
     let project = format!("funcmesh-test-{}", std::process::id());
+    let token = funcmesh_core::auth::MeshToken::generate();
+    let bearer = token.bearer();
     let compose = Compose::new(
         &compose_dir(),
         &project,
         &["compose.yaml"],
         &[
+            ("FUNCMESH_TOKEN", token.secret().to_owned()),
             ("FUNCMESH_BUNDLES", bundles.path().display().to_string()),
             ("FUNCMESH_PUBLISH", gateway.to_string()),
             ("FUNCMESH_ADMIN_PUBLISH", admin.to_string()),
@@ -190,6 +193,7 @@ fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
             || async {
                 let status: Option<serde_json::Value> = async {
                     let response = common::call_at(admin, "GET", "/status")
+                        .header("authorization", &bearer)
                         .try_send()
                         .await
                         .ok()?;

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use funcmesh_testkit::docker::{OneNodeSwarm, Stack, docker_ok};
+use funcmesh_testkit::docker::{OneNodeSwarm, Stack, docker, docker_ok};
 use funcmesh_testkit::{eventually, free_port};
 
 /// The service's spec as the engine holds it, as JSON.
@@ -49,10 +49,16 @@ fn the_tron_scales_the_runner_service_of_a_swarm_with_the_load() {
     let root = common::root();
     let _swarm = OneNodeSwarm::ensure();
     let (gateway, admin) = (free_port(), free_port());
+    let name = format!("fmtest{}", std::process::id());
+    let token = funcmesh_core::auth::MeshToken::generate();
+    // Dropped after the stack (declared before it): a secret in use
+    // cannot be removed.
+    let secret = Secret::create(&format!("{name}-token"), token.secret());
     let stack = Stack::deploy(
         &root.join("compose/swarm.yaml"),
-        &format!("fmtest{}", std::process::id()),
+        &name,
         &[
+            ("FUNCMESH_TOKEN_SECRET", secret.0.clone()),
             ("FUNCMESH_PUBLISH", gateway.port().to_string()),
             ("FUNCMESH_ADMIN_PUBLISH", admin.port().to_string()),
             ("FUNCMESH_POOL", "default:min=1,max=3,target=8".to_owned()),
@@ -73,6 +79,7 @@ fn the_tron_scales_the_runner_service_of_a_swarm_with_the_load() {
         // The bundle reaches the cluster as a team's would: pushed.
         let push = std::process::Command::new(env!("CARGO_BIN_EXE_funcmesh"))
             .args(["push", "tests/fixtures/faults", "--tron", &tron_admin])
+            .env("FUNCMESH_TOKEN", token.secret())
             .current_dir(&root)
             .output()
             .unwrap();
@@ -128,7 +135,11 @@ fn the_tron_scales_the_runner_service_of_a_swarm_with_the_load() {
             statuses.iter().all(|&status| status == 200),
             "every request of the burst answered 200: {statuses:?}"
         );
-        let status = common::call_at(admin, "GET", "/status").send().await.json();
+        let status = common::call_at(admin, "GET", "/status")
+            .header("authorization", &token.bearer())
+            .send()
+            .await
+            .json();
         let served_by: Vec<u64> = status["runners"]
             .as_array()
             .unwrap()
@@ -159,4 +170,42 @@ fn the_tron_scales_the_runner_service_of_a_swarm_with_the_load() {
         after["Mode"] = before["Mode"].clone();
         assert_eq!(after, before, "the service's spec apart from its replicas");
     });
+}
+
+/// A swarm secret, removed when dropped.
+struct Secret(String);
+
+impl Secret {
+    fn create(name: &str, value: &str) -> Self {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("docker")
+            .args(["secret", "create", name, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "docker secret create {name}"
+        );
+        Self(name.to_owned())
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        // The stack's tasks may take a moment to let go of it.
+        for _ in 0..30 {
+            if docker(&["secret", "rm", &self.0]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
 }

@@ -15,6 +15,8 @@
 //! - Trons that can scale send a [`ScalerClaim`] on [`SCALER_TOPIC`] every
 //!   [`CLAIM_EVERY`]; the oldest live claim holds the scaler's lease.
 //! - [`follow`]: how gateways and runners keep the latest table.
+//! - [`signed`]: every broadcast carries a MAC under the mesh token, and
+//!   listeners drop what does not verify.
 //!
 //! ## Versions
 //! Every message is a JSON object with a version field `v` beside its own
@@ -29,6 +31,7 @@
 mod capture_change;
 pub mod follow;
 mod messages;
+pub mod signed;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,7 @@
 //! What every funcmesh component shares.
 //!
+//! - [`auth`]: the mesh token: the admin API's bearer token and the key
+//!   control messages are signed with.
 //! - [`envelope`]: the versioned JSON request and response envelopes that
 //!   travel on the bus.
 //! - [`bundle`]: a Func bundle: its API description (Swagger 2.0 or OpenAPI
@@ -16,6 +18,7 @@
 //!   consumer loop that keeps serving until it.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod bundle;
 pub mod capture;
 pub mod control;

@@ -36,6 +36,8 @@ pub struct FetchConfig {
     pub backoff: Duration,
     /// The largest pack accepted, in bytes.
     pub max_bytes: usize,
+    /// The mesh token, sent as a bearer token with every download.
+    pub token: Option<funcmesh_core::auth::MeshToken>,
 }
 
 impl Default for FetchConfig {
@@ -45,6 +47,7 @@ impl Default for FetchConfig {
             attempts: 5,
             backoff: Duration::from_millis(200),
             max_bytes: 256 << 20,
+            token: None,
         }
     }
 }

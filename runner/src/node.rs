@@ -45,6 +45,8 @@ pub struct RunnerOptions {
     pub grace: Duration,
     /// How Python bundles run; without a worker command they are refused.
     pub python: crate::PythonConfig,
+    /// The mesh token sent with every bundle download.
+    pub token: Option<funcmesh_core::auth::MeshToken>,
 }
 
 impl RunnerOptions {
@@ -59,6 +61,7 @@ impl RunnerOptions {
             dev_mode: false,
             grace: Duration::from_secs(31),
             python: crate::PythonConfig::default(),
+            token: None,
         }
     }
 }
@@ -114,6 +117,7 @@ impl RunnerNode {
             RunnerConfig {
                 concurrency: options.concurrency,
                 dev_mode: options.dev_mode,
+                ..RunnerConfig::default()
             },
         );
         let fetch = match &options.source {
@@ -122,7 +126,11 @@ impl RunnerNode {
                 None
             }
             None => {
-                let fetch = Arc::new(FetchSource::new(&options.trons, &options.cache_dir));
+                let config = crate::fetch::FetchConfig {
+                    token: options.token.clone(),
+                    ..crate::fetch::FetchConfig::default()
+                };
+                let fetch = Arc::new(FetchSource::new(&options.trons, &options.cache_dir, config));
                 runner.set_source(Arc::clone(&fetch) as _);
                 Some(fetch)
             }

@@ -101,7 +101,7 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
 /// Sends a capture change through the trons and prints the rules in force.
 async fn change(bus: &BusArg, change: CaptureChange, wait: u64) -> anyhow::Result<()> {
-    let bus = funcmesh::cluster::connect(&bus.bus).await?;
+    let (_, bus) = bus.connect().await?;
     let rules = control::send(bus, change, Duration::from_secs(wait.max(1))).await?;
     match rules.routes.as_slice() {
         [] => println!("capture off: no Func is captured"),
@@ -120,7 +120,7 @@ async fn from_queue(func: &str, args: QueueArgs) -> anyhow::Result<()> {
     let Some(out) = args.out else {
         anyhow::bail!("--from-queue needs --out FILE, the capture file to write");
     };
-    let bus = funcmesh::cluster::connect(&args.bus.bus).await?;
+    let (_, bus) = args.bus.connect().await?;
     let wait = Duration::from_secs(args.routes_wait.max(1));
     let target = queue_capture::resolve(std::sync::Arc::clone(&bus), func, wait).await?;
     let redaction = Redaction::with(&args.redact);

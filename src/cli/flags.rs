@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use funcmesh_core::auth::MeshToken;
 use funcmesh_core::capture::{CaptureRules, Redaction, RouteRule, WriterConfig};
 use funcmesh_gateway::{GatewayConfig, GatewayOptions};
 use funcmesh_runner::{PythonConfig, WorkerCommand};
@@ -24,6 +25,20 @@ use funcmesh_tron::{QueuePolicy, Scaling, TronOptions};
 
 /// The default bus: the local RabbitMQ's default virtual host.
 const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// What a runner started by the tron is told through its environment,
+/// where the other users of the machine cannot read it: the bus with its
+/// credentials, and the mesh token (or that there is none).
+fn runner_env(bus: &str, token: Option<&MeshToken>) -> Vec<(String, String)> {
+    let auth = match token {
+        Some(token) => (funcmesh_core::auth::TOKEN_VAR, token.secret().to_owned()),
+        None => ("FUNCMESH_NO_AUTH", "true".to_owned()),
+    };
+    vec![
+        ("FUNCMESH_BUS".to_owned(), bus.to_owned()),
+        (auth.0.to_owned(), auth.1),
+    ]
+}
 
 /// A whole number of at least 1.
 pub fn positive<T>(text: &str) -> Result<T, String>
@@ -48,6 +63,63 @@ pub struct BusArg {
     /// share one broker.
     #[arg(long, env = "FUNCMESH_BUS", default_value = DEFAULT_BUS)]
     pub bus: String,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+impl BusArg {
+    /// The mesh token this process runs with (required unless `--no-auth`),
+    /// and the bus, its control messages signed and checked under it.
+    pub async fn connect(&self) -> anyhow::Result<(Option<MeshToken>, Arc<dyn funcmesh_bus::Bus>)> {
+        let token = self.auth.required()?;
+        let bus = funcmesh::cluster::connect(&self.bus, token.as_ref()).await?;
+        Ok((token, bus))
+    }
+}
+
+/// The mesh token: the same secret on every process of a mesh. Its value
+/// is read from `FUNCMESH_TOKEN` or a file, never from the command line,
+/// which any user of the machine can read.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Security")]
+pub struct AuthArgs {
+    /// A file holding the mesh token (a mounted secret); without it the
+    /// token is read from FUNCMESH_TOKEN. `funcmesh token` makes one.
+    #[arg(long, env = "FUNCMESH_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Run without a mesh token: the tron's admin API is open to anyone who
+    /// reaches it, and control messages on the bus are not signed. Only
+    /// for a machine of one's own.
+    #[arg(long, env = "FUNCMESH_NO_AUTH")]
+    pub no_auth: bool,
+}
+
+impl AuthArgs {
+    /// The token, which a cluster process must have unless `--no-auth`.
+    pub fn required(&self) -> anyhow::Result<Option<MeshToken>> {
+        match (self.given()?, self.no_auth) {
+            (Some(_), true) => anyhow::bail!(
+                "both --no-auth and a mesh token are given (FUNCMESH_TOKEN or --token-file); drop one"
+            ),
+            (Some(token), false) => Ok(Some(token)),
+            (None, true) => {
+                tracing::warn!(
+                    "running without a mesh token (--no-auth): the admin API is open and control messages are not signed"
+                );
+                Ok(None)
+            }
+            (None, false) => anyhow::bail!(
+                "no mesh token: set FUNCMESH_TOKEN (or --token-file FILE) to the same secret on every \
+                 process of the mesh; `funcmesh token` prints a new one. `--no-auth` runs without one, \
+                 on a machine of your own only"
+            ),
+        }
+    }
+
+    /// The token if one is given.
+    pub fn given(&self) -> anyhow::Result<Option<MeshToken>> {
+        Ok(MeshToken::from_env_or(self.token_file.as_deref())?)
+    }
 }
 
 /// How a gateway serves HTTP.
@@ -67,6 +139,20 @@ pub struct GatewayFlags {
     /// announced routes name its Func queue.
     #[arg(long, env = "FUNCMESH_NO_DIRECT_ROUTING")]
     pub no_direct_routing: bool,
+    /// Serve `GET /__routes` (the routing table, with each Func's bundle
+    /// hash) to every client; off by default.
+    #[arg(long, env = "FUNCMESH_EXPOSE_ROUTES")]
+    pub expose_routes: bool,
+    /// How long a connection may stay silent before it sends a request's
+    /// headers (after it opens, or after its previous answer), in
+    /// milliseconds; then it is closed.
+    #[arg(long, env = "FUNCMESH_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = positive::<u64>)]
+    pub header_timeout_ms: u64,
+    /// Connections held at once; beyond, a new one is closed at once
+    /// (default: three quarters of the file descriptor limit, at most
+    /// 10,000).
+    #[arg(long, env = "FUNCMESH_MAX_CONNECTIONS", value_parser = positive::<usize>)]
+    pub max_connections: Option<usize>,
     #[command(flatten)]
     pub capture: CaptureWriterArgs,
 }
@@ -78,6 +164,9 @@ impl GatewayFlags {
             timeout: Duration::from_millis(self.timeout_ms),
             body_limit: self.body_limit,
             direct_routing: !self.no_direct_routing,
+            expose_routes: self.expose_routes,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            max_connections: self.max_connections,
             ..GatewayConfig::default()
         };
         GatewayOptions {
@@ -320,7 +409,12 @@ impl ScalingFlags {
     /// How the tron scales, through the orchestrator `--scaler` names (the
     /// local one starts runners on `bus` logging with `log`); `None` with
     /// `--scaler none`.
-    pub async fn scaling(&self, bus: &str, log: &str) -> anyhow::Result<Option<Scaling>> {
+    pub async fn scaling(
+        &self,
+        bus: &str,
+        log: &str,
+        token: Option<&MeshToken>,
+    ) -> anyhow::Result<Option<Scaling>> {
         let pools = Pools::load(self.pools.as_deref(), &self.pool).map_err(anyhow::Error::msg)?;
         let orchestrator: Arc<dyn Orchestrator> = match self.scaler {
             ScalerKind::None => {
@@ -337,7 +431,7 @@ impl ScalingFlags {
                 let command = RunnerCommand {
                     program,
                     args,
-                    env: vec![("FUNCMESH_BUS".to_owned(), bus.to_owned())],
+                    env: runner_env(bus, token),
                 };
                 let stop = Duration::from_millis(self.runner_stop_timeout_ms);
                 Arc::new(LocalProcesses::new(command, stop))

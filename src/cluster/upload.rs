@@ -1,6 +1,7 @@
 //! `funcmesh push`: a bundle's pack uploaded to a tron's store.
 
 use anyhow::Context as _;
+use funcmesh_core::auth::MeshToken;
 use funcmesh_core::bundle::Packed;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -9,9 +10,18 @@ use hyper_util::rt::TokioExecutor;
 /// Uploads `packed` to the tron at `tron` (its admin URL) as `name`; the
 /// tron's JSON answer. The tron checks the pack against its hash and makes
 /// the bundle live, or answers why not.
-pub async fn upload(tron: &str, name: &str, packed: &Packed) -> anyhow::Result<String> {
+pub async fn upload(
+    tron: &str,
+    name: &str,
+    packed: &Packed,
+    token: Option<&MeshToken>,
+) -> anyhow::Result<String> {
     let url = format!("{}/bundles/{name}", tron.trim_end_matches('/'));
-    let request = http::Request::put(&url)
+    let mut request = http::Request::put(&url);
+    if let Some(token) = token {
+        request = request.header(http::header::AUTHORIZATION, token.bearer());
+    }
+    let request = request
         .header(http::header::CONTENT_TYPE, "application/octet-stream")
         .header("x-bundle-hash", &packed.bundle.hash)
         .body(Full::new(packed.bytes.clone()))

@@ -51,6 +51,8 @@ pub struct Cluster {
     pub admin: SocketAddr,
     /// The tron's bundle directory.
     pub bundles: PathBuf,
+    /// The mesh token every process is given.
+    pub token: String,
     dir: tempfile::TempDir,
     procs: Mutex<BTreeMap<String, Child>>,
 }
@@ -89,6 +91,9 @@ impl Cluster {
             gateway: free_port(),
             admin: free_port(),
             bundles,
+            token: funcmesh_core::auth::MeshToken::generate()
+                .secret()
+                .to_owned(),
             dir,
             procs: Mutex::default(),
         }
@@ -259,15 +264,23 @@ impl Cluster {
         self.gateway
     }
 
+    /// A request to the admin API at `admin`, with the mesh token.
+    pub fn admin_call(&self, admin: SocketAddr, method: &str, path: &str) -> super::Call {
+        call_at(admin, method, path).header("authorization", &format!("Bearer {}", self.token))
+    }
+
     /// The tron's `GET /status`.
     pub async fn status(&self) -> serde_json::Value {
-        call_at(self.admin, "GET", "/status").send().await.json()
+        self.admin_call(self.admin, "GET", "/status")
+            .send()
+            .await
+            .json()
     }
 
     /// `GET /status` of the tron whose admin listener is `admin`, if it
     /// answers.
     pub async fn status_at(&self, admin: SocketAddr) -> Option<serde_json::Value> {
-        try_get(admin, "/status").await.ok()
+        try_get(self.admin_call(admin, "GET", "/status")).await.ok()
     }
 
     /// Requests the runners have executed, as their last heartbeats say.
@@ -290,7 +303,7 @@ impl Cluster {
     }
 
     async fn is_ready(&self, runners: usize) -> bool {
-        let Ok(status) = try_get(self.admin, "/status").await else {
+        let Ok(status) = try_get(self.admin_call(self.admin, "GET", "/status")).await else {
             return false;
         };
         let bundles: Vec<&str> = status["routes"]
@@ -313,7 +326,7 @@ impl Cluster {
             .unwrap_or(0);
         !bundles.is_empty()
             && ready_runners >= runners
-            && try_get(self.gateway, "/hello/greet?name=ready")
+            && try_get(call_at(self.gateway, "GET", "/hello/greet?name=ready"))
                 .await
                 .is_ok()
     }
@@ -365,6 +378,9 @@ impl Cluster {
         command
             .args(args)
             .env("FUNCMESH_BUS", &self.bus)
+            .env("FUNCMESH_TOKEN", &self.token)
+            // The suites read the routes a gateway follows.
+            .env("FUNCMESH_EXPOSE_ROUTES", "true")
             .env(
                 "FUNCMESH_LOG",
                 std::env::var("FUNCMESH_TEST_LOG").unwrap_or_else(|_| "info,notify=warn".into()),
@@ -402,9 +418,8 @@ fn require_broker(base: &str) {
     }
 }
 
-/// GET `path`, Ok with the JSON body on a 200.
-async fn try_get(addr: SocketAddr, path: &str) -> Result<serde_json::Value, ()> {
-    let request = call_at(addr, "GET", path);
+/// Sends `request`, Ok with the JSON body on a 200.
+async fn try_get(request: super::Call) -> Result<serde_json::Value, ()> {
     match tokio::time::timeout(Duration::from_secs(2), request.try_send()).await {
         Ok(Ok(resp)) if resp.status == 200 => {
             Ok(serde_json::from_slice(&resp.body).unwrap_or_default())

@@ -17,6 +17,7 @@ mod capture {
             .arg("capture")
             .args(args)
             .args(["--bus", bus, "--wait", "15"])
+            .env("FUNCMESH_TOKEN", &mesh().token)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -137,6 +138,7 @@ mod capture {
         let lonely = format!("{base}?namespace=nobody{}", std::process::id());
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_funcmesh"))
             .args(["capture", "on", "hello", "--bus", &lonely, "--wait", "2"])
+            .env("FUNCMESH_TOKEN", &mesh().token)
             .output()
             .unwrap();
         assert!(!output.status.success());

@@ -9,6 +9,11 @@
 //!   [`AdminState::on_upload`].
 //! - `GET /status`: what [`AdminState::status`] says.
 //! - `GET /health`: 200 while the process serves.
+//!
+//! Every route but `/health` requires the mesh token as a bearer token
+//! (`Authorization: Bearer TOKEN`, see [`funcmesh_core::auth`]) unless the
+//! tron was started without one on purpose (`--no-auth`); a request
+//! without it is answered 401 before its body is read.
 
 mod reply;
 mod serve;
@@ -21,6 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use funcmesh_core::auth::MeshToken;
 use funcmesh_core::bundle::is_bundle_hash;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -59,6 +65,9 @@ pub struct AdminState {
     pub on_upload: UploadHook,
     /// Fills `GET /status`.
     pub status: StatusFn,
+    /// The bearer token every route but `/health` requires; `None` leaves
+    /// them open (`--no-auth`).
+    pub token: Option<MeshToken>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -67,6 +76,7 @@ impl std::fmt::Debug for AdminState {
             .field("store", &self.store)
             .field("bundles_dir", &self.bundles_dir)
             .field("max_upload", &self.max_upload)
+            .field("authenticated", &self.token.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -84,10 +94,13 @@ impl Admin {
     async fn handle(&self, request: Request<Incoming>) -> Reply {
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let (&Method::GET, ["health"]) = (request.method(), &segments[..]) {
+            return reply::json(StatusCode::OK, &serde_json::json!({"status": "ok"}));
+        }
+        if let Some(refused) = self.refuse_unauthenticated(&request) {
+            return refused;
+        }
         match (request.method(), &segments[..]) {
-            (&Method::GET, ["health"]) => {
-                reply::json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
-            }
             (&Method::GET, ["status"]) => reply::json(StatusCode::OK, &(self.state.status)()),
             (&Method::GET, ["bundles"]) => reply::json(StatusCode::OK, &self.state.store.list()),
             (&Method::GET, ["bundles", hash]) => self.pack(hash),
@@ -104,6 +117,27 @@ impl Admin {
                 format!("no such admin resource: {path}"),
             ),
         }
+    }
+
+    /// A 401 for a request that does not carry the token, when one is
+    /// required.
+    fn refuse_unauthenticated(&self, request: &Request<Incoming>) -> Option<Reply> {
+        let token = self.state.token.as_ref()?;
+        let offered = request.headers().get(header::AUTHORIZATION);
+        if offered.is_some_and(|value| token.accepts(value.as_bytes())) {
+            return None;
+        }
+        let why = match offered {
+            Some(_) => "the bearer token is not this mesh's",
+            None => {
+                "this admin API requires the mesh token: send `Authorization: Bearer TOKEN` (funcmesh's commands send FUNCMESH_TOKEN)"
+            }
+        };
+        let mut reply = reply::error(StatusCode::UNAUTHORIZED, why);
+        reply
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, reply::BEARER_CHALLENGE);
+        Some(reply)
     }
 
     /// `GET /bundles/{hash}`.

@@ -82,6 +82,8 @@ pub struct TronOptions {
     /// How the runner pools are scaled; `None`: they are not (runners are
     /// started and stopped by hand or by another tool).
     pub scaling: Option<Scaling>,
+    /// The mesh token the admin API requires; `None` leaves it open.
+    pub token: Option<funcmesh_core::auth::MeshToken>,
 }
 
 impl std::fmt::Debug for TronOptions {
@@ -94,6 +96,7 @@ impl std::fmt::Debug for TronOptions {
             .field("grace", &self.grace)
             .field("watch", &self.watch)
             .field("prepare", &self.prepare.is_some())
+            .field("authenticated", &self.token.is_some())
             .field("capture", &self.capture)
             .field(
                 "scaling",
@@ -118,6 +121,7 @@ impl TronOptions {
             prepare: None,
             capture: CaptureRules::default(),
             scaling: None,
+            token: None,
         }
     }
 }
@@ -305,6 +309,7 @@ impl TronNode {
             store: Arc::clone(&self.store),
             bundles_dir: self.options.bundles.clone(),
             max_upload: self.options.max_upload,
+            token: self.options.token.clone(),
             on_upload: Arc::new(move |dir: PathBuf| {
                 let node = uploads.upgrade();
                 Box::pin(async move {

@@ -79,7 +79,11 @@ impl Downloader {
     }
 
     async fn get(&self, url: &str, hash: &str) -> Result<Bytes, Failure> {
-        let request = Request::get(url).body(Empty::new()).map_err(|error| {
+        let mut request = Request::get(url);
+        if let Some(token) = &self.config.token {
+            request = request.header(http::header::AUTHORIZATION, token.bearer());
+        }
+        let request = request.body(Empty::new()).map_err(|error| {
             Failure::Final(FetchError::Unavailable {
                 hash: hash.to_owned(),
                 attempts: 0,
@@ -99,7 +103,12 @@ impl Downloader {
             }));
         }
         if !status.is_success() {
-            let why = format!("answered {status}");
+            let why = match status {
+                StatusCode::UNAUTHORIZED => format!(
+                    "answered {status}: this runner's mesh token (FUNCMESH_TOKEN) is missing or not the tron's"
+                ),
+                _ => format!("answered {status}"),
+            };
             return Err(match status.is_server_error() {
                 true => Failure::Retry(why),
                 false => Failure::Final(FetchError::Unavailable {

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use funcmesh_core::bundle::Bundle;
 use parking_lot::Mutex;
 
-use crate::fetch::BundleFetcher;
+use crate::fetch::{BundleFetcher, FetchConfig};
 use crate::{BundleSource, SourceError};
 
 /// The fetcher of the configured trons, or of the store a tron announced.
 pub(super) struct FetchSource {
     cache_dir: PathBuf,
+    config: FetchConfig,
     fixed: bool,
     fetcher: Mutex<Option<(String, Arc<BundleFetcher>)>>,
     /// The names the routes give each hash: a pack carries no name, and
@@ -23,13 +24,15 @@ pub(super) struct FetchSource {
 
 impl FetchSource {
     /// Fetches from `trons`; with none, from the store announced later.
-    pub(super) fn new(trons: &[String], cache_dir: &Path) -> Self {
+    pub(super) fn new(trons: &[String], cache_dir: &Path, config: FetchConfig) -> Self {
         let fetcher = (!trons.is_empty()).then(|| {
-            let fetcher = BundleFetcher::new(trons.to_vec(), cache_dir.to_path_buf());
+            let fetcher = BundleFetcher::new(trons.to_vec(), cache_dir.to_path_buf())
+                .with_config(config.clone());
             (trons.join(","), Arc::new(fetcher))
         });
         Self {
             cache_dir: cache_dir.to_path_buf(),
+            config,
             fixed: !trons.is_empty(),
             fetcher: Mutex::new(fetcher),
             names: Mutex::default(),
@@ -52,7 +55,8 @@ impl FetchSource {
             return;
         }
         tracing::info!(store, "fetching bundles from the announced store");
-        let fresh = BundleFetcher::new(vec![store.to_owned()], self.cache_dir.clone());
+        let fresh = BundleFetcher::new(vec![store.to_owned()], self.cache_dir.clone())
+            .with_config(self.config.clone());
         *fetcher = Some((store.to_owned(), Arc::new(fresh)));
     }
 

@@ -12,6 +12,9 @@ use super::Reply;
 pub(super) const BUNDLE_HASH: HeaderName = HeaderName::from_static("x-bundle-hash");
 /// The content type of a pack.
 pub(super) const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+/// The `WWW-Authenticate` challenge of a 401.
+pub(super) const BEARER_CHALLENGE: HeaderValue =
+    HeaderValue::from_static("Bearer realm=\"funcmesh admin\"");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `value` as JSON with `status`.
@@ -51,6 +54,14 @@ impl Refusal {
         Self {
             status,
             message: message.into(),
+        }
+    }
+
+    /// The same refusal with its message passed through `edit`.
+    pub(super) fn edit(self, edit: impl FnOnce(&str) -> String) -> Self {
+        Self {
+            message: edit(&self.message),
+            ..self
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use funcmesh_core::auth::MeshToken;
 use funcmesh_core::bundle::{Packed, pack_any};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
@@ -23,6 +24,9 @@ use crate::store::BundleStore;
 const MODULE: &[u8] =
     b"\0asm\x01\0\0\0\x01\x07\x01`\x02\x7f\x7f\x01~\x03\x03\x02\0\0\x05\x03\x01\0\x01\
     \x07#\x03\x0efuncmesh_alloc\0\0\x05hello\0\x01\x06memory\x02\0\n\t\x02\x03\0\0\x0b\x03\0\0\x0b";
+
+/// The mesh token the test listeners require.
+const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 
 /// Writes a bundle serving `GET {base}/hello` into `dir` and packs it.
 fn write_bundle(dir: &Path, base: &str) -> Packed {
@@ -54,6 +58,8 @@ struct Admin {
     store: Arc<BundleStore>,
     bundles: tempfile::TempDir,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The `Authorization` header sent unless a test sends its own.
+    authorization: Option<String>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -67,8 +73,10 @@ impl Admin {
             max_upload: DEFAULT_MAX_UPLOAD,
             on_upload: storing_hook(Arc::clone(&store)),
             status: Arc::new(|| json!({"routes": 0})),
+            token: Some(MeshToken::new(TOKEN).unwrap()),
         };
         configure(&mut state);
+        let authorization = state.token.as_ref().map(MeshToken::bearer);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -81,6 +89,7 @@ impl Admin {
             store,
             bundles,
             client,
+            authorization,
             _stop: stop,
         }
     }
@@ -101,6 +110,12 @@ impl Admin {
             .uri(format!("{}{path}", self.base));
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        let own = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if let (Some(authorization), false) = (&self.authorization, own) {
+            request = request.header("authorization", authorization);
         }
         let response = self
             .client
@@ -139,6 +154,63 @@ async fn health_status_and_unknown_resources() {
         .send(Method::POST, "/bundles", &[], Bytes::new())
         .await;
     assert_eq!(post.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn everything_but_health_requires_the_token() {
+    let admin = Admin::start(|_| {}).await;
+    let source = tempfile::tempdir().unwrap();
+    let packed = write_bundle(&source.path().join("hello"), "/v1");
+    admin.store.insert(&packed);
+    let pack = format!("/bundles/{}", packed.bundle.hash);
+    let wrong = format!("Bearer {}", TOKEN.replace('0', "1"));
+    for authorization in ["", "Bearer ", &wrong, TOKEN, "Basic Z3Vlc3Q6Z3Vlc3Q="] {
+        let headers: &[(&str, &str)] = &[("authorization", authorization)];
+        for (method, path) in [
+            (Method::GET, "/status"),
+            (Method::GET, "/bundles"),
+            (Method::GET, pack.as_str()),
+            (Method::PUT, "/bundles/hello"),
+            (Method::GET, "/nope"),
+        ] {
+            let (status, response, body) = admin
+                .send(method.clone(), path, headers, packed.bytes.clone())
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {authorization:?}"
+            );
+            assert!(
+                response["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer")
+            );
+            let error = json_of(&body)["error"].as_str().unwrap().to_owned();
+            assert!(error.contains("token"), "{error}");
+        }
+    }
+    // Nothing was uploaded.
+    assert!(!admin.bundles_dir().join("hello").exists());
+    // Health stays open, for probes.
+    let (status, _, _) = admin
+        .send(
+            Method::GET,
+            "/health",
+            &[("authorization", "")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The token itself opens the rest.
+    assert_eq!(admin.get(&pack).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_token_the_routes_are_open() {
+    let admin = Admin::start(|state| state.token = None).await;
+    assert_eq!(admin.get("/status").await.0, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use super::adapter::{BoxFuture, Orchestrator, Replicas, ScaleError};
 
 /// How a runner is started; `--pool NAME` is added.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunnerCommand {
     /// The program (the `funcmesh` binary).
     pub program: PathBuf,
@@ -35,6 +35,18 @@ pub struct RunnerCommand {
     /// broker password in the environment is not on the command line that
     /// every local user can read).
     pub env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for RunnerCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The environment carries secrets: only its names are shown.
+        let names: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("RunnerCommand")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &names)
+            .finish()
+    }
 }
 
 /// A runner that ran at least this long before it exited is started again
