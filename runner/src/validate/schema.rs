@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::Patterns;
 
+mod format;
 mod scalar;
 
 use scalar::type_mismatch;

@@ -1,9 +1,9 @@
 //! The keywords of scalars: `type`, number bounds and formats, string
-//! lengths and patterns.
+//! lengths, patterns and formats.
 
 use serde_json::{Map, Value};
 
-use super::Checker;
+use super::{Checker, format};
 
 impl Checker<'_> {
     pub(super) fn check_number(&mut self, schema: &Map<String, Value>, value: &Value, path: &str) {
@@ -73,6 +73,11 @@ impl Checker<'_> {
             && self.patterns.get(pattern).is_some_and(|re| !re.is_match(s))
         {
             self.report(path, format!("must match the pattern {pattern}"));
+        }
+        if let Some(format) = schema.get("format").and_then(Value::as_str)
+            && let Some(expected) = format::mismatch(format, s)
+        {
+            self.report(path, format!("must be {expected}"));
         }
     }
 }
