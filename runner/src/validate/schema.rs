@@ -228,7 +228,8 @@ fn push_key(path: &mut String, key: &str) {
     }
 }
 
-fn child(path: &str, key: &str) -> String {
+/// `path` with `key` appended as a JSON pointer segment.
+pub fn child(path: &str, key: &str) -> String {
     let mut p = path.to_owned();
     push_key(&mut p, key);
     p

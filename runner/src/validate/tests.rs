@@ -1,3 +1,4 @@
+mod form;
 mod formats;
 mod request;
 mod schema;
