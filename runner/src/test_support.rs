@@ -36,6 +36,8 @@ pub fn body(required: bool, content_types: &[&str], schema: Option<Value>) -> Re
         required,
         content_types: content_types.iter().map(|s| (*s).to_owned()).collect(),
         schema,
+        urlencoded_schema: None,
+        multipart_schema: None,
     }
 }
 

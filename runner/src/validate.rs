@@ -4,11 +4,13 @@
 //! then). [`Validator::check`] coerces each declared parameter from its
 //! string form to the type its schema names and checks it, checks the body's
 //! media type (415 when it is not one the operation accepts), parses a JSON
-//! body (400 naming the line and column) and checks it against the schema.
-//! All problems are reported together, each with where it was found.
+//! body (400 naming the line and column) or decodes a form body (400 when
+//! it is malformed) and checks it against the schema. All problems are
+//! reported together, each with where it was found.
 
 mod body;
 mod coerce;
+mod form;
 mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -145,9 +147,10 @@ impl Validator {
         op.parameters
             .iter()
             .for_each(|p| patterns.collect(&p.schema));
-        if let Some(schema) = op.body.as_ref().and_then(|b| b.schema.as_ref()) {
-            patterns.collect(schema);
-        }
+        op.body
+            .iter()
+            .flat_map(|b| b.schemas())
+            .for_each(|s| patterns.collect(s));
         Validator {
             parameters: op.parameters.clone(),
             body: op.body.clone(),

@@ -121,4 +121,26 @@ pub struct RequestBody {
     pub content_types: Vec<String>,
     /// The JSON Schema of a JSON body, `$ref`s resolved.
     pub schema: Option<serde_json::Value>,
+    /// The schema of an `application/x-www-form-urlencoded` body: an object
+    /// whose properties are the form's fields (Swagger 2.0's `in: formData`
+    /// parameters, or OpenAPI 3's schema for that media type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urlencoded_schema: Option<serde_json::Value>,
+    /// The same for a `multipart/form-data` body; a file field is a string
+    /// of format `binary`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multipart_schema: Option<serde_json::Value>,
+}
+
+impl RequestBody {
+    /// Every schema of the body, whatever its media type.
+    pub fn schemas(&self) -> impl Iterator<Item = &serde_json::Value> {
+        [
+            &self.schema,
+            &self.urlencoded_schema,
+            &self.multipart_schema,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }

@@ -1,10 +1,11 @@
-//! The request body: presence, media type, JSON syntax, schema.
+//! The request body: presence, media type, JSON syntax or form encoding,
+//! schema.
 
 use funcmesh_core::bundle::RequestBody;
 use serde_json::Value;
 
 use super::schema::Checker;
-use super::{Patterns, Problem, Rejection};
+use super::{Patterns, Problem, Rejection, form};
 use crate::http;
 
 /// Checks the body against its declaration. A wrong media type ends the
@@ -40,8 +41,12 @@ pub fn check(
             });
         }
     }
-    // Only a JSON body can be checked against a schema; others pass as bytes.
+    // A JSON or form body can be checked against a schema; others pass as bytes.
     if !essence.as_deref().is_some_and(http::is_json) {
+        if let (Some(essence), Some(content_type)) = (essence.as_deref(), content_type) {
+            let found = form::check(decl, essence, content_type, body, patterns);
+            problems.extend(found.into_iter().map(|(path, p)| problem(&path, p)));
+        }
         return Ok(());
     }
     let value: Value = match serde_json::from_slice(body) {

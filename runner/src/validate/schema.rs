@@ -5,14 +5,19 @@
 //! goes on so that the client learns everything wrong at once. A value of
 //! the wrong type is not checked further, to spare cascades. A schema that
 //! still holds a `$ref` (one the loader could not resolve) accepts anything.
+//!
+//! Request rules: `nullable: true` (OpenAPI 3.0) and `x-nullable: true`
+//! (Swagger 2.0) let `null` through; a `readOnly` property is never
+//! required and never accepted.
 
 use serde_json::{Map, Value};
 
 use super::Patterns;
 
+mod format;
 mod scalar;
 
-use scalar::type_mismatch;
+use scalar::{nullable, type_mismatch};
 
 /// The most problems reported for one request.
 pub const MAX_PROBLEMS: usize = 32;
@@ -53,7 +58,9 @@ impl<'a> Checker<'a> {
             Value::Bool(false) => return self.report(path, "is not allowed"),
             _ => return,
         };
-        if schema.contains_key("$ref") {
+        // A nullable schema stands for "this, or null": a null passes whatever
+        // else it says, as `nullable: true` beside `allOf: [$ref]` intends.
+        if schema.contains_key("$ref") || (value.is_null() && nullable(schema)) {
             return;
         }
         if let Some(expected) = type_mismatch(schema, value) {
@@ -124,12 +131,7 @@ impl<'a> Checker<'a> {
         let properties = schema.get("properties").and_then(Value::as_object);
         if let Some(Value::Array(required)) = schema.get("required") {
             for name in required.iter().filter_map(Value::as_str) {
-                // A read-only property is set by the server, never sent by the client.
-                let read_only = properties
-                    .and_then(|p| p.get(name))
-                    .and_then(|p| p.get("readOnly"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
+                let read_only = properties.and_then(|p| p.get(name)).is_some_and(read_only);
                 if !map.contains_key(name) && !read_only {
                     self.report(&child(path, name), "is required");
                 }
@@ -151,6 +153,7 @@ impl<'a> Checker<'a> {
             let len = path.len();
             push_key(path, key);
             match (properties.and_then(|p| p.get(key)), additional) {
+                (Some(sub), _) if read_only(sub) => self.report(path, "is read-only"),
                 (Some(sub), _) => self.check(sub, value, path),
                 (None, Some(Value::Bool(false))) => self.report(path, "is not allowed"),
                 (None, Some(sub @ Value::Object(_))) => self.check(sub, value, path),
@@ -210,6 +213,11 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A read-only property is set by the server, never sent by the client.
+fn read_only(property: &Value) -> bool {
+    property.get("readOnly").and_then(Value::as_bool) == Some(true)
+}
+
 fn list(values: &[Value]) -> String {
     let shown: Vec<String> = values.iter().take(10).map(Value::to_string).collect();
     let more = if values.len() > 10 { ", ..." } else { "" };
@@ -227,7 +235,8 @@ fn push_key(path: &mut String, key: &str) {
     }
 }
 
-fn child(path: &str, key: &str) -> String {
+/// `path` with `key` appended as a JSON pointer segment.
+pub fn child(path: &str, key: &str) -> String {
     let mut p = path.to_owned();
     push_key(&mut p, key);
     p

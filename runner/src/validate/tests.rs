@@ -1,2 +1,5 @@
+mod form;
+mod formats;
+mod keywords;
 mod request;
 mod schema;

@@ -180,6 +180,8 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
                 required,
                 content_types: Vec::new(),
                 schema: None,
+                urlencoded_schema: None,
+                multipart_schema: None,
             });
         }
         Some(Value::Object(content)) => content,
@@ -202,11 +204,35 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
         Some(schema) => Some(refs.schema(schema).map_err(|e| format!("{context}: {e}"))?),
         None => None,
     };
+    let form = |media_type: &str| -> Result<Option<Value>, String> {
+        let schema = content
+            .iter()
+            .find(|(media, _)| essence(media) == media_type)
+            .and_then(|(_, media)| media.get("schema"));
+        let Some(schema) = schema else {
+            return Ok(None);
+        };
+        let schema = refs.schema(schema).map_err(|e| format!("{context}: {e}"))?;
+        Ok(describes_fields(&schema).then_some(schema))
+    };
     Ok(RequestBody {
         required,
         content_types,
         schema,
+        urlencoded_schema: form("application/x-www-form-urlencoded")?,
+        multipart_schema: form("multipart/form-data")?,
     })
+}
+
+/// Whether a form's schema is an object's (or names no type): a form is a
+/// set of named fields, so no other schema can describe one.
+fn describes_fields(schema: &Value) -> bool {
+    match schema.get("type") {
+        None => true,
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+        Some(_) => false,
+    }
 }
 
 /// `application/json` of `Application/JSON; charset=utf-8`.

@@ -109,6 +109,8 @@ fn operation(
                     required,
                     content_types: consumes.clone(),
                     schema: Some(schema),
+                    urlencoded_schema: None,
+                    multipart_schema: None,
                 });
             }
             Param::Form {
@@ -243,9 +245,13 @@ fn form_body(fields: Vec<(String, bool, Value)>, consumes: &[String]) -> Request
     for (name, _, field) in fields {
         schema["properties"][name] = field;
     }
+    // `consumes` decides which of the two form encodings a client may use;
+    // the fields are the same in both.
     RequestBody {
         required,
         content_types,
-        schema: Some(schema),
+        schema: None,
+        urlencoded_schema: Some(schema.clone()),
+        multipart_schema: Some(schema),
     }
 }

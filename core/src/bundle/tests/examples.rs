@@ -34,7 +34,7 @@ fn example_specs_parse_with_every_ref_resolved() {
                 .parameters
                 .iter()
                 .map(|p| &p.schema)
-                .chain(op.body.iter().filter_map(|b| b.schema.as_ref()));
+                .chain(op.body.iter().flat_map(|b| b.schemas()));
             for schema in schemas {
                 assert!(
                     !has_ref(schema),

@@ -144,7 +144,7 @@ fn request_body_lists_media_types_and_keeps_the_json_schema() {
 }
 
 #[test]
-fn application_json_wins_over_other_json_types_and_form_has_no_schema() {
+fn application_json_wins_over_other_json_types_and_forms_keep_their_own() {
     let text = r#"
 openapi: 3.1.0
 info: {title: t, version: "1"}
@@ -161,16 +161,37 @@ paths:
       operationId: b
       requestBody:
         content:
-          application/x-www-form-urlencoded: {schema: {type: object}}
+          application/x-www-form-urlencoded: {schema: {type: object, required: [n]}}
+          multipart/form-data; charset=utf-8: {schema: {$ref: '#/components/schemas/Upload'}}
+  /c:
+    post:
+      operationId: c
+      requestBody:
+        content:
+          application/x-www-form-urlencoded: {schema: {type: string}}
+components:
+  schemas:
+    Upload: {properties: {file: {type: string, format: binary}}}
 "#;
     let spec = spec("openapi.yml", text);
     let a = spec.operations[0].body.as_ref().unwrap();
     assert_eq!(a.schema, Some(json!({"type": "integer"})));
     assert!(!a.required);
     let b = spec.operations[1].body.as_ref().unwrap();
+    assert_eq!(b.content_types.len(), 2);
+    assert_eq!(b.schema, None, "a form body is not JSON");
     assert_eq!(
-        (b.content_types.as_slice(), &b.schema),
-        (&["application/x-www-form-urlencoded".to_owned()][..], &None)
+        b.urlencoded_schema,
+        Some(json!({"type": "object", "required": ["n"]}))
+    );
+    assert_eq!(
+        b.multipart_schema,
+        Some(json!({"properties": {"file": {"type": "string", "format": "binary"}}}))
+    );
+    let c = spec.operations[2].body.as_ref().unwrap();
+    assert_eq!(
+        c.urlencoded_schema, None,
+        "only an object's schema describes a form's fields"
     );
 }
 

@@ -1,9 +1,9 @@
 //! The keywords of scalars: `type`, number bounds and formats, string
-//! lengths and patterns.
+//! lengths, patterns and formats.
 
 use serde_json::{Map, Value};
 
-use super::Checker;
+use super::{Checker, format};
 
 impl Checker<'_> {
     pub(super) fn check_number(&mut self, schema: &Map<String, Value>, value: &Value, path: &str) {
@@ -74,15 +74,24 @@ impl Checker<'_> {
         {
             self.report(path, format!("must match the pattern {pattern}"));
         }
+        if let Some(format) = schema.get("format").and_then(Value::as_str)
+            && let Some(expected) = format::mismatch(format, s)
+        {
+            self.report(path, format!("must be {expected}"));
+        }
     }
+}
+
+/// Whether the schema admits `null` besides its type: OpenAPI 3.0's
+/// `nullable` or Swagger 2.0's `x-nullable`.
+pub(super) fn nullable(schema: &Map<String, Value>) -> bool {
+    let flag = |key: &str| schema.get(key).and_then(Value::as_bool).unwrap_or(false);
+    flag("nullable") || flag("x-nullable")
 }
 
 /// What the declared type wants, when `value` is not of it.
 pub(super) fn type_mismatch(schema: &Map<String, Value>, value: &Value) -> Option<String> {
-    let nullable = schema
-        .get("nullable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let nullable = nullable(schema);
     let types: Vec<&str> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),

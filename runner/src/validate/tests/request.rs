@@ -51,15 +51,20 @@ fn list_pets() -> Validator {
     Validator::new(&op)
 }
 
-struct Req {
+pub(super) struct Req {
     path: BTreeMap<String, String>,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Req {
-    fn new(path: &[(&str, &str)], query: &str, headers: &[(&str, &str)], body: &str) -> Req {
+    pub(super) fn new(
+        path: &[(&str, &str)],
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Req {
         let own = |kv: &[(&str, &str)]| {
             kv.iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -73,7 +78,7 @@ impl Req {
         }
     }
 
-    fn parts(&self) -> RequestParts<'_> {
+    pub(super) fn parts(&self) -> RequestParts<'_> {
         RequestParts {
             path_params: &self.path,
             query: &self.query,
@@ -83,7 +88,9 @@ impl Req {
     }
 }
 
-fn problems(v: &Validator, req: &Req) -> Vec<(String, Option<String>, Option<String>, String)> {
+pub(super) type Found = (String, Option<String>, Option<String>, String);
+
+pub(super) fn problems(v: &Validator, req: &Req) -> Vec<Found> {
     match v.check(&req.parts()) {
         Ok(()) => Vec::new(),
         Err(Rejection::Invalid(ps)) => ps
@@ -94,11 +101,7 @@ fn problems(v: &Validator, req: &Req) -> Vec<(String, Option<String>, Option<Str
     }
 }
 
-fn p(
-    location: &str,
-    name: &str,
-    problem: &str,
-) -> (String, Option<String>, Option<String>, String) {
+pub(super) fn p(location: &str, name: &str, problem: &str) -> Found {
     (
         location.to_owned(),
         Some(name.to_owned()),
@@ -197,7 +200,7 @@ fn create_pet(required: bool) -> Validator {
     Validator::new(&op)
 }
 
-fn b(path: &str, problem: &str) -> (String, Option<String>, Option<String>, String) {
+pub(super) fn b(path: &str, problem: &str) -> Found {
     (
         "body".to_owned(),
         None,
