@@ -31,6 +31,8 @@ mod security {
 
     #[test]
     fn the_admin_api_refuses_pushes_and_reads_without_the_token() {
+        // Started outside the test's runtime (it blocks on its own).
+        let _ = mesh();
         common::block_on(async {
             mesh().ready(2).await;
             let before = mesh().status().await;
@@ -71,11 +73,14 @@ mod security {
         let announcement = serde_json::json!({
             "v": control::VERSION,
             "tron": "intruder",
-            "store": "http://127.0.0.1:9",
+            "store": "http://forged-store.invalid:7070",
             "table": forged,
             "capture": {"routes": [{"route": "*", "rate": 1.0}]},
         });
         let body = Bytes::from(announcement.to_string());
+        // The bus connects in the background: send once it has.
+        let connected = || async { sender.broadcast("nobody", Bytes::new()).await.is_ok() };
+        funcmesh_testkit::eventually(Duration::from_secs(15), "the bus connects", connected).await;
         for _ in 0..3 {
             sender.broadcast(ROUTES_TOPIC, body.clone()).await.unwrap();
             let change = CaptureChange::On {
@@ -91,6 +96,8 @@ mod security {
 
     #[test]
     fn forged_control_messages_change_nothing() {
+        // Started outside the test's runtime (it blocks on its own).
+        let _ = mesh();
         common::block_on(async {
             mesh().ready(2).await;
             let before = mesh().status().await;
@@ -112,12 +119,14 @@ mod security {
             let logs = mesh().logs();
             assert!(logs.contains("control message ignored: it is not signed"), "{logs}");
             assert!(logs.contains("its signature does not verify"), "{logs}");
-            assert!(!logs.contains("127.0.0.1:9"), "a runner took the forged store");
+            assert!(!logs.contains("forged-store"), "a runner took the forged store");
         });
     }
 
     #[test]
     fn a_request_with_a_deadline_in_the_far_future_is_answered_and_holds_nothing() {
+        // Started outside the test's runtime (it blocks on its own).
+        let _ = mesh();
         common::block_on(async {
             mesh().ready(2).await;
             let table = common::call_at(mesh().gateway, "GET", "/__routes").send().await.json();
@@ -153,9 +162,11 @@ mod security {
                 bundle: None,
                 remote_addr: None,
             };
-            bus.publish(&queue, funcmesh_bus::Message::new(poison.encode()))
-                .await
-                .unwrap();
+            // The bus connects in the background: publish once it has.
+            let message = funcmesh_bus::Message::new(poison.encode());
+            let published = || async { bus.publish(&queue, message.clone()).await.is_ok() };
+            funcmesh_testkit::eventually(Duration::from_secs(15), "publishing the request", published)
+                .await;
             let delivery = tokio::time::timeout(Duration::from_secs(15), answers.next())
                 .await
                 .expect("the poisoned request was never answered")
