@@ -108,6 +108,9 @@ started() {
 # on BUS logging to $BENCH_TMP; returns once http://LISTEN$URL_PATH answers.
 start_cluster() {
   local bus=$1 listen=$2 admin=$3 bundles=$4 concurrency=$5
+  # The three processes share one mesh token.
+  FUNCMESH_TOKEN=${FUNCMESH_TOKEN:-$("$RELEASE/funcmesh" token)}
+  export FUNCMESH_TOKEN
   FUNCMESH_LOG=warn "$RELEASE/funcmesh" tron --bus "$bus" --bundles "$bundles" --admin "$admin" \
     >"$BENCH_TMP/tron.log" 2>&1 & pids+=($!)
   FUNCMESH_LOG=warn "$RELEASE/funcmesh" runner --bus "$bus" --tron "http://$admin" \

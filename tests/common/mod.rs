@@ -88,6 +88,8 @@ pub fn shared_mesh(direct: bool) -> &'static Arc<DevMesh> {
                 .try_init();
             let mut options = DevOptions::new(root().join("swagger-examples"));
             options.gateway.direct_routing = direct;
+            // The suites read the routes the gateway follows.
+            options.gateway.expose_routes = true;
             with_python(&mut options);
             let mesh = start(options).await;
             for fixture in ["tests/fixtures/faults", "tests/fixtures/py-faults"] {

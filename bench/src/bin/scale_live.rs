@@ -116,11 +116,20 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
+/// The mesh token every process of the benchmark's mesh shares.
+fn mesh_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<funcmesh_core::auth::MeshToken> = std::sync::OnceLock::new();
+    TOKEN
+        .get_or_init(funcmesh_core::auth::MeshToken::generate)
+        .secret()
+}
+
 fn spawn(funcmesh: &Path, bus: &str, args: &[&str], log: &Path) -> anyhow::Result<Process> {
     let file = std::fs::File::create(log)?;
     let child = Command::new(funcmesh)
         .args(args)
         .env("FUNCMESH_BUS", bus)
+        .env("FUNCMESH_TOKEN", mesh_token())
         .env("FUNCMESH_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
