@@ -14,8 +14,9 @@ pub fn declared_type(schema: &Value) -> Option<&str> {
 }
 
 /// Coerces the raw values of one parameter (several when the key repeats).
-/// An array comes from repeated keys, or from one comma-separated value; a
-/// scalar takes the first value.
+/// An array comes from repeated keys, or from one comma-separated value. A
+/// scalar given more than once is refused: which of its values a function
+/// reads would otherwise differ from the one that was checked.
 pub fn coerce(raw: &[&str], schema: &Value) -> Result<Value, String> {
     if declared_type(schema) == Some("array") {
         let parts: Vec<&str> = match raw {
@@ -31,7 +32,11 @@ pub fn coerce(raw: &[&str], schema: &Value) -> Result<Value, String> {
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
-    scalar(raw.first().copied().unwrap_or(""), schema)
+    match raw {
+        [] => scalar("", schema),
+        [one] => scalar(one, schema),
+        many => Err(format!("is given {} times; it takes one value", many.len())),
+    }
 }
 
 /// Coerces one string to the schema's scalar type.
@@ -141,7 +146,12 @@ mod tests {
             (
                 &["first", "second"],
                 json!({"type": "string"}),
-                Ok(json!("first")),
+                Err("is given 2 times; it takes one value"),
+            ),
+            (
+                &["1", "1", "1"],
+                json!({"type": "integer"}),
+                Err("is given 3 times; it takes one value"),
             ),
         ];
         for (raw, schema, want) in cases {

@@ -65,8 +65,16 @@ fn check_fields(schema: &Value, fields: &Fields<'_>, patterns: &Patterns) -> Vec
     let mut unreadable = Vec::new();
     let mut object = Map::new();
     for (name, raw) in by_name {
-        let field_schema = field_schema(schema, name).unwrap_or(&Value::Null);
-        match coerce::coerce(&raw, field_schema) {
+        let coerced = match field_schema(schema, name) {
+            Some(field_schema) => coerce::coerce(&raw, field_schema),
+            // A field the schema does not describe stays text; repeated, a
+            // list of texts, for `additionalProperties` to judge.
+            None if raw.len() > 1 => Ok(Value::Array(
+                raw.iter().map(|v| Value::String((*v).to_owned())).collect(),
+            )),
+            None => coerce::coerce(&raw, &Value::Null),
+        };
+        match coerced {
             Ok(value) => {
                 object.insert(name.to_owned(), value);
             }

@@ -94,6 +94,10 @@ fn urlencoded_fields_are_coerced_and_checked() {
                 form("name=Rex&born=2021-02-29"),
                 vec![b("/born", "must be an RFC 3339 full-date (2024-05-01)")],
             ),
+            (
+                form("name=Rex&age=3&age=-4"),
+                vec![b("/age", "is given 2 times; it takes one value")],
+            ),
         ],
     );
 }

@@ -182,6 +182,25 @@ fn parameters() {
             ),
             vec![p("cookie", "session", "must be at least 4 characters long")],
         ),
+        // A scalar given twice: the checked value and the one a function
+        // reads could differ (parameter pollution), so neither is taken.
+        (
+            Req::new(&[("petId", "7")], "sort=asc&limit=5&limit=500", &[], ""),
+            vec![p("query", "limit", "is given 2 times; it takes one value")],
+        ),
+        (
+            Req::new(
+                &[("petId", "7")],
+                "sort=asc",
+                &[("x-trace", "ab"), ("X-Trace", "cd")],
+                "",
+            ),
+            vec![p(
+                "header",
+                "X-Trace",
+                "is given 2 times; it takes one value",
+            )],
+        ),
     ];
     for (req, want) in cases {
         assert_eq!(problems(&v, &req), want, "query {:?}", req.query);
