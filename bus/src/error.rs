@@ -21,6 +21,10 @@ pub enum Error {
     /// The broker cannot be reached right now; retry later.
     #[error("broker unavailable: {0}")]
     Unavailable(String),
+    /// The broker refused this message for good (larger than it takes, or a
+    /// property it does not accept): sending it again would be refused again.
+    #[error("the broker refused the message: {0}")]
+    Refused(String),
     /// The bus is shutting down.
     #[error("the bus is closed")]
     Closed,

@@ -14,6 +14,8 @@ mod contract;
 mod broker;
 #[path = "amqp/connection.rs"]
 mod connection;
+#[path = "amqp/refused.rs"]
+mod refused;
 #[path = "amqp/tap.rs"]
 mod tap;
 

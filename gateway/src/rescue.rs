@@ -128,6 +128,10 @@ fn from_bus(error: &BusError) -> Rescued {
             StatusCode::SERVICE_UNAVAILABLE,
             "no service behind this route yet",
         ),
+        // Sending it again would be refused again: the client hears at once.
+        BusError::Refused(_) => {
+            Rescued::new(StatusCode::BAD_GATEWAY, format!("bad gateway: {error}"))
+        }
         BusError::UnsupportedScheme(_) | BusError::InvalidUrl(_) => {
             Rescued::new(StatusCode::BAD_GATEWAY, format!("bad gateway: {error}"))
         }

@@ -291,6 +291,22 @@ impl Inner {
                 self.stats.publish_failed();
                 settle(delivery.nack(true).await);
             }
+            Err(error @ funcmesh_bus::Error::Refused(_)) => {
+                // Refused for what it is: its client hears so now, not at
+                // its deadline, and the slot is free at once.
+                tracing::warn!(reply_to = %reply_to, %error, "the broker refused the answer; answering 502");
+                self.stats.publish_failed();
+                let refused = funcmesh_core::ResponseEnvelope::error(
+                    &envelope.id,
+                    502,
+                    format!("the answer could not be sent back: {error}"),
+                );
+                let message = Message::new(refused.encode()).expires_at_ms(envelope.deadline_ms);
+                if let Err(error) = self.bus.publish(reply_to, message).await {
+                    tracing::warn!(reply_to = %reply_to, %error, "the 502 in its place was not taken either; dropped");
+                }
+                settle(delivery.ack().await);
+            }
             Err(error) => {
                 // Its gateway stopped waiting at the deadline (and answered
                 // 504): running the request again would answer nobody.
@@ -347,7 +363,8 @@ impl Inner {
     /// taken (the gateway's queue missing, as while a gateway declares it
     /// again after a broker restart; full; or the broker unreachable)
     /// until the request's deadline, when its gateway stops waiting. The
-    /// request is not run again for that: its answer is already here.
+    /// request is not run again for that: its answer is already here. An
+    /// answer the broker refuses for what it is is not tried again.
     async fn reply(
         &self,
         reply_to: &str,
@@ -358,7 +375,9 @@ impl Inner {
         loop {
             let error = match self.bus.publish(reply_to, message.clone()).await {
                 Ok(()) => return Ok(()),
-                Err(error @ funcmesh_bus::Error::Closed) => return Err(error),
+                Err(error @ (funcmesh_bus::Error::Closed | funcmesh_bus::Error::Refused(_))) => {
+                    return Err(error);
+                }
                 Err(error) => error,
             };
             let left = deadline_ms.saturating_sub(now_ms());

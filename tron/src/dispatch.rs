@@ -132,6 +132,11 @@ impl Dispatcher {
                     let busy = ResponseEnvelope::error(&envelope.id, 503, format!("{} is overloaded; retry later", route.name));
                     self.answer(delivery, &envelope, busy).await;
                 }
+                Err(error @ BusError::Refused(_)) => {
+                    tracing::warn!(%error, queue = %route.queue, "the broker refused the request; answering 502");
+                    let refused = ResponseEnvelope::error(&envelope.id, 502, error.to_string());
+                    self.answer(delivery, &envelope, refused).await;
+                }
                 Err(error) => {
                     tracing::warn!(%error, queue = %route.queue, "forward failed; the request goes back on the firehose");
                     settle(delivery.nack(true).await);
@@ -158,6 +163,10 @@ impl Dispatcher {
             Ok(()) => settle(delivery.ack().await),
             Err(BusError::UnknownQueue(_)) => {
                 tracing::debug!(%reply_to, "reply queue gone; nobody to answer");
+                settle(delivery.ack().await);
+            }
+            Err(error @ BusError::Refused(_)) => {
+                tracing::warn!(%error, %reply_to, "the broker refused the answer; dropped");
                 settle(delivery.ack().await);
             }
             Err(error) => {

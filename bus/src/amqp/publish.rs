@@ -3,7 +3,8 @@
 //! Every publish is `mandatory` and waits for its confirm, so the caller
 //! learns the outcome: an ack is stored, a nack is the queue's length limit
 //! (`x-overflow=reject-publish`), and a returned message went to a queue that
-//! does not exist. Messages go through the work exchange, to which every
+//! does not exist; a message the broker closes the channel for (406) is
+//! refused for good. Messages go through the work exchange, to which every
 //! queue is bound under its own name (see `declare`); a queue that refuses a
 //! message for its limit makes the broker nack it even when a tap's queue
 //! took a copy.
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use tokio::sync::Mutex;
@@ -162,10 +164,10 @@ async fn send(
                 properties,
             )
             .await
-            .map_err(|error| link.fail("publishing", &error))?;
+            .map_err(|error| failed(link, "publishing", &error))?;
         confirm
             .await
-            .map_err(|error| link.fail("waiting for the publish confirm", &error))
+            .map_err(|error| failed(link, "waiting for the publish confirm", &error))
     };
     tokio::time::timeout(PUBLISH_TIMEOUT, publish)
         .await
@@ -174,4 +176,20 @@ async fn send(
                 "no publish confirm within {PUBLISH_TIMEOUT:?}"
             )))
         })
+}
+
+/// A failed publish: [`Error::Refused`] when the broker closed the channel
+/// for the message itself (406 PRECONDITION_FAILED: larger than its
+/// `max_message_size`, an expiration it does not accept), which sending it
+/// again cannot mend; otherwise the link failing.
+fn failed(link: &Link, doing: &str, error: &lapin::Error) -> Error {
+    if let lapin::ErrorKind::ProtocolError(amqp) = error.kind()
+        && matches!(
+            amqp.kind(),
+            AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
+        )
+    {
+        return Error::Refused(format!("{doing}: {amqp}"));
+    }
+    link.fail(doing, error)
 }

@@ -445,6 +445,11 @@ impl Link {
                 error.rdkafka_error_code(),
                 Some(RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition)
             );
+            if let Some(code) = error.rdkafka_error_code()
+                && refuses_for_good(code)
+            {
+                return Err(Error::Refused(format!("publishing to {topic}: {error}")));
+            }
             tries += 1;
             if !missing || tries > 10 {
                 if !taken {
@@ -723,4 +728,16 @@ fn lag(probe: &BaseConsumer<QuietContext>, topic: &str) -> Result<u64, LagError>
         lag += u64::try_from(high - from).unwrap_or(0);
     }
     Ok(lag)
+}
+
+/// Whether the broker (or the client, before sending) refuses a record for
+/// what it is, so that sending it again would be refused again.
+fn refuses_for_good(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::InvalidRecord
+            | RDKafkaErrorCode::InvalidTimestamp
+    )
 }

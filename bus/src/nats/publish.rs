@@ -10,6 +10,7 @@
 //!   one that refuses the message because it is going away, means no such
 //!   reply queue.
 //!
+//! A message larger than the server's `max_payload` is [`Error::Refused`].
 //! A queue that is neither is [`Error::UnknownQueue`]. Which kind a queue is
 //! needs no naming rule: a queue declared here says it itself, and the kind
 //! another process's queue turned out to be is remembered, so that a reply
@@ -107,6 +108,9 @@ async fn to_stream(
     };
     match error.kind() {
         PublishErrorKind::StreamNotFound => Ok(Sent::NoSuchQueue),
+        PublishErrorKind::MaxPayloadExceeded => {
+            Err(Error::Refused(format!("publishing to {queue}: {error}")))
+        }
         _ if is_full(&error) => Err(Error::QueueFull {
             queue: queue.to_owned(),
             limit: limit(link, queue).await,
@@ -129,8 +133,11 @@ async fn to_reply(
     link.client
         .publish_with_reply_and_headers(subject, reply, confirm::ask_batched(headers), body)
         .await
-        .map_err(|error| {
-            link.unavailable(format_args!("sending to reply queue {queue}: {error}"))
+        .map_err(|error| match error.kind() {
+            async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
+                Error::Refused(format!("sending to reply queue {queue}: {error}"))
+            }
+            _ => link.unavailable(format_args!("sending to reply queue {queue}: {error}")),
         })?;
     match tokio::time::timeout(PUBLISH_TIMEOUT, pending.answer()).await {
         Ok(Some(Answer::Taken)) => Ok(Sent::Yes),

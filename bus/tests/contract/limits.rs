@@ -127,3 +127,38 @@ pub async fn a_queue_of_length_zero_takes_nothing<B: Backend>() {
     run.depth_becomes("none", QueueDepth::default()).await;
     run.finish().await;
 }
+
+/// A message larger than the broker takes is refused for what it is
+/// (sending it again cannot help), on a work queue and on a reply queue,
+/// and nothing else suffers: the next message goes through.
+pub async fn a_message_over_the_bus_limit_is_refused_for_good<B: Backend>() {
+    let Some(run) = Run::<B>::start().await else {
+        return;
+    };
+    let bus = &run.bus;
+    // Declaring waits for the connection, which tells NATS's limit.
+    bus.declare(&QueueSpec::work("q")).await.unwrap();
+    let Some(limit) = bus.max_message_bytes() else {
+        // No limit the bus knows of (RabbitMQ's is 128 MiB; its refusals
+        // have a test of their own).
+        assert!(matches!(B::SYSTEM, "inproc" | "rabbitmq"), "{}", B::SYSTEM);
+        return run.finish().await;
+    };
+    bus.declare(&QueueSpec::reply("r")).await.unwrap();
+    let mut replies = bus.consume("r", ConsumeOptions::default()).await.unwrap();
+    let huge = vec![b'x'; limit + 1];
+    for queue in ["q", "r"] {
+        let err = bus
+            .publish(queue, Message::new(huge.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Refused(_)), "{queue}: {err}");
+        bus.publish(queue, Message::new("small")).await.unwrap();
+    }
+    assert_eq!(run.next(&mut replies).await.body, "small");
+    let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
+    let d = run.next(&mut c).await;
+    assert_eq!(d.body, "small");
+    d.ack().await.unwrap();
+    run.finish().await;
+}

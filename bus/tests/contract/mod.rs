@@ -65,7 +65,8 @@ macro_rules! contract_suite {
             limits:
                 an_expired_message_is_never_delivered_nor_dead_lettered,
                 a_full_queue_answers_queue_full,
-                a_queue_of_length_zero_takes_nothing;
+                a_queue_of_length_zero_takes_nothing,
+                a_message_over_the_bus_limit_is_refused_for_good;
             replies:
                 a_reply_queue_carries_replies_until_they_expire,
                 a_reply_queue_is_empty_once_its_replies_are_taken,

@@ -28,6 +28,15 @@ async fn runner(dev_mode: bool) -> (Runner, Arc<InProcBus>) {
 
 async fn runner_with(runner_config: RunnerConfig) -> (Runner, Arc<InProcBus>) {
     let bus = Arc::new(InProcBus::new());
+    runner_on(bus.clone(), bus, runner_config).await
+}
+
+/// A runner that publishes through `through`, a bus over `bus`.
+async fn runner_on(
+    through: Arc<dyn Bus>,
+    bus: Arc<InProcBus>,
+    runner_config: RunnerConfig,
+) -> (Runner, Arc<InProcBus>) {
     let config = ExecutorConfig {
         concurrency: 4,
         max_memory_mb: 16,
@@ -35,7 +44,7 @@ async fn runner_with(runner_config: RunnerConfig) -> (Runner, Arc<InProcBus>) {
         ..ExecutorConfig::default()
     };
     let executor = Arc::new(Executor::new(config).unwrap());
-    let runner = Runner::new(bus.clone(), executor, runner_config);
+    let runner = Runner::new(through, executor, runner_config);
     let mut ops: Vec<_> = OPS
         .iter()
         .map(|id| op(id, "GET", &format!("/{id}")))
@@ -557,4 +566,96 @@ async fn a_poison_deadline_holds_nothing() {
     acked(&bus).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+/// The in-process bus, except that the broker refuses, for good, every
+/// message larger than `limit` bytes.
+struct Refusing {
+    bus: Arc<InProcBus>,
+    limit: usize,
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Bus for Refusing {
+    fn system(&self) -> &'static str {
+        self.bus.system()
+    }
+    async fn declare(&self, spec: &QueueSpec) -> funcmesh_bus::Result<()> {
+        self.bus.declare(spec).await
+    }
+    async fn publish(&self, queue: &str, message: Message) -> funcmesh_bus::Result<()> {
+        if message.body.len() > self.limit {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(funcmesh_bus::Error::Refused(format!(
+                "message size {} is larger than {}",
+                message.body.len(),
+                self.limit
+            )));
+        }
+        self.bus.publish(queue, message).await
+    }
+    async fn consume(
+        &self,
+        queue: &str,
+        options: ConsumeOptions,
+    ) -> funcmesh_bus::Result<funcmesh_bus::Consumer> {
+        self.bus.consume(queue, options).await
+    }
+    async fn depth(&self, queue: &str) -> funcmesh_bus::Result<QueueDepth> {
+        self.bus.depth(queue).await
+    }
+    async fn broadcast(&self, topic: &str, body: bytes::Bytes) -> funcmesh_bus::Result<()> {
+        self.bus.broadcast(topic, body).await
+    }
+    async fn listen(&self, topic: &str) -> funcmesh_bus::Result<funcmesh_bus::Consumer> {
+        self.bus.listen(topic).await
+    }
+    async fn tap(&self, queue: &str) -> funcmesh_bus::Result<funcmesh_bus::Consumer> {
+        self.bus.tap(queue).await
+    }
+}
+
+/// A broker that refuses an answer for good (RabbitMQ's 406 for a message
+/// over its `max_message_size`, say) is not asked again until the
+/// deadline: the client hears 502 at once and the slot is free.
+#[tokio::test]
+async fn an_answer_the_broker_refuses_is_a_502_at_once() {
+    let bus = Arc::new(InProcBus::new());
+    let refusing = Arc::new(Refusing {
+        bus: bus.clone(),
+        limit: 4096,
+        refused: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let (runner, bus) = runner_on(refusing.clone(), bus, RunnerConfig::default()).await;
+    let (stop, task) = serve(&runner);
+    let mut big = envelope("POST", "/faults/echo/rex", Some("reply"));
+    big.headers = vec![("content-type".into(), "application/json".into())];
+    let body = json!({"name": "Rex", "pad": "x".repeat(10_000)}).to_string();
+    big.body = Body::from_bytes(bytes::Bytes::from(body), Some("application/json"));
+    big.deadline_ms = now_ms() + 60_000;
+    let started = std::time::Instant::now();
+    publish(&bus, &big).await;
+    let resp = next_reply(&bus).await;
+    assert_eq!(resp.status, 502);
+    let error = json_body(&resp)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("could not be sent back"), "{error}");
+    assert!(error.contains("larger than 4096"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2), "answered late");
+    acked(&bus).await;
+    assert_eq!(
+        refused_count(&refusing),
+        1,
+        "the refused answer was sent again"
+    );
+    // The slot is free: the next request is served.
+    publish(&bus, &envelope("GET", "/faults/ok", Some("reply"))).await;
+    assert_eq!(next_reply(&bus).await.status, 200);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+fn refused_count(bus: &Refusing) -> usize {
+    bus.refused.load(std::sync::atomic::Ordering::SeqCst)
 }
