@@ -273,7 +273,15 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         // plus 5 s. Requests refused (503) or lost (504) meanwhile are
         // tried again; the load below checks that none waited past its
         // deadline.
-        let bound = Duration::from_secs(15);
+        //
+        // Not yet on Kafka (docs/errors-and-guarantees.md, "What survives
+        // what"): after tansu in memory comes back without its topics, the
+        // mesh has stalled for 15 to 30 s in about one run in four before
+        // serving again; there the bounds are a minute, so that the test
+        // still shows it recovers and that no request waits past its
+        // deadline.
+        let kafka = BROKER.url == common::cluster::KAFKA;
+        let bound = Duration::from_secs(if kafka { 60 } else { 15 });
         let answered = || async {
             let resp = call_at(gateway, "GET", "/hello/greet?name=back")
                 .send()
@@ -296,12 +304,14 @@ fn the_mesh_recovers_from_a_broker_restart_under_load() {
         // The load is answered again too.
         let again = served_now() + 100;
         let reloaded = || async { served_now() >= again };
-        eventually(
-            Duration::from_secs(30),
-            "the load is answered again",
+        let reload = Duration::from_secs(if kafka { 60 } else { 30 });
+        let reloaded = try_eventually(reload, reloaded).await;
+        assert!(
             reloaded,
-        )
-        .await;
+            "the load is not answered again ({} answered in all)\n{}",
+            served_now(),
+            cluster.logs()
+        );
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
         let mut odd = Vec::new();

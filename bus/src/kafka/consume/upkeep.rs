@@ -106,6 +106,15 @@ impl Shared {
         for element in start.elements() {
             stop.add_partition(&self.topic, element.partition());
         }
+        tracing::debug!(
+            queue = %self.queue,
+            positions = ?start
+                .elements()
+                .iter()
+                .map(|e| (e.partition(), e.offset()))
+                .collect::<Vec<_>>(),
+            "reading partitions again after an outage"
+        );
         let assigned = self
             .consumer
             .incremental_unassign(&stop)
