@@ -58,6 +58,8 @@ pub struct TronArgs {
     tron: TronFlags,
     #[command(flatten)]
     scaling: flags::ScalingFlags,
+    #[command(flatten)]
+    python: flags::PythonConfineFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,10 +240,7 @@ pub async fn tron(
     let mut options = args.tron.options(args.bundles);
     options.public_url = args.public_url;
     options.token = token;
-    let python = funcmesh_runner::PythonConfig {
-        worker: flags::worker_command(),
-        ..funcmesh_runner::PythonConfig::default()
-    };
+    let python = args.python.config();
     options.prepare = Some(Arc::new(PythonImportCheck(python)));
     options.scaling = args
         .scaling

@@ -8,12 +8,20 @@
 //! SIGALRM armed for the call's budget raises `DeadlineExceeded` inside the
 //! function. It exits when the runner closes its stdin. What the functions
 //! print goes to stderr, which the runner logs; stdout carries frames only.
+//!
+//! The runner starts it confined (`funcmesh_runner::python`'s `confine`:
+//! another user, hard limits, a death signal). Before it reads anything it
+//! makes itself non-dumpable, so that processes of the same user (other
+//! workers, what a function forks) can neither read its memory nor its
+//! `/proc/PID/environ`, and arranges for every process it forks to be
+//! killed when its parent dies.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use funcmesh_runner::python::protocol::{self, FromWorker, ToWorker};
 use pyo3::prelude::*;
@@ -58,6 +66,10 @@ struct Loaded {
 
 /// Runs the worker until its stdin closes.
 pub fn main() -> ExitCode {
+    if let Err(error) = confine_self() {
+        eprintln!("python worker: cannot confine itself: {error}");
+        return ExitCode::from(70);
+    }
     // Frames go out on the original stdout; fd 1 becomes stderr, so that
     // `print` in a function cannot corrupt them.
     // SAFETY: dup/dup2 on the process's own standard descriptors, before
@@ -83,6 +95,42 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The pid of the process about to fork, for its child to check.
+static FORKING: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn before_fork() {
+    // SAFETY: getpid cannot fail.
+    FORKING.store(unsafe { libc::getpid() }, Ordering::Relaxed);
+}
+
+/// In every child forked by this process or its descendants (os.fork,
+/// multiprocessing): die with the parent. The signal follows the thread
+/// that forked, as it does for the worker itself.
+extern "C" fn in_child() {
+    // SAFETY: prctl, getppid and _exit are async-signal-safe.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != FORKING.load(Ordering::Relaxed) {
+            libc::_exit(0);
+        }
+    }
+}
+
+/// Non-dumpable, and every child forked dies with its parent.
+fn confine_self() -> std::io::Result<()> {
+    // SAFETY: plain system calls on this process; the handlers registered
+    // make only async-signal-safe calls.
+    unsafe {
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        match libc::pthread_atfork(Some(before_fork), None, Some(in_child)) {
+            0 => Ok(()),
+            errno => Err(std::io::Error::from_raw_os_error(errno)),
+        }
+    }
+}
+
 fn serve(input: &mut impl std::io::Read, output: &mut impl Write) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
     let Some((init, _)) = protocol::read::<ToWorker>(input).map_err(io)? else {
@@ -92,12 +140,13 @@ fn serve(input: &mut impl std::io::Read, output: &mut impl Write) -> Result<(), 
         bundle,
         dir,
         operations,
+        env,
     } = init
     else {
         return Err("the first frame must be `init`".to_owned());
     };
     Python::initialize();
-    let loaded = Python::attach(|py| load(py, &dir, &operations));
+    let loaded = Python::attach(|py| load(py, &dir, &operations, env));
     let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(message) => {
@@ -132,7 +181,12 @@ fn tracing_free_note(bundle: &str) {
 }
 
 /// Prepares the interpreter and imports the bundle.
-fn load(py: Python<'_>, dir: &str, operations: &[String]) -> Result<(Loaded, FromWorker), String> {
+fn load(
+    py: Python<'_>,
+    dir: &str,
+    operations: &[String],
+    env: std::collections::BTreeMap<String, String>,
+) -> Result<(Loaded, FromWorker), String> {
     let python_error = |e: PyErr| describe_plain(py, &e);
     let code = CString::new(BOOTSTRAP).map_err(|e| e.to_string())?;
     let bootstrap = PyModule::from_code(
@@ -144,7 +198,7 @@ fn load(py: Python<'_>, dir: &str, operations: &[String]) -> Result<(Loaded, Fro
     .map_err(python_error)?;
     bootstrap
         .getattr("setup")
-        .and_then(|setup| setup.call1((dir, SDK.to_vec())))
+        .and_then(|setup| setup.call1((dir, SDK.to_vec(), env)))
         .map_err(python_error)?;
     let (functions, problem, import_ms): (Option<Bound<'_, PyDict>>, Option<String>, u64) =
         bootstrap

@@ -6,6 +6,7 @@
 //!   installed (imports are paid once, there), one call at a time each,
 //!   killed and replaced when a call will not stop at its deadline.
 //! - `protocol`: the frames between the runner and a worker.
+//! - `confine`: the user, limits and death signal a worker starts with.
 //!
 //! The interpreter's lock allows one Python call at a time per process, so
 //! a version runs on several worker processes (`workers`, at most the
@@ -14,6 +15,7 @@
 //! own copy of the bundle: a reload starts fresh interpreters, so nothing of
 //! the old modules survives, and the old version drains on its own workers.
 
+mod confine;
 mod pool;
 pub mod protocol;
 
@@ -76,6 +78,19 @@ pub struct PythonConfig {
     /// are gone are removed then).
     #[serde(default)]
     pub copies_dir: Option<PathBuf>,
+    /// The user workers run as when the runner is root: a name, `UID` or
+    /// `UID:GID`; a user with uid 0 (`root`) keeps them root. A runner that
+    /// is not root runs them as itself.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The hard limit on the files one worker holds open (`RLIMIT_NOFILE`).
+    #[serde(default = "default_max_open_files")]
+    pub max_open_files: u64,
+    /// The hard limit on processes (`RLIMIT_NPROC`): a worker cannot fork
+    /// once the user it runs as has this many processes and threads, all
+    /// workers of that user counted together.
+    #[serde(default = "default_max_processes")]
+    pub max_processes: u64,
 }
 
 /// One per core.
@@ -91,6 +106,19 @@ const fn default_import_timeout_ms() -> u64 {
     60_000
 }
 
+/// The user that owns nothing.
+pub fn default_user() -> String {
+    "nobody".to_owned()
+}
+
+const fn default_max_open_files() -> u64 {
+    1_024
+}
+
+const fn default_max_processes() -> u64 {
+    512
+}
+
 impl Default for PythonConfig {
     fn default() -> Self {
         Self {
@@ -99,6 +127,9 @@ impl Default for PythonConfig {
             kill_grace_ms: default_kill_grace_ms(),
             import_timeout_ms: default_import_timeout_ms(),
             copies_dir: None,
+            user: default_user(),
+            max_open_files: default_max_open_files(),
+            max_processes: default_max_processes(),
         }
     }
 }
@@ -106,6 +137,8 @@ impl Default for PythonConfig {
 /// The installed Python bundles.
 pub struct Python {
     config: PythonConfig,
+    /// Who the workers run as, or why that user cannot be used.
+    identity: Result<Option<confine::Identity>, String>,
     copies: PathBuf,
     pools: RwLock<HashMap<String, Arc<Pool>>>,
     copied: AtomicU64,
@@ -119,7 +152,12 @@ impl Python {
             remove_stale_copies(&temp);
             temp.join(format!("{COPIES_PREFIX}{}", std::process::id()))
         });
+        let identity = confine::identity(&config);
+        if matches!(identity, Ok(None)) && config.worker.is_some() {
+            confine::hide_runner();
+        }
         Python {
+            identity,
             config,
             copies,
             pools: RwLock::default(),
@@ -150,18 +188,25 @@ impl Python {
                     .into(),
             });
         }
+        let identity = self.identity.clone().map_err(failed)?;
         let n = self.copied.fetch_add(1, Ordering::Relaxed);
         let copy = self
             .copies
             .join(format!("{}-{}-{n}", bundle.name, bundle.short_hash()));
-        let (from, to) = (bundle.dir.clone(), copy.clone());
-        tokio::task::spawn_blocking(move || funcmesh_core::bundle::copy_sources(&from, &to))
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .map_err(|e| failed(format!("copying the bundle to {}: {e}", copy.display())))?;
+        let (root, from, to) = (self.copies.clone(), bundle.dir.clone(), copy.clone());
+        tokio::task::spawn_blocking(move || {
+            funcmesh_core::bundle::copy_sources(&from, &to)?;
+            match identity {
+                Some(identity) => confine::share_copy(&root, &to, identity),
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(format!("copying the bundle to {}: {e}", copy.display())))?;
         let started = Instant::now();
         let copy_text = copy.display().to_string();
-        let pool = Pool::start(Arc::clone(&bundle), copy, self.config.clone())
+        let pool = Pool::start(Arc::clone(&bundle), copy, self.config.clone(), identity)
             .await
             .map_err(|message| InstallError::Import {
                 hash: bundle.hash.clone(),

@@ -535,20 +535,54 @@ pub struct PythonFlags {
     /// interrupt, before its worker is killed and replaced, in milliseconds.
     #[arg(long, env = "FUNCMESH_PYTHON_KILL_GRACE_MS", default_value_t = PythonConfig::default().kill_grace_ms)]
     pub python_kill_grace_ms: u64,
+    #[command(flatten)]
+    pub confine: PythonConfineFlags,
 }
 
 impl PythonFlags {
     /// The Python settings; workers are this binary.
     pub fn config(&self) -> PythonConfig {
         let mut config = PythonConfig {
-            worker: worker_command(),
             kill_grace_ms: self.python_kill_grace_ms,
-            ..PythonConfig::default()
+            ..self.confine.config()
         };
         if let Some(n) = self.python_workers {
             config.workers = n;
         }
         config
+    }
+}
+
+/// What a Python worker process may do; taken by the runner and by the
+/// tron, which imports each Python bundle in a worker before it goes live.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Python")]
+pub struct PythonConfineFlags {
+    /// The user Python workers run as when this process is root: a name,
+    /// UID or UID:GID. `root` keeps them root, able to read and change all
+    /// that this process can.
+    #[arg(long, env = "FUNCMESH_PYTHON_USER", default_value_t = funcmesh_runner::python::default_user())]
+    pub python_user: String,
+    /// The files one Python worker may hold open (a hard RLIMIT_NOFILE).
+    #[arg(long, env = "FUNCMESH_PYTHON_MAX_OPEN_FILES", default_value_t = PythonConfig::default().max_open_files, value_parser = positive::<u64>)]
+    pub python_max_open_files: u64,
+    /// The processes and threads the Python workers' user may have before a
+    /// worker's fork fails (a hard RLIMIT_NPROC; every process of that user
+    /// counts, so all workers share it when they switch to one user).
+    #[arg(long, env = "FUNCMESH_PYTHON_MAX_PROCESSES", default_value_t = PythonConfig::default().max_processes, value_parser = positive::<u64>)]
+    pub python_max_processes: u64,
+}
+
+impl PythonConfineFlags {
+    /// The Python settings with these limits; workers are this binary.
+    pub fn config(&self) -> PythonConfig {
+        PythonConfig {
+            worker: worker_command(),
+            user: self.python_user.clone(),
+            max_open_files: self.python_max_open_files,
+            max_processes: self.python_max_processes,
+            ..PythonConfig::default()
+        }
     }
 }
 

@@ -9,6 +9,7 @@ before any code of the bundle.
 import importlib
 import importlib.abc
 import importlib.util
+import os
 import signal
 import sys
 import time
@@ -58,9 +59,12 @@ class _SdkFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)
 
 
-def setup(bundle_dir, sdk_sources):
+def setup(bundle_dir, sdk_sources, env):
     """sys.path is the bundle, then its lib/, then the standard library:
-    a bundle sees only what it carries, never the machine's site-packages."""
+    a bundle sees only what it carries, never the machine's site-packages.
+    The manifest's ``[env]`` joins ``os.environ`` (and the C environment,
+    through putenv) before any of the bundle's code runs."""
+    os.environ.update(env)
     sys.dont_write_bytecode = True
     keep = [
         p

@@ -202,7 +202,8 @@ impl Cluster {
     }
 
     /// Starts a runner that runs `concurrency` calls at once, and each
-    /// Python bundle version on two workers whatever the machine's cores.
+    /// Python bundle version on two workers whatever the machine's cores,
+    /// with the test meshes' limits.
     pub fn start_runner_with(&self, name: &str, concurrency: usize) {
         let cache = self
             .dir
@@ -225,6 +226,10 @@ impl Cluster {
                 &concurrency,
                 "--python-workers",
                 "2",
+                "--python-max-open-files",
+                &super::PYTHON_MAX_OPEN_FILES.to_string(),
+                "--python-max-processes",
+                &super::PYTHON_MAX_PROCESSES.to_string(),
             ],
         );
     }

@@ -102,14 +102,22 @@ pub fn shared_mesh(direct: bool) -> &'static Arc<DevMesh> {
     })
 }
 
+/// The files one Python worker of a test mesh may hold open.
+pub const PYTHON_MAX_OPEN_FILES: u64 = 64;
+/// The processes the Python workers' user may have in a test mesh.
+pub const PYTHON_MAX_PROCESSES: u64 = 64;
+
 /// Python bundles run on workers that are this package's `funcmesh`
 /// binary, three per bundle version whatever the machine's cores, so that
-/// one held by a test leaves others to serve.
+/// one held by a test leaves others to serve; with low limits, which the
+/// Python suite checks.
 pub fn with_python(options: &mut DevOptions) {
     options.python.worker = Some(funcmesh_runner::WorkerCommand::funcmesh(env!(
         "CARGO_BIN_EXE_funcmesh"
     )));
     options.python.workers = 3;
+    options.python.max_open_files = PYTHON_MAX_OPEN_FILES;
+    options.python.max_processes = PYTHON_MAX_PROCESSES;
 }
 
 /// Starts a mesh on 127.0.0.1:0.

@@ -70,7 +70,11 @@ struct Mark(tempfile::TempDir);
 
 impl Mark {
     fn new() -> Mark {
-        Mark(tempfile::tempdir().unwrap())
+        let dir = tempfile::tempdir().unwrap();
+        // Functions may run as another user (`nobody` under a root runner).
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        Mark(dir)
     }
 
     /// `/pyfaults/{op}?mark=DIR`.
@@ -80,6 +84,15 @@ impl Mark {
 
     fn file(&self) -> PathBuf {
         self.0.path().join("pid")
+    }
+
+    /// Another file the function wrote, once it has.
+    async fn read(&self, name: &str) -> String {
+        let path = self.0.path().join(name);
+        eventually_some(ANSWER_WITHIN, &format!("the function writes {name}"), || async {
+            std::fs::read_to_string(&path).ok()
+        })
+        .await
     }
 
     /// The pid, once the function has written it.
@@ -668,5 +681,166 @@ fn a_worker_that_exits_is_a_502_and_is_replaced() {
             echo_answers().await;
         }
         echoes(20).await;
+    });
+}
+
+// --- py-faults: confinement ----------------------------------------------------
+
+/// Whether the runners here are root, and so must switch their workers to
+/// another user (`nobody`).
+fn runner_is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether `pid` has exited (gone, or a zombie nobody reaped).
+fn process_gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
+}
+
+/// The uid of `nobody` in /etc/passwd.
+fn nobody_uid() -> u64 {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with("nobody:"))
+        .expect("a nobody user");
+    line.split(':').nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn allocating_past_memory_limit_mb_is_a_502_and_its_worker_is_replaced() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let small = get("/pyfaults/hog?mb=8").await;
+        assert_eq!(small.status, 200, "8 MiB fits in 64: {}", text(&small));
+
+        let mark = Mark::new();
+        let resp = get(&format!("{}&mb=1536", mark.path("hog"))).await;
+        assert_eq!(resp.status, 502, "{}", text(&resp));
+        let error = resp.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.contains("memory limit of 64 MiB"), "{error}");
+        worker_gone(mark.pid().await).await;
+        echoes(20).await;
+    });
+}
+
+#[test]
+fn what_a_killed_worker_forked_dies_with_it() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let mark = Mark::new();
+        let started = Instant::now();
+        let resp = get(&mark.path("forker")).await;
+        assert_deadline_504(&resp, started.elapsed());
+        let children: Vec<u32> = mark
+            .read("children")
+            .await
+            .split_whitespace()
+            .map(|pid| pid.parse().unwrap())
+            .collect();
+        assert_eq!(children.len(), 2, "{children:?}");
+        // The second child escaped the death signal: only the kill of the
+        // worker's process group reaches it.
+        assert_eq!(mark.read("cleared").await, children[1].to_string());
+        worker_gone(mark.pid().await).await;
+        for child in children {
+            let what = format!("child {child} of the killed worker ends");
+            eventually(Duration::from_secs(30), &what, || async {
+                process_gone(child)
+            })
+            .await;
+        }
+        echoes(20).await;
+    });
+}
+
+#[test]
+fn a_function_cannot_read_the_runners_environment_or_the_shadow_file() {
+    block_on(async {
+        let resp = get("/pyfaults/snoop").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let body = resp.json();
+        assert_eq!(body["environ"]["GREETING"], "hi");
+        // Non-dumpable: even its own entries in /proc belong to root.
+        assert_eq!(
+            body["own_environ"]["error"], "PermissionError",
+            "{}",
+            body["own_environ"]
+        );
+        if !runner_is_root() {
+            eprintln!("not root: the workers run as the runner's own user, which can read its environment");
+            return;
+        }
+        for read in ["runner_environ", "runner_memory", "worker_environ", "shadow"] {
+            assert_eq!(
+                body[read]["error"], "PermissionError",
+                "{read}: {}",
+                body[read]
+            );
+        }
+        let everything = body.to_string();
+        for secret in ["FUNCMESH_TOKEN", "CARGO_MANIFEST_DIR"] {
+            assert!(!everything.contains(secret), "{secret} leaked: {everything}");
+        }
+        // `[env]` comes in the init frame, after the worker made itself
+        // non-dumpable: never in the environment it started with.
+        let pid = get("/pyfaults/echo").await.json()["pid"].as_u64().unwrap();
+        let started_with = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let started_with = String::from_utf8_lossy(&started_with);
+        assert!(started_with.contains("PATH="), "{started_with}");
+        assert!(!started_with.contains("GREETING"), "{started_with}");
+    });
+}
+
+#[test]
+fn a_root_runners_functions_run_as_nobody_without_groups() {
+    block_on(async {
+        let resp = get("/pyfaults/whoami").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let ids = resp.json();
+        if !runner_is_root() {
+            // SAFETY: getuid cannot fail.
+            assert_eq!(ids["uid"], u64::from(unsafe { libc::getuid() }));
+            return;
+        }
+        let nobody = nobody_uid();
+        assert_eq!((&ids["uid"], &ids["euid"]), (&nobody.into(), &nobody.into()), "{ids}");
+        assert_ne!(ids["gid"], 0, "{ids}");
+        assert_ne!(ids["egid"], 0, "{ids}");
+        assert_eq!(ids["groups"], serde_json::json!([]), "{ids}");
+    });
+}
+
+#[test]
+fn a_worker_cannot_open_more_files_than_its_limit() {
+    block_on(async {
+        let resp = get("/pyfaults/files").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let body = resp.json();
+        assert_eq!(body["errno"], libc::EMFILE, "{body}");
+        let opened = body["opened"].as_u64().unwrap();
+        assert!(
+            (10..common::PYTHON_MAX_OPEN_FILES).contains(&opened),
+            "{body}"
+        );
+        echoes(4).await;
+    });
+}
+
+#[test]
+fn a_worker_cannot_fork_past_its_process_limit() {
+    block_on(async {
+        let _turn = HOGS.lock().await;
+        let resp = get("/pyfaults/forks").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let body = resp.json();
+        assert_eq!(body["errno"], libc::EAGAIN, "{body}");
+        let forked = body["forked"].as_u64().unwrap();
+        assert!(forked < common::PYTHON_MAX_PROCESSES, "{body}");
+        echoes(4).await;
     });
 }

@@ -5,7 +5,8 @@
 //! A worker that does not stop at the deadline (the interrupt it raises
 //! itself was caught, or C code holds the interpreter) is killed and
 //! replaced; one that dies is replaced. Either way only the call it was
-//! running fails: the others run on other workers.
+//! running fails: the others run on other workers. A worker ends with its
+//! process group, so that what it forked ends with it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -22,6 +23,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
 use super::PythonConfig;
+use super::confine::{self, Identity, Limits};
 use super::protocol::{self, FromWorker, ToWorker};
 use crate::wasm::{CallError, GuestResponse};
 
@@ -31,6 +33,28 @@ struct Worker {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     pid: u32,
+    /// Its group was killed after the worker was reaped: the group id may
+    /// be another's by now.
+    ended: bool,
+}
+
+impl Worker {
+    /// Kills the worker and everything in its process group, and reaps it.
+    async fn end(&mut self) {
+        if !self.ended {
+            confine::kill_group(self.pid);
+            let _ = self.child.wait().await;
+            self.ended = true;
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if !self.ended {
+            confine::kill_group(self.pid);
+        }
+    }
 }
 
 /// The workers of one bundle version.
@@ -39,6 +63,8 @@ pub struct Pool {
     /// The copy of the bundle the workers run from; removed with the pool.
     dir: PathBuf,
     config: PythonConfig,
+    /// The user workers switch to; `None` keeps the runner's.
+    identity: Option<Identity>,
     idle: Mutex<Vec<Worker>>,
     /// One permit per idle worker.
     ready: Semaphore,
@@ -62,6 +88,7 @@ impl Pool {
         bundle: Arc<Bundle>,
         dir: PathBuf,
         config: PythonConfig,
+        identity: Option<Identity>,
     ) -> Result<Arc<Pool>, String> {
         let size = config
             .workers
@@ -70,6 +97,7 @@ impl Pool {
             bundle,
             dir,
             config,
+            identity,
             idle: Mutex::default(),
             ready: Semaphore::new(0),
             closed: AtomicBool::new(false),
@@ -209,6 +237,18 @@ impl Pool {
             }
             Ok(Ok((
                 FromWorker::Exception {
+                    kind, traceback, ..
+                },
+                _,
+            ))) if kind == "MemoryError" => {
+                // The interpreter may be left half-way through something:
+                // the worker goes, the call is told why.
+                let limit_mb = self.bundle.manifest.memory_limit_mb;
+                tracing::warn!(bundle = %self.bundle.short_hash(), pid = worker.pid, limit_mb, "Python function ran out of memory:\n{traceback}");
+                Ended::Lost(CallError::MemoryLimit { limit_mb })
+            }
+            Ok(Ok((
+                FromWorker::Exception {
                     kind,
                     message,
                     traceback,
@@ -231,8 +271,7 @@ impl Pool {
 
     /// Kills `worker` and starts another in its place.
     async fn recycle(self: &Arc<Self>, mut worker: Worker, why: &CallError) {
-        let _ = worker.child.start_kill();
-        let _ = worker.child.wait().await;
+        worker.end().await;
         tracing::info!(bundle = %self.bundle.short_hash(), pid = worker.pid, reason = why.kind(), "Python worker replaced");
         Arc::clone(self).replace();
     }
@@ -271,23 +310,26 @@ impl Pool {
             .args(&command.args)
             .env_clear()
             .envs(base_env())
-            .envs(&self.bundle.manifest.env)
             .current_dir(&self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group: a Ctrl-C meant for the runner is not
-            // delivered to the workers in the middle of a call.
+            // delivered to the workers in the middle of a call, and the
+            // worker is killed with whatever it forked.
             .process_group(0)
             .kill_on_drop(true);
-        // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+        if let Some(identity) = self.identity {
+            // The groups are dropped with the switch (setgroups, setgid,
+            // setuid, in that order, in the child).
+            child.uid(identity.uid).gid(identity.gid);
+        }
+        let limits = Limits::new(&self.config, self.bundle.manifest.memory_limit_mb);
+        let runner = libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX);
+        // SAFETY: `before_exec` makes only async-signal-safe calls and
+        // allocates nothing.
         unsafe {
-            child.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+            child.pre_exec(move || confine::before_exec(limits, runner));
         }
         // The death signal follows the thread that forks, not the process:
         // fork on a runtime worker, which lives as long as the runtime, never
@@ -296,7 +338,7 @@ impl Pool {
         let spawned = tokio::spawn(async move { child.spawn() }).await;
         let mut child = spawned
             .map_err(|e| format!("starting {program}: {e}"))?
-            .map_err(|e| format!("starting {program}: {e}"))?;
+            .map_err(|e| format!("starting {program}{}: {e}", self.as_whom()))?;
         let pid = child.id().unwrap_or(0);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -309,6 +351,7 @@ impl Pool {
             stdin,
             stdout: BufReader::new(stdout),
             pid,
+            ended: false,
         };
         let init = ToWorker::Init {
             bundle: format!("{} ({})", self.bundle.name, self.bundle.short_hash()),
@@ -319,6 +362,7 @@ impl Pool {
                 .iter()
                 .map(|o| o.id.clone())
                 .collect(),
+            env: self.bundle.manifest.env.clone(),
         };
         let import_timeout = Duration::from_millis(self.config.import_timeout_ms);
         let answer = async {
@@ -332,11 +376,28 @@ impl Pool {
             }
             Ok(Ok((FromWorker::InitFailed { message }, _))) => Err(message),
             Ok(Ok((other, _))) => Err(format!("the worker answered its start with {other:?}")),
-            Ok(Err(error)) => Err(died(&mut worker, &error).await.to_string()),
+            Ok(Err(error)) => Err(format!(
+                "{}{}",
+                died(&mut worker, &error).await,
+                self.as_whom()
+            )),
             Err(_elapsed) => Err(format!(
                 "importing the bundle took longer than {} ms",
                 self.config.import_timeout_ms
             )),
+        }
+    }
+
+    /// Who the workers run as, for errors about starting one: a switched
+    /// user must be able to run the interpreter and read the bundle.
+    fn as_whom(&self) -> String {
+        match self.identity {
+            Some(Identity { uid, gid }) => format!(
+                " (as uid {uid}, gid {gid}, which must be able to read the Python installation and {}; \
+                 --python-user names another user)",
+                self.dir.display()
+            ),
+            None => String::new(),
         }
     }
 
@@ -365,8 +426,10 @@ impl Drop for Pool {
     }
 }
 
-/// The environment of a worker besides the manifest's `[env]`: nothing of
-/// the runner's own but what the interpreter needs to behave.
+/// The environment a worker starts with: nothing of the runner's own but
+/// what the interpreter needs to behave. The manifest's `[env]` comes in
+/// the `init` frame, once the worker has made itself non-dumpable, so that
+/// it never shows in the worker's `/proc/PID/environ`.
 fn base_env() -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("PYTHONDONTWRITEBYTECODE", "1".to_owned()),
@@ -374,16 +437,22 @@ fn base_env() -> Vec<(&'static str, String)> {
         ("PYTHONUNBUFFERED", "1".to_owned()),
         ("PYTHONIOENCODING", "utf-8".to_owned()),
         ("LANG", "C.UTF-8".to_owned()),
+        // No up-front arena: it would count against the data limit.
+        ("MIMALLOC_ARENA_RESERVE", "0".to_owned()),
     ];
-    if let Ok(path) = std::env::var("PATH") {
-        env.push(("PATH", path));
+    for name in ["PATH", "PYTHONHOME"] {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name, value));
+        }
     }
     env
 }
 
-/// What a lost worker's call gets: its exit status or signal.
+/// What a lost worker's call gets: its exit status or signal. What it
+/// forked is killed.
 async fn died(worker: &mut Worker, error: &std::io::Error) -> CallError {
     let status = tokio::time::timeout(Duration::from_secs(1), worker.child.wait()).await;
+    worker.end().await;
     use std::os::unix::process::ExitStatusExt as _;
     match status {
         Ok(Ok(status)) => match (status.code(), status.signal()) {

@@ -3,6 +3,7 @@
 //! then a 4-byte length and the raw body (empty for frames without one).
 //! Bodies travel as bytes, never inside JSON.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,11 @@ pub enum ToWorker {
         dir: String,
         /// The `operationId`s (`module.function`) to resolve.
         operations: Vec<String>,
+        /// The manifest's `[env]`, values filled in: set in `os.environ`
+        /// before the bundle is imported, never in the process's own
+        /// starting environment.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
     },
     /// Calls an operation; the body follows.
     Call {
