@@ -73,6 +73,30 @@ ensure_python() {
       "(build it with --enable-shared, or build funcmesh with --no-default-features)" >&2
     return 1
   fi
+  ensure_python_reachable "$python"
+}
+
+# A runner that runs as root starts its Python workers as `nobody`, who
+# must reach the libpython the binary was built against (and its standard
+# library); otherwise the loader takes a system libpython of the same name,
+# or none. A Python under a private home (pyenv in /root, mode 0700) is
+# made reachable by letting others pass through (o+x, not read) the
+# directories above it.
+ensure_python_reachable() {
+  local python=$1 prefix dir="" part
+  [ "$(id -u)" = 0 ] || return 0
+  command -v setpriv >/dev/null 2>&1 || return 0
+  prefix=$("$python" -c 'import sys; print(sys.base_prefix)')
+  # From the top down, so that each directory is tried once those above
+  # it may be passed.
+  local IFS=/
+  for part in ${prefix#/}; do
+    dir="$dir/$part"
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$dir" 2>/dev/null; then
+      echo "setup: letting Python workers (as nobody) reach $prefix: chmod o+x $dir" >&2
+      chmod o+x "$dir"
+    fi
+  done
 }
 
 # A virtual environment with pytest, for the tests of the Python SDK and of
