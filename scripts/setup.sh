@@ -266,3 +266,12 @@ ensure_kube_apiserver() {
   rm -rf "$work"
   echo "setup: kube-apiserver is at $bin" >&2
 }
+
+# cargo-fuzz, for scripts/fuzz: installed from crates.io once per machine.
+CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz $CARGO_FUZZ_VERSION from crates.io (once per machine)" >&2
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
+  fi
+}

@@ -35,6 +35,9 @@
 mod capture;
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 mod inbound;
 pub mod node;
