@@ -12,8 +12,9 @@
 //! - [`validate`]: parameters and body checked against the operation's
 //!   schemas (400 / 415 otherwise), so the function only sees valid input.
 //! - [`wasm`]: the [`Executor`], which runs the operation on a fresh
-//!   wasmtime instance with the bundle's limits and maps every guest fault
-//!   to a [`CallError`] for that request alone.
+//!   wasmtime instance with the bundle's limits, once the bundle's fair
+//!   share of the runner's slots lets it, and maps every guest fault to a
+//!   [`CallError`] for that request alone.
 //! - [`python`]: Python bundles, run in worker processes that embed
 //!   CPython; the same [`Executor`] hands them over.
 //! - [`fetch`]: [`BundleFetcher`], which gets a bundle version the tron

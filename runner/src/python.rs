@@ -262,17 +262,10 @@ impl Python {
         deadline: Instant,
     ) -> Option<Result<GuestResponse, CallError>> {
         let pool = self.pool(hash)?;
-        let deadline = Instant::now()
-            .checked_add(std::time::Duration::from_millis(
-                pool.bundle.manifest.timeout_ms,
-            ))
-            .map_or(deadline, |t| deadline.min(t));
-        let budget_ms = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as u64;
-        if budget_ms == 0 {
-            return Some(Err(CallError::Timeout { budget_ms }));
+        if deadline <= Instant::now() {
+            return Some(Err(CallError::Timeout { budget_ms: 0 }));
         }
+        let timeout = std::time::Duration::from_millis(pool.bundle.manifest.timeout_ms);
         let encoded = match serde_json::to_string(meta) {
             Ok(encoded) => encoded,
             Err(e) => {
@@ -281,7 +274,7 @@ impl Python {
                 ))));
             }
         };
-        let result = pool.call(op_id, encoded, body, deadline, budget_ms).await;
+        let result = pool.call(op_id, encoded, body, deadline, timeout).await;
         if let Err(CallError::Exception {
             kind, traceback, ..
         }) = &result

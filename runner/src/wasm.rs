@@ -8,6 +8,8 @@
 //! - `instance`: one call, from a fresh store to the decoded response,
 //!   with guest failures classified.
 //! - `output`: the bounded capture of a call's stdout and stderr.
+//! - `shares`: the admission ledger: the runner's slots, with a floor for
+//!   every bundle and the rest lent to whichever needs it.
 
 mod config;
 mod engine;
@@ -15,8 +17,10 @@ mod error;
 mod install;
 mod instance;
 mod output;
+mod shares;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +28,6 @@ use bytes::Bytes;
 use func_sdk::abi::{self, RequestMeta};
 use funcmesh_core::bundle::Bundle;
 use parking_lot::RwLock;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Engine, Linker};
 
 pub use config::{ExecutorConfig, default_concurrency};
@@ -34,6 +37,7 @@ pub use error::{CallError, InstallError, SetupError};
 use engine::EpochTicker;
 use install::Installed;
 use instance::Host;
+use shares::{Gone, Shares, Slot};
 
 /// What a function answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +58,9 @@ pub struct Executor {
     linker: Linker<Host>,
     config: ExecutorConfig,
     installed: RwLock<HashMap<String, Arc<Installed>>>,
-    /// One permit per call running anywhere in this executor.
-    slots: Arc<Semaphore>,
+    /// The slots of the calls running in this executor, shared fairly
+    /// between its bundles.
+    shares: Shares,
     tick: Duration,
     _ticker: EpochTicker,
 }
@@ -68,14 +73,14 @@ impl Executor {
             .map_err(|e| SetupError::Engine(format!("linking WASI: {e:#}")))?;
         let tick = Duration::from_millis(config.epoch_tick_ms.max(1));
         let ticker = EpochTicker::start(engine.clone(), tick)?;
-        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let shares = Shares::new(config.concurrency);
         Ok(Executor {
             python: crate::python::Python::new(config.python.clone()),
             engine,
             linker,
             config,
             installed: RwLock::default(),
-            slots,
+            shares,
             tick,
             _ticker: ticker,
         })
@@ -100,11 +105,13 @@ impl Executor {
             Some(module) => module,
             None => install::compile(&self.engine, &bundle).await?,
         };
+        let share = self.shares.new_id();
         let installed = Arc::new(install::prepare(
             &self.linker,
             &bundle,
             module,
             self.max_memory_mb(),
+            share,
         )?);
         let store = install::probe_store(&self.engine, &installed, self.tick);
         let probe = Arc::clone(&installed);
@@ -114,10 +121,11 @@ impl Executor {
             path: bundle_code_path(&bundle),
             message,
         })?;
-        self.installed
-            .write()
-            .entry(bundle.hash.clone())
-            .or_insert(installed);
+        if let Entry::Vacant(entry) = self.installed.write().entry(bundle.hash.clone()) {
+            let cap = bundle.manifest.max_concurrency.max(1) as usize;
+            self.shares.open(share, cap);
+            entry.insert(installed);
+        }
         tracing::info!(bundle = %bundle.short_hash(), name = %bundle.name, operations = bundle.operations.len(), "bundle installed");
         Ok(())
     }
@@ -125,7 +133,11 @@ impl Executor {
     /// Forgets a bundle. Calls in flight finish; new calls get
     /// [`CallError::UnknownBundle`].
     pub fn retire(&self, hash: &str) {
-        if self.installed.write().remove(hash).is_some() || self.python.retire(hash) {
+        let wasm = self.installed.write().remove(hash);
+        if let Some(installed) = &wasm {
+            self.shares.retire(installed.share);
+        }
+        if wasm.is_some() || self.python.retire(hash) {
             tracing::info!(bundle = %short(hash), "bundle retired");
         }
     }
@@ -158,9 +170,10 @@ impl Executor {
     }
 
     /// Calls operation `op_id` of bundle `hash` with a request, on a fresh
-    /// instance, stopping it at `deadline` or the manifest's timeout,
-    /// whichever comes first. Waiting for a free slot counts against the
-    /// deadline.
+    /// instance, once the bundle's share of the slots lets it run; stops it
+    /// at `deadline` or the manifest's timeout, whichever comes first. The
+    /// timeout counts from when the call has its slot; the deadline bounds
+    /// the wait too.
     pub async fn call(
         &self,
         hash: &str,
@@ -178,13 +191,15 @@ impl Executor {
             .operations
             .get(op_id)
             .ok_or_else(|| CallError::UnknownOperation(op_id.to_owned()))?;
-        let deadline = Instant::now()
+        if deadline <= Instant::now() {
+            return Err(CallError::Timeout { budget_ms: 0 });
+        }
+        let slot = self.slot(&installed, deadline).await?;
+        let started = Instant::now();
+        let deadline = started
             .checked_add(installed.timeout)
             .map_or(deadline, |t| deadline.min(t));
-        let budget_ms = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as u64;
-        let permits = self.permits(&installed, deadline, budget_ms).await?;
+        let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
         let input = abi::encode_input(meta, body)
             .map_err(|e| CallError::Internal(format!("encoding the request: {e}")))?;
         if deadline <= Instant::now() {
@@ -199,26 +214,21 @@ impl Executor {
             capture_bytes: self.config.output_capture_bytes,
         };
         let outcome = instance::run(&self.engine, &call).await;
-        drop(permits);
+        drop(slot);
         output::log_guest_output(&call.installed.bundle, &meta.request_id, &outcome);
         outcome.result
     }
 
-    async fn permits(
-        &self,
-        installed: &Installed,
-        deadline: Instant,
-        budget_ms: u64,
-    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), CallError> {
-        let acquire = async {
-            let bundle = Arc::clone(&installed.permits).acquire_owned().await;
-            let slot = Arc::clone(&self.slots).acquire_owned().await;
-            bundle.and_then(|b| slot.map(|s| (b, s)))
-        };
+    /// A slot for a call of `installed`, waited for until `deadline`.
+    async fn slot(&self, installed: &Installed, deadline: Instant) -> Result<Slot<'_>, CallError> {
+        let queued = Instant::now();
+        let acquire = self.shares.acquire(installed.share);
         match tokio::time::timeout_at(deadline.into(), acquire).await {
-            Ok(Ok(permits)) => Ok(permits),
-            Ok(Err(_closed)) => Err(CallError::Internal("executor is shutting down".into())),
-            Err(_elapsed) => Err(CallError::Timeout { budget_ms }),
+            Ok(Ok(slot)) => Ok(slot),
+            Ok(Err(Gone)) => Err(CallError::UnknownBundle(installed.bundle.hash.clone())),
+            Err(_elapsed) => Err(CallError::NoSlot {
+                waited_ms: queued.elapsed().as_millis() as u64,
+            }),
         }
     }
 

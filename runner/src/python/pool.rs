@@ -1,6 +1,7 @@
 //! The worker processes of one Python bundle version. Each worker embeds an
 //! interpreter, imported the bundle once, and runs one call at a time; a call
-//! takes an idle worker, or waits for one until its deadline.
+//! takes an idle worker, or waits for one until its deadline; the bundle's
+//! timeout counts from when it has one.
 //!
 //! A worker that does not stop at the deadline (the interrupt it raises
 //! itself was caught, or C code holds the interpreter) is killed and
@@ -124,14 +125,14 @@ impl Pool {
         meta: String,
         body: &[u8],
         deadline: Instant,
-        budget_ms: u64,
+        timeout: Duration,
     ) -> Result<GuestResponse, CallError> {
         let (meta, body) = (Arc::new(meta), Arc::new(body.to_vec()));
         let mut attempts = 2;
         loop {
             attempts -= 1;
             match self
-                .attempt(operation, &meta, &body, deadline, budget_ms)
+                .attempt(operation, &meta, &body, deadline, timeout)
                 .await
             {
                 Ended::Answered(result) => return result,
@@ -147,8 +148,9 @@ impl Pool {
         meta: &Arc<String>,
         body: &Arc<Vec<u8>>,
         deadline: Instant,
-        budget_ms: u64,
+        timeout: Duration,
     ) -> Ended {
+        let queued = Instant::now();
         let permit = tokio::time::timeout_at(deadline.into(), self.ready.acquire()).await;
         match permit {
             Ok(Ok(permit)) => permit.forget(),
@@ -156,16 +158,21 @@ impl Pool {
                 let gone = CallError::UnknownBundle(self.bundle.hash.clone());
                 return Ended::Answered(Err(gone));
             }
-            Err(_elapsed) => return Ended::Answered(Err(CallError::Timeout { budget_ms })),
+            Err(_elapsed) => {
+                let waited_ms = queued.elapsed().as_millis() as u64;
+                return Ended::Answered(Err(CallError::NoSlot { waited_ms }));
+            }
         }
         let Some(worker) = self.idle.lock().pop() else {
             let error = CallError::Internal("no idle Python worker behind a permit".into());
             return Ended::Answered(Err(error));
         };
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as u64;
-        if left == 0 {
+        let started = Instant::now();
+        let deadline = started
+            .checked_add(timeout)
+            .map_or(deadline, |t| deadline.min(t));
+        let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
+        if budget_ms == 0 {
             // A budget of 0 would disarm the worker's alarm (setitimer(0)):
             // the call would run until its worker is killed.
             self.give_back(worker);
@@ -174,7 +181,7 @@ impl Pool {
         let request = ToWorker::Call {
             operation: operation.to_owned(),
             meta: String::clone(meta),
-            budget_ms: left,
+            budget_ms,
         };
         // The exchange runs as its own task: a caller that goes away must not
         // leave a worker half-way through a frame.

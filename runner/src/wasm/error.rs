@@ -76,6 +76,15 @@ pub enum CallError {
         /// The time the call was given.
         budget_ms: u64,
     },
+    /// The request's deadline passed while the call waited for a slot (its
+    /// bundle's share was in use): 504, and the function never ran.
+    #[error(
+        "no slot was free for the function before the request's deadline ({waited_ms} ms waited)"
+    )]
+    NoSlot {
+        /// How long the call waited.
+        waited_ms: u64,
+    },
     /// The function tried to grow its memory past the manifest's limit: 502.
     #[error("function exceeded its memory limit of {limit_mb} MiB")]
     MemoryLimit {
@@ -119,7 +128,7 @@ impl CallError {
     pub fn status(&self) -> u16 {
         match self {
             CallError::UnknownBundle(_) | CallError::Overloaded(_) => 503,
-            CallError::Timeout { .. } => 504,
+            CallError::Timeout { .. } | CallError::NoSlot { .. } => 504,
             CallError::MemoryLimit { .. }
             | CallError::Trap { .. }
             | CallError::Exit(_)
@@ -159,6 +168,7 @@ impl CallError {
             CallError::UnknownBundle(_) => "unknown_bundle",
             CallError::UnknownOperation(_) => "unknown_operation",
             CallError::Timeout { .. } => "timeout",
+            CallError::NoSlot { .. } => "no_slot",
             CallError::MemoryLimit { .. } => "memory_limit",
             CallError::Trap { .. } => "trap",
             CallError::Exit(_) => "exit",

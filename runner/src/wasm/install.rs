@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use func_sdk::abi;
 use funcmesh_core::bundle::{Bundle, Code};
-use tokio::sync::Semaphore;
 use wasmtime::{Engine, ExternType, FuncType, InstancePre, Linker, Module, ModuleExport, Store};
 use wasmtime_wasi::FsPerms;
 
 use super::InstallError;
 use super::instance::{Host, MemoryCap};
+use super::shares::ShareId;
 
 /// Export indices looked up once, so a call never searches by name.
 pub struct Exports {
@@ -30,8 +30,8 @@ pub struct Installed {
     pub module: Module,
     pub pre: InstancePre<Host>,
     pub exports: Exports,
-    /// `manifest.max_concurrency` permits.
-    pub permits: Arc<Semaphore>,
+    /// Its account in the executor's [`super::shares::Shares`].
+    pub share: ShareId,
     pub memory_limit_bytes: usize,
     pub timeout: Duration,
     pub env: Vec<(String, String)>,
@@ -71,6 +71,7 @@ pub fn prepare(
     bundle: &Arc<Bundle>,
     module: Module,
     max_memory_mb: u32,
+    share: ShareId,
 ) -> Result<Installed, InstallError> {
     let Code::Wasm { path, .. } = &bundle.code else {
         return Err(not_wasm(bundle));
@@ -157,7 +158,7 @@ pub fn prepare(
             initialize,
             operations,
         },
-        permits: Arc::new(Semaphore::new(manifest.max_concurrency.max(1) as usize)),
+        share,
         memory_limit_bytes: (u64::from(manifest.memory_limit_mb) << 20) as usize,
         timeout: Duration::from_millis(manifest.timeout_ms),
         env: manifest

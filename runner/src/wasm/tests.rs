@@ -124,7 +124,7 @@ async fn an_endless_loop_is_stopped_at_the_deadline_while_others_run() {
     let spin = executor.call(&hash, "spin", &spin_meta, b"", soon(300));
     let others = async {
         eventually(Duration::from_secs(5), "the loop holds a slot", || async {
-            executor.slots.available_permits() < config().concurrency
+            executor.shares.in_use() > 0
         })
         .await;
         let t = Instant::now();
@@ -151,6 +151,174 @@ async fn an_endless_loop_is_stopped_at_the_deadline_while_others_run() {
     assert!(
         ok_took < Duration::from_millis(200),
         "the other call waited {ok_took:?}"
+    );
+}
+
+/// An executor of `concurrency` slots with bundles `h1`, `h2`, ... of
+/// the test guest, each with `manifest`.
+async fn several(concurrency: usize, bundles: usize, manifest: Manifest) -> Executor {
+    let executor = Executor::new(ExecutorConfig {
+        concurrency,
+        ..config()
+    })
+    .unwrap();
+    for n in 1..=bundles {
+        let ops = OPS
+            .iter()
+            .map(|id| op(id, "GET", &format!("/{id}")))
+            .collect();
+        let b = bundle(
+            &format!("h{n}"),
+            "",
+            ops,
+            guest(1).as_bytes(),
+            manifest.clone(),
+        );
+        executor.install(b).await.unwrap();
+    }
+    executor
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_bundle_leaves_another_its_floor() {
+    let executor = several(4, 2, manifest()).await;
+    let spin_meta = meta("spin");
+    // Eight loops on h1: it borrows three of the four slots, the rest wait.
+    let spins =
+        futures_join_all((0..8).map(|_| executor.call("h1", "spin", &spin_meta, b"", soon(600))));
+    let other = async {
+        eventually(
+            Duration::from_secs(5),
+            "the loops hold their slots",
+            || async { executor.shares.in_use() == 3 },
+        )
+        .await;
+        let mut took = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let resp = executor
+                .call("h2", "ok", &meta("ok"), b"", soon(5_000))
+                .await;
+            took.push((resp.map(|r| r.status), t.elapsed()));
+        }
+        took
+    };
+    let (spun, answered) = tokio::join!(spins, other);
+    assert!(
+        spun.iter()
+            .all(|r| matches!(r, Err(CallError::Timeout { .. } | CallError::NoSlot { .. }))),
+        "{spun:?}"
+    );
+    for (status, took) in answered {
+        assert_eq!(status, Ok(200));
+        assert!(took < Duration::from_millis(200), "h2 waited {took:?}");
+    }
+}
+
+/// Polls every future to completion, concurrently.
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set: Vec<_> = futures.map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, out) in set.iter_mut().zip(done.iter_mut()) {
+            if out.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_counts_from_the_slot() {
+    let executor = several(
+        1,
+        1,
+        Manifest {
+            timeout_ms: 200,
+            ..manifest()
+        },
+    )
+    .await;
+    let started = Instant::now();
+    let spin_meta = meta("spin");
+    let first = executor.call("h1", "spin", &spin_meta, b"", soon(5_000));
+    let second = async {
+        eventually(Duration::from_secs(5), "the first loop runs", || async {
+            executor.shares.in_use() == 1
+        })
+        .await;
+        let result = executor
+            .call("h1", "spin", &spin_meta, b"", soon(5_000))
+            .await;
+        (result, started.elapsed())
+    };
+    let (first, (second, ended)) = tokio::join!(first, second);
+    assert!(matches!(first, Err(CallError::Timeout { .. })), "{first:?}");
+    // The second waited about 200 ms for the slot, then ran its own 200 ms.
+    assert!(
+        matches!(second, Err(CallError::Timeout { budget_ms }) if budget_ms >= 190),
+        "{second:?}"
+    );
+    assert!(ended >= Duration::from_millis(390), "stopped at {ended:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_that_passes_in_the_queue_is_a_504_without_running() {
+    let executor = several(1, 1, manifest()).await;
+    let spin_meta = meta("spin");
+    let spin = executor.call("h1", "spin", &spin_meta, b"", soon(600));
+    let queued = async {
+        eventually(Duration::from_secs(5), "the loop runs", || async {
+            executor.shares.in_use() == 1
+        })
+        .await;
+        let t = Instant::now();
+        let result = executor.call("h1", "ok", &meta("ok"), b"", soon(100)).await;
+        (result, t.elapsed())
+    };
+    let (_, (result, took)) = tokio::join!(spin, queued);
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, CallError::NoSlot { waited_ms } if waited_ms >= 90),
+        "{err:?}"
+    );
+    assert_eq!(err.status(), 504);
+    assert!(err.to_string().contains("deadline"), "{err}");
+    assert!(took < Duration::from_millis(400), "answered after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retiring_a_bundle_frees_its_floor_for_the_others() {
+    let executor = several(4, 2, manifest()).await;
+    executor.retire("h2");
+    let err = executor
+        .call("h2", "ok", &meta("ok"), b"", soon(1_000))
+        .await
+        .unwrap_err();
+    assert_eq!(err, CallError::UnknownBundle("h2".into()));
+    // With h2 installed, h1 could borrow 3 of the 4 slots; now all 4.
+    let spin_meta = meta("spin");
+    let spins =
+        futures_join_all((0..4).map(|_| executor.call("h1", "spin", &spin_meta, b"", soon(400))));
+    let watch = eventually(Duration::from_secs(5), "h1 runs on every slot", || async {
+        executor.shares.in_use() == 4
+    });
+    let (spun, ()) = tokio::join!(spins, watch);
+    assert!(
+        spun.iter()
+            .all(|r| matches!(r, Err(CallError::Timeout { .. }))),
+        "{spun:?}"
     );
 }
 

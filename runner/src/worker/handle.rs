@@ -167,7 +167,7 @@ impl Inner {
 fn failure_of(error: &CallError) -> Failure {
     match error {
         CallError::UnknownBundle(_) => Failure::Unavailable,
-        CallError::Timeout { .. } => Failure::Timeout,
+        CallError::Timeout { .. } | CallError::NoSlot { .. } => Failure::Timeout,
         CallError::MemoryLimit { .. } => Failure::MemoryLimit,
         CallError::Trap { .. } => Failure::Trap,
         CallError::Exit(_) => Failure::Exit,
