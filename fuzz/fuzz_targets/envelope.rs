@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(request) = RequestEnvelope::decode(data) {
-        let again = RequestEnvelope::decode(&request.encode()).expect("a request re-encoded decodes");
+        let again =
+            RequestEnvelope::decode(&request.encode()).expect("a request re-encoded decodes");
         assert_eq!(again, request);
         let _ = RequestEnvelope::decode_at(data, u64::MAX);
     }

@@ -26,5 +26,8 @@ fuzz_target!(|data: &[u8]| {
         .map(|e| e.file_name())
         .filter(|name| name != "bundle")
         .collect();
-    assert!(beside.is_empty(), "unpacking wrote {beside:?} beside the bundle");
+    assert!(
+        beside.is_empty(),
+        "unpacking wrote {beside:?} beside the bundle"
+    );
 });

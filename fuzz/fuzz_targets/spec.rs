@@ -8,7 +8,12 @@ use std::path::Path;
 use funcmesh_core::bundle::parse_spec;
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: [&str; 4] = ["openapi.yaml", "swagger.yaml", "openapi.json", "swagger.json"];
+const NAMES: [&str; 4] = [
+    "openapi.yaml",
+    "swagger.yaml",
+    "openapi.json",
+    "swagger.json",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
