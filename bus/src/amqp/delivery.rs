@@ -1,6 +1,7 @@
 //! From lapin's deliveries to the bus's: attempts, expiry, settling.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use lapin::Channel;
@@ -73,7 +74,7 @@ impl Stream {
             || expires_at_ms.is_some_and(|at| at <= now_ms());
         if expired {
             tracing::debug!(routing_key = %delivery.routing_key, "expired message not delivered");
-            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            let _ = bounded(delivery.acker.ack(BasicAckOptions::default())).await;
             return None;
         }
         let attempt = match number(headers, "x-delivery-count") {
@@ -134,7 +135,7 @@ pub(crate) async fn give_back(unseen: &Unseen) {
         multiple: false,
     };
     for incoming in deliveries {
-        let _ = incoming.delivery.acker.nack(options).await;
+        let _ = bounded(incoming.delivery.acker.nack(options)).await;
     }
 }
 
@@ -184,6 +185,22 @@ struct AmqpAcker {
     runtime: Handle,
 }
 
+/// The longest a settle waits for the client. An ack or nack on a channel
+/// whose connection died under it can wait for ever; the broker gives such
+/// a delivery back with its channel anyway, so the caller is told and goes
+/// on rather than holding up every delivery after it.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `settle` bounded by [`SETTLE_TIMEOUT`].
+async fn bounded(settle: impl Future<Output = lapin::Result<bool>>) -> Result<()> {
+    match tokio::time::timeout(SETTLE_TIMEOUT, settle).await {
+        Ok(outcome) => settled(outcome),
+        Err(_) => Err(Error::Unavailable(format!(
+            "settling a delivery: no answer within {SETTLE_TIMEOUT:?}; the broker delivers it again with its channel"
+        ))),
+    }
+}
+
 fn settled(outcome: lapin::Result<bool>) -> Result<()> {
     match outcome {
         Ok(true) => Ok(()),
@@ -200,7 +217,7 @@ impl Acker for AmqpAcker {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
-        settled(acker.ack(BasicAckOptions::default()).await)
+        bounded(acker.ack(BasicAckOptions::default())).await
     }
 
     async fn nack(mut self: Box<Self>, requeue: bool) -> Result<()> {
@@ -211,7 +228,7 @@ impl Acker for AmqpAcker {
             requeue,
             multiple: false,
         };
-        settled(acker.nack(options).await)
+        bounded(acker.nack(options)).await
     }
 }
 
@@ -226,7 +243,7 @@ impl Drop for AmqpAcker {
                 requeue: true,
                 multiple: false,
             };
-            if let Err(error) = acker.nack(options).await {
+            if let Err(error) = bounded(acker.nack(options)).await {
                 tracing::debug!(%error, "dropped delivery not given back; the broker redelivers it with its channel");
             }
             drop(channel);
