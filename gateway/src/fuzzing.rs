@@ -15,18 +15,14 @@ use crate::inbound::{self, Received};
 /// would publish, or the error it would answer.
 pub fn read_request(parts: &Parts, body: Bytes) -> Result<RequestEnvelope> {
     let id = inbound::request_id(&parts.headers);
-    let timeout = inbound::timeout(&parts.headers, Duration::from_secs(30))?;
-    let host = inbound::host(parts)?;
-    inbound::check_path(parts.uri.path())?;
-    let _ = inbound::prefers_async(&parts.headers);
-    let deadline_ms = funcmesh_bus::now_ms().saturating_add(timeout.as_millis() as u64);
+    let head = inbound::head(parts, Duration::from_secs(30), funcmesh_bus::now_ms())?;
     Ok(inbound::envelope(
         parts,
         Received {
             id,
-            host,
+            host: head.host,
             body,
-            deadline_ms,
+            deadline_ms: head.deadline_ms,
             remote: None,
         },
     ))

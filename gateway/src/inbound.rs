@@ -12,6 +12,35 @@ use http::request::Parts;
 use crate::error::Error;
 use crate::outbound::X_REQUEST_ID;
 
+/// What the gateway reads from a request head before its body: every
+/// check that answers 400 on the head, in the order the request path takes
+/// them.
+pub(crate) struct Head {
+    /// How long the client may wait (`timeout`).
+    pub timeout: Duration,
+    /// `now_ms` plus `timeout`.
+    pub deadline_ms: u64,
+    /// The host the client asked for (`host`).
+    pub host: String,
+    /// Whether the client asked not to wait (`prefers_async`).
+    pub fire_and_forget: bool,
+}
+
+/// Reads and checks a request head received at `now_ms`, with `max` the
+/// gateway's timeout.
+pub(crate) fn head(parts: &Parts, max: Duration, now_ms: u64) -> Result<Head, Error> {
+    let timeout = timeout(&parts.headers, max)?;
+    let deadline_ms = now_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    let host = host(parts)?;
+    check_path(parts.uri.path())?;
+    Ok(Head {
+        timeout,
+        deadline_ms,
+        host,
+        fire_and_forget: prefers_async(&parts.headers),
+    })
+}
+
 /// The client's id when it sent a usable one (1 to 128 visible ASCII
 /// characters), a new UUID v7 otherwise.
 pub(crate) fn request_id(headers: &HeaderMap) -> String {

@@ -111,13 +111,12 @@ impl Gateway {
         let _in_flight = self.stats.enter(limit).ok_or(Error::Overloaded { limit })?;
         let (parts, body) = request.into_parts();
         let started = Instant::now();
-        let deadline_ms = now_ms();
-        let timeout = inbound::timeout(&parts.headers, self.config.timeout)?;
-        let deadline_ms =
-            deadline_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
-        let host = inbound::host(&parts)?;
-        inbound::check_path(parts.uri.path())?;
-        let fire_and_forget = inbound::prefers_async(&parts.headers);
+        let inbound::Head {
+            timeout,
+            deadline_ms,
+            host,
+            fire_and_forget,
+        } = inbound::head(&parts, self.config.timeout, now_ms())?;
         let expects_continue = parts
             .headers
             .get(http::header::EXPECT)
