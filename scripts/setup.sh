@@ -53,9 +53,91 @@ ensure_rabbitmq() {
   echo "setup: RabbitMQ is up on 127.0.0.1:5672" >&2
 }
 
-# Whether something accepts TCP connections on 127.0.0.1:5672.
+# Whether something accepts TCP connections on 127.0.0.1:5672 (or PORT).
 rabbitmq_answers() {
-  (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null
+  (exec 3<>/dev/tcp/127.0.0.1/"${1:-5672}") 2>/dev/null
+}
+
+# The RabbitMQ of the tests also listens for TLS on 127.0.0.1:5671 with a
+# certificate of a CA made here (in RABBITMQ_TLS_DIR: ca.pem, and
+# client.pem with client-key.pem for a client certificate, which it
+# verifies when one is given). Writes conf.d/50-funcmesh-tls.conf and
+# restarts the broker, once per machine.
+RABBITMQ_TLS_DIR=/etc/rabbitmq/funcmesh-tls
+ensure_rabbitmq_tls() {
+  local dir=$RABBITMQ_TLS_DIR timeout=${FUNCMESH_RABBITMQ_TIMEOUT:-90}
+  local conf=/etc/rabbitmq/conf.d/50-funcmesh-tls.conf sudo= work deadline
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  ensure_rabbitmq || return 1
+  if rabbitmq_answers 5671 && [ -r "$dir/ca.pem" ]; then
+    return 0
+  fi
+  ensure_command openssl openssl
+  echo "setup: giving RabbitMQ a TLS listener on 127.0.0.1:5671 ($dir)" >&2
+  $sudo mkdir -p "$dir" /etc/rabbitmq/conf.d
+  if [ ! -r "$dir/ca.pem" ] || [ ! -r "$dir/client-key.pem" ]; then
+    work=$(mktemp -d)
+    if ! make_test_pki "$work" >"$work/log" 2>&1; then
+      echo "setup: making the RabbitMQ test certificates failed:" >&2
+      cat "$work/log" >&2
+      rm -rf "$work"
+      return 1
+    fi
+    $sudo cp "$work"/ca.pem "$work"/server.pem "$work"/server-key.pem \
+      "$work"/client.pem "$work"/client-key.pem "$dir"/
+    rm -rf "$work"
+    $sudo chmod 0644 "$dir"/*.pem
+    # The broker reads its key; the tests read the client's.
+    $sudo chown rabbitmq "$dir/server-key.pem" 2>/dev/null || true
+    $sudo chmod 0600 "$dir/server-key.pem"
+  fi
+  printf '%s\n' \
+    "listeners.ssl.default = 127.0.0.1:5671" \
+    "ssl_options.cacertfile = $dir/ca.pem" \
+    "ssl_options.certfile = $dir/server.pem" \
+    "ssl_options.keyfile = $dir/server-key.pem" \
+    "ssl_options.verify = verify_peer" \
+    "ssl_options.fail_if_no_peer_cert = false" | $sudo tee "$conf" >/dev/null
+  echo "setup: restarting RabbitMQ for its TLS listener" >&2
+  timeout 60 $sudo rabbitmqctl -q stop >/dev/null 2>&1 || true
+  deadline=$((SECONDS + 30))
+  while rabbitmq_answers && [ "$SECONDS" -lt "$deadline" ]; do sleep 1; done
+  ensure_rabbitmq || return 1
+  await_port 5671 "$timeout" "RabbitMQ (TLS)" /var/log/rabbitmq/
+}
+
+# Waits up to TIMEOUT seconds for 127.0.0.1:PORT to accept connections,
+# saying that WHAT is up, or where its LOG is when it is not.
+await_port() {
+  local port=$1 timeout=$2 what=$3 log=$4
+  local deadline=$((SECONDS + timeout))
+  until (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "setup: $what did not answer on 127.0.0.1:$port within ${timeout}s; see $log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "setup: $what is up on 127.0.0.1:$port" >&2
+}
+
+# A CA (ca.pem) and, signed by it, a server certificate for localhost and
+# 127.0.0.1 (server.pem, server-key.pem) and a client certificate
+# (client.pem, client-key.pem), all P-256, written to DIR.
+make_test_pki() {
+  local dir=$1 name
+  cd "$dir" || return 1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=funcmesh test CA" -keyout ca-key.pem -out ca.pem || return 1
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+  printf 'extendedKeyUsage=clientAuth\n' >client.ext
+  for name in server client; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=funcmesh-$name" -keyout "$name-key.pem" -out "$name.csr" || return 1
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+      -days 3650 -extfile "$name.ext" -out "$name.pem" || return 1
+  done
+  cd - >/dev/null
 }
 
 # The Python that pyo3 builds the runner's interpreter against: `python3`
@@ -133,15 +215,7 @@ ensure_nats() {
   $sudo mkdir -p /var/lib/nats-server
   $sudo start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
     -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
-  local deadline=$((SECONDS + timeout))
-  until nats_answers; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "setup: NATS did not answer on 127.0.0.1:4222 within ${timeout}s; see /var/log/nats-server.log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  echo "setup: NATS is up on 127.0.0.1:4222" >&2
+  await_port 4222 "$timeout" NATS /var/log/nats-server.log
 }
 
 # Whether something accepts TCP connections on 127.0.0.1:4222.

@@ -51,9 +51,14 @@ pub struct TronArgs {
     /// Where the admin listener (bundle store, uploads, status) listens.
     #[arg(long, env = "FUNCMESH_ADMIN", default_value = "127.0.0.1:7070")]
     admin: std::net::SocketAddr,
-    /// The URL runners fetch bundles from (default: http:// + --admin).
+    /// The URL runners fetch bundles from (default: http:// + --admin, or
+    /// https:// with --admin-tls-cert).
     #[arg(long, env = "FUNCMESH_PUBLIC_URL")]
     public_url: Option<String>,
+    #[command(flatten)]
+    admin_tls: flags::AdminTlsArgs,
+    #[command(flatten)]
+    admin_ca: flags::AdminCaArg,
     #[command(flatten)]
     tron: TronFlags,
     #[command(flatten)]
@@ -70,6 +75,8 @@ pub struct RunnerArgs {
     /// the store each tron announces).
     #[arg(long, env = "FUNCMESH_TRON", value_delimiter = ',')]
     tron: Vec<String>,
+    #[command(flatten)]
+    admin_ca: flags::AdminCaArg,
     /// Where fetched bundles are cached (default: ~/.cache/funcmesh/bundles).
     #[arg(long, env = "FUNCMESH_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
@@ -108,6 +115,8 @@ pub struct PushArgs {
     /// The name it is stored under (default: the directory's name).
     #[arg(long)]
     name: Option<String>,
+    #[command(flatten)]
+    admin_ca: flags::AdminCaArg,
     /// A file holding the mesh token sent to the trons; without it,
     /// FUNCMESH_TOKEN.
     #[arg(long, env = "FUNCMESH_TOKEN_FILE", value_name = "FILE")]
@@ -240,11 +249,17 @@ pub async fn tron(
     let mut options = args.tron.options(args.bundles);
     options.public_url = args.public_url;
     options.token = token;
+    options.admin_tls = args.admin_tls.server_config()?;
     let python = args.python.config();
     options.prepare = Some(Arc::new(PythonImportCheck(python)));
     options.scaling = args
         .scaling
-        .scaling(&args.bus.bus, log, options.token.as_ref())
+        .scaling(
+            &args.bus.bus,
+            log,
+            options.token.as_ref(),
+            args.admin_ca.ca.as_deref(),
+        )
         .await?;
     let listener = bind(args.admin, "the admin listener").await?;
     let node = TronNode::start(bus, options, Some(listener)).await?;
@@ -263,6 +278,7 @@ pub async fn runner(args: RunnerArgs, signal: impl Future<Output = ()>) -> anyho
     let mut options = RunnerOptions::new(cache_dir);
     options.trons = args.tron;
     options.token = token;
+    options.admin_trust = args.admin_ca.trust();
     options.pool = Some(args.pool);
     options.dev_mode = args.dev_mode;
     options.python = args.runner.python.config();
@@ -281,8 +297,9 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         .context("the bundle loader panicked")??;
     let name = args.name.unwrap_or_else(|| packed.bundle.name.clone());
     let token = funcmesh_core::auth::MeshToken::from_env_or(args.token_file.as_deref())?;
+    let connector = args.admin_ca.trust().connector()?;
     for tron in &args.tron {
-        let answer = cluster::upload(tron, &name, &packed, token.as_ref()).await?;
+        let answer = cluster::upload(&connector, tron, &name, &packed, token.as_ref()).await?;
         println!("{answer}");
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! out of logs and errors.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
@@ -46,6 +47,91 @@ pub(crate) fn namespace_ok(ns: &str, extra: &[char]) -> bool {
         && ns
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+}
+
+/// The TLS files a bus URL names, under the parameter names of RabbitMQ's
+/// URI spec: `cacertfile` (PEM certificates to trust besides the system's),
+/// and `certfile` with `keyfile` (a PEM client certificate chain and its
+/// PKCS #8, PKCS #1 or SEC1 key, for servers that ask for one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    /// `cacertfile`.
+    pub(crate) ca: Option<PathBuf>,
+    /// `certfile`.
+    pub(crate) cert: Option<PathBuf>,
+    /// `keyfile`.
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// [`TlsFiles`] read: what a connection attempt hands to its client.
+#[derive(Clone, Default)]
+pub(crate) struct TlsPem {
+    /// The CA certificates, PEM.
+    pub(crate) ca: Option<String>,
+    /// The client certificate chain and its key, PEM.
+    pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TlsFiles {
+    /// The names of the parameters, for errors.
+    pub(crate) const PARAMETERS: &str = "cacertfile, certfile, keyfile";
+
+    /// Takes `key=value` when `key` is a TLS parameter; `false` otherwise.
+    pub(crate) fn take(&mut self, key: &str, value: &str) -> bool {
+        let slot = match key {
+            "cacertfile" => &mut self.ca,
+            "certfile" => &mut self.cert,
+            "keyfile" => &mut self.key,
+            _ => return false,
+        };
+        *slot = Some(PathBuf::from(value));
+        true
+    }
+
+    /// Whether no TLS parameter was given.
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Reads the files, so that a missing or unreadable one is an error
+    /// when the bus opens, not a connection that keeps failing. Called
+    /// again on every connection attempt, which picks up renewed files.
+    pub(crate) fn read(&self) -> Result<TlsPem, String> {
+        let read = |what: &str, path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|error| format!("cannot read {what} {}: {error}", path.display()))
+        };
+        let is_pem = |what: &str, path: &PathBuf, bytes: &[u8]| match bytes
+            .windows(11)
+            .any(|w| w == b"-----BEGIN ")
+        {
+            true => Ok(()),
+            false => Err(format!("{what} {} holds no PEM block", path.display())),
+        };
+        let ca = match &self.ca {
+            Some(path) => {
+                let bytes = read("cacertfile", path)?;
+                is_pem("cacertfile", path, &bytes)?;
+                Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| format!("cacertfile {} is not PEM text", path.display()))?,
+                )
+            }
+            None => None,
+        };
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                let chain = read("certfile", cert)?;
+                is_pem("certfile", cert, &chain)?;
+                let secret = read("keyfile", key)?;
+                is_pem("keyfile", key, &secret)?;
+                Some((chain, secret))
+            }
+            (None, None) => None,
+            _ => return Err("certfile and keyfile go together".to_owned()),
+        };
+        Ok(TlsPem { ca, identity })
+    }
 }
 
 /// `url` as it may be logged or shown in an error: the user info (user name

@@ -108,12 +108,11 @@ pub trait Bus: Send + Sync + 'static {
 ///
 /// `amqp://user:pass@host:5672/vhost?namespace=NAME` is a RabbitMQ broker
 /// (see [`amqp`]). It returns at once, even when the broker is down, and
-/// connects in the background. `amqps://` is refused: TLS is not compiled in.
+/// connects in the background. `amqps://` is the same over TLS.
 ///
 /// `nats://host:4222?namespace=NAME` is a NATS server with JetStream (see
 /// [`nats`]). It too returns at once, even when the server is down, and
-/// connects in the background. `tls://` (and `nats+tls://`) is refused: the
-/// NATS backend does not support TLS yet.
+/// connects in the background. `tls://` requires TLS.
 ///
 /// `kafka://host:9092?namespace=NAME` is a Kafka cluster or a
 /// Kafka-compatible broker (see [`kafka`]). It waits up to a second for the
@@ -126,17 +125,11 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Bus>> {
     match scheme {
         "inproc" | "mem" => Ok(inproc::InProcBus::shared(url)),
         #[cfg(feature = "amqp")]
-        "amqp" => Ok(Arc::new(amqp::AmqpBus::open(url)?)),
-        "amqps" => Err(Error::UnsupportedScheme(
-            "amqps (TLS is not compiled in; use amqp://)".to_owned(),
-        )),
+        "amqp" | "amqps" => Ok(Arc::new(amqp::AmqpBus::open(url)?)),
         #[cfg(feature = "nats")]
-        "nats" => Ok(Arc::new(nats::NatsBus::open(url).await?)),
+        "nats" | "tls" => Ok(Arc::new(nats::NatsBus::open(url).await?)),
         #[cfg(feature = "kafka")]
         "kafka" => Ok(Arc::new(kafka::KafkaBus::open(url).await?)),
-        "tls" | "nats+tls" => Err(Error::UnsupportedScheme(format!(
-            "{scheme} (TLS is not supported by the NATS backend yet; use nats://)"
-        ))),
         other => Err(Error::UnsupportedScheme(other.to_owned())),
     }
 }

@@ -76,8 +76,8 @@
 //! - `tap`: copies of a work queue's messages, from its subject.
 //!
 //! The server must be nats-server 2.9 or later with JetStream enabled
-//! (`-js`). TLS is not supported yet (`tls://` is refused); the streams have
-//! one replica.
+//! (`-js`). `tls://` servers are reached over TLS (see `config`); the
+//! streams have one replica.
 
 mod config;
 mod confirm;

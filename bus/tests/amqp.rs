@@ -18,6 +18,8 @@ mod connection;
 mod refused;
 #[path = "amqp/tap.rs"]
 mod tap;
+#[path = "amqp/tls.rs"]
+mod tls;
 
 use std::time::Duration;
 

@@ -22,6 +22,8 @@ mod replies;
 mod server;
 #[path = "nats/subjects.rs"]
 mod subjects;
+#[path = "nats/tls.rs"]
+mod tls;
 
 use std::time::Duration;
 

@@ -27,5 +27,7 @@ pub mod errors;
 pub mod queues;
 pub mod routing;
 pub mod shutdown;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use envelope::{Body, RequestEnvelope, ResponseEnvelope};

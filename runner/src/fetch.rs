@@ -38,6 +38,9 @@ pub struct FetchConfig {
     pub max_bytes: usize,
     /// The mesh token, sent as a bearer token with every download.
     pub token: Option<funcmesh_core::auth::MeshToken>,
+    /// How trons are reached: `https://` ones trusted as the connector's
+    /// [`AdminTrust`](funcmesh_core::tls::AdminTrust) says.
+    pub connector: funcmesh_core::tls::AdminConnector,
 }
 
 impl Default for FetchConfig {
@@ -48,6 +51,7 @@ impl Default for FetchConfig {
             backoff: Duration::from_millis(200),
             max_bytes: 256 << 20,
             token: None,
+            connector: funcmesh_core::tls::system_connector(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct RunnerOptions {
     pub python: crate::PythonConfig,
     /// The mesh token sent with every bundle download.
     pub token: Option<funcmesh_core::auth::MeshToken>,
+    /// Whom `https://` trons are trusted as (`--admin-ca`).
+    pub admin_trust: funcmesh_core::tls::AdminTrust,
 }
 
 impl RunnerOptions {
@@ -62,6 +64,7 @@ impl RunnerOptions {
             grace: Duration::from_secs(31),
             python: crate::PythonConfig::default(),
             token: None,
+            admin_trust: funcmesh_core::tls::AdminTrust::default(),
         }
     }
 }
@@ -128,6 +131,10 @@ impl RunnerNode {
             None => {
                 let config = crate::fetch::FetchConfig {
                     token: options.token.clone(),
+                    connector: options
+                        .admin_trust
+                        .connector()
+                        .context("the CA certificates for the trons (--admin-ca)")?,
                     ..crate::fetch::FetchConfig::default()
                 };
                 let fetch = Arc::new(FetchSource::new(&options.trons, &options.cache_dir, config));

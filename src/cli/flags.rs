@@ -29,15 +29,78 @@ const DEFAULT_BUS: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// What a runner started by the tron is told through its environment,
 /// where the other users of the machine cannot read it: the bus with its
 /// credentials, and the mesh token (or that there is none).
-fn runner_env(bus: &str, token: Option<&MeshToken>) -> Vec<(String, String)> {
+fn runner_env(
+    bus: &str,
+    token: Option<&MeshToken>,
+    admin_ca: Option<&std::path::Path>,
+) -> Vec<(String, String)> {
     let auth = match token {
         Some(token) => (funcmesh_core::auth::TOKEN_VAR, token.secret().to_owned()),
         None => ("FUNCMESH_NO_AUTH", "true".to_owned()),
     };
-    vec![
+    let mut env = vec![
         ("FUNCMESH_BUS".to_owned(), bus.to_owned()),
         (auth.0.to_owned(), auth.1),
-    ]
+    ];
+    if let Some(ca) = admin_ca {
+        env.push((ADMIN_CA_VAR.to_owned(), ca.display().to_string()));
+    }
+    env
+}
+
+/// The variable `--admin-ca` reads.
+const ADMIN_CA_VAR: &str = "FUNCMESH_ADMIN_CA";
+
+/// Whom a client of a tron's admin listener trusts.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Security")]
+pub struct AdminCaArg {
+    /// A PEM file of CA certificates to trust, besides the system's, for
+    /// `https://` tron URLs (a tron serving --admin-tls-cert).
+    #[arg(long = "admin-ca", env = ADMIN_CA_VAR, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+}
+
+impl AdminCaArg {
+    /// The trust it names.
+    pub fn trust(&self) -> funcmesh_core::tls::AdminTrust {
+        funcmesh_core::tls::AdminTrust {
+            ca: self.ca.clone(),
+        }
+    }
+}
+
+/// The tron's admin listener over TLS.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Security")]
+pub struct AdminTlsArgs {
+    /// Serve the admin listener over TLS with this PEM certificate chain
+    /// (read at start); runners and `funcmesh push` then use https://.
+    #[arg(
+        long,
+        env = "FUNCMESH_ADMIN_TLS_CERT",
+        value_name = "FILE",
+        requires = "admin_tls_key"
+    )]
+    pub admin_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --admin-tls-cert.
+    #[arg(
+        long,
+        env = "FUNCMESH_ADMIN_TLS_KEY",
+        value_name = "FILE",
+        requires = "admin_tls_cert"
+    )]
+    pub admin_tls_key: Option<PathBuf>,
+}
+
+impl AdminTlsArgs {
+    /// The listener's TLS, when a certificate is given.
+    pub fn server_config(&self) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+        match (&self.admin_tls_cert, &self.admin_tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(funcmesh_core::tls::server_config(cert, key)?)),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A whole number of at least 1.
@@ -414,6 +477,7 @@ impl ScalingFlags {
         bus: &str,
         log: &str,
         token: Option<&MeshToken>,
+        admin_ca: Option<&std::path::Path>,
     ) -> anyhow::Result<Option<Scaling>> {
         let pools = Pools::load(self.pools.as_deref(), &self.pool).map_err(anyhow::Error::msg)?;
         let orchestrator: Arc<dyn Orchestrator> = match self.scaler {
@@ -431,7 +495,7 @@ impl ScalingFlags {
                 let command = RunnerCommand {
                     program,
                     args,
-                    env: runner_env(bus, token),
+                    env: runner_env(bus, token, admin_ca),
                 };
                 let stop = Duration::from_millis(self.runner_stop_timeout_ms);
                 Arc::new(LocalProcesses::new(command, stop))

@@ -3,14 +3,17 @@
 use anyhow::Context as _;
 use funcmesh_core::auth::MeshToken;
 use funcmesh_core::bundle::Packed;
+use funcmesh_core::tls::AdminConnector;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// Uploads `packed` to the tron at `tron` (its admin URL) as `name`; the
+/// Uploads `packed` to the tron at `tron` (its admin URL, reached through
+/// `connector`) as `name`; the
 /// tron's JSON answer. The tron checks the pack against its hash and makes
 /// the bundle live, or answers why not.
 pub async fn upload(
+    connector: &AdminConnector,
     tron: &str,
     name: &str,
     packed: &Packed,
@@ -26,7 +29,7 @@ pub async fn upload(
         .header("x-bundle-hash", &packed.bundle.hash)
         .body(Full::new(packed.bytes.clone()))
         .with_context(|| format!("building the request to {url}"))?;
-    let client = Client::builder(TokioExecutor::new()).build_http();
+    let client = Client::builder(TokioExecutor::new()).build(connector.clone());
     let response = client
         .request(request)
         .await

@@ -106,7 +106,7 @@ impl Cluster {
         let namespace = self
             .bus
             .rsplit_once("namespace=")
-            .map(|(_, ns)| ns.to_owned());
+            .map(|(_, ns)| ns.split('&').next().unwrap_or(ns).to_owned());
         let Some(namespace) = namespace else { return };
         if self.bus.starts_with("nats://") {
             return delete_streams(NATS, &namespace);
@@ -140,7 +140,12 @@ impl Cluster {
         }
         names.sort();
         names.dedup();
-        let url = self.bus.split('?').next().unwrap_or(RABBITMQ).to_owned();
+        // A mesh on the broker's TLS listener is cleaned up through its
+        // plain one.
+        let url = match self.bus.starts_with("amqps://") {
+            true => RABBITMQ.to_owned(),
+            false => self.bus.split('?').next().unwrap_or(RABBITMQ).to_owned(),
+        };
         apart(async move {
             let connection =
                 lapin::Connection::connect(&url, lapin::ConnectionProperties::default())

@@ -59,7 +59,7 @@ pub struct TronOptions {
     /// The watched directory of bundles.
     pub bundles: PathBuf,
     /// The URL runners use to reach the admin listener; default
-    /// `http://` + its bound address.
+    /// `http://` (`https://` with `admin_tls`) + its bound address.
     pub public_url: Option<String>,
     /// The shared queues' limits.
     pub policy: QueuePolicy,
@@ -84,6 +84,9 @@ pub struct TronOptions {
     pub scaling: Option<Scaling>,
     /// The mesh token the admin API requires; `None` leaves it open.
     pub token: Option<funcmesh_core::auth::MeshToken>,
+    /// The admin listener's TLS (`funcmesh_core::tls::server_config`);
+    /// `None` serves plain HTTP.
+    pub admin_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl std::fmt::Debug for TronOptions {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for TronOptions {
             .field("watch", &self.watch)
             .field("prepare", &self.prepare.is_some())
             .field("authenticated", &self.token.is_some())
+            .field("admin_tls", &self.admin_tls.is_some())
             .field("capture", &self.capture)
             .field(
                 "scaling",
@@ -122,6 +126,7 @@ impl TronOptions {
             capture: CaptureRules::default(),
             scaling: None,
             token: None,
+            admin_tls: None,
         }
     }
 }
@@ -174,10 +179,13 @@ impl TronNode {
             .map(TcpListener::local_addr)
             .transpose()
             .context("reading the admin listener's address")?;
-        let store_url = options
-            .public_url
-            .clone()
-            .or_else(|| admin_addr.map(|addr| format!("http://{addr}")));
+        let store_url = options.public_url.clone().or_else(|| {
+            let scheme = match options.admin_tls {
+                Some(_) => "https",
+                None => "http",
+            };
+            admin_addr.map(|addr| format!("{scheme}://{addr}"))
+        });
         let capture = options.capture.clone();
         let node = Arc::new(Self {
             id: control::new_id(),
@@ -328,8 +336,9 @@ impl TronNode {
             }),
         };
         let stop = self.shutdown.wait();
+        let tls = self.options.admin_tls.clone();
         self.spawn(async move {
-            if let Err(error) = admin::serve(listener, state, stop).await {
+            if let Err(error) = admin::serve(listener, state, tls, stop).await {
                 tracing::error!("the admin listener stopped: {error:#}");
             }
         });

@@ -3,12 +3,18 @@
 //! `amqp://user:pass@host:5672/vhost?namespace=NAME&heartbeat=10`: the
 //! `namespace` parameter is funcmesh's own and is taken out; everything else
 //! is the broker's and goes to lapin.
+//!
+//! `amqps://user:pass@host:5671/vhost?cacertfile=ca.pem` is the same over
+//! TLS (rustls), the broker's certificate checked against the system's
+//! certificates and those of `cacertfile`, and its name against the URL's
+//! host; `certfile` and `keyfile` present a client certificate
+//! ([`TlsFiles`]).
 
 use lapin::uri::AMQPUri;
 use percent_encoding::utf8_percent_encode;
 use url::{Host, Url};
 
-use crate::bus_url::{self, COMPONENT, MAX_NAMESPACE_LEN, redact};
+use crate::bus_url::{self, COMPONENT, MAX_NAMESPACE_LEN, TlsFiles, redact};
 use crate::{Error, Result};
 
 /// Where the bus connects and how it names things on the broker.
@@ -22,22 +28,37 @@ pub(crate) struct AmqpConfig {
     prefix: String,
     /// Shown by `rabbitmqctl list_connections name`.
     pub(crate) connection_name: String,
+    /// `Some` for `amqps://`: the TLS files its parameters name.
+    pub(crate) tls: Option<TlsFiles>,
 }
 
 impl AmqpConfig {
-    /// Parses a bus URL. The scheme must be `amqp`.
+    /// Parses a bus URL. The scheme must be `amqp` or `amqps`.
     pub(crate) fn parse(url: &str) -> Result<Self> {
         let mut parsed = Url::parse(url).map_err(|error| invalid(url, &error))?;
-        if parsed.scheme() != "amqp" {
-            return Err(invalid(url, &"the scheme must be amqp://"));
-        }
+        let secure = match parsed.scheme() {
+            "amqp" => false,
+            "amqps" => true,
+            _ => return Err(invalid(url, &"the scheme must be amqp:// or amqps://")),
+        };
         let mut namespace = None;
+        let mut tls = TlsFiles::default();
         let mut kept = Vec::new();
         for (key, value) in parsed.query_pairs() {
             match &*key {
                 "namespace" => namespace = Some(check_namespace(value.into_owned())?),
+                _ if tls.take(&key, &value) => {}
                 _ => kept.push((key.into_owned(), value.into_owned())),
             }
+        }
+        if !secure && !tls.is_empty() {
+            return Err(invalid(
+                url,
+                &format_args!("{} need amqps://", TlsFiles::PARAMETERS),
+            ));
+        }
+        if secure {
+            tls.read().map_err(|why| invalid(url, &why))?;
         }
         match kept.is_empty() {
             true => parsed.set_query(None),
@@ -75,6 +96,7 @@ impl AmqpConfig {
             endpoint,
             prefix,
             connection_name,
+            tls: secure.then_some(tls),
         })
     }
 
@@ -146,12 +168,40 @@ mod tests {
             "amqp://h/?namespace=a*",
             "amqp://h/?namespace=a+b",
             "amqp://h/?namespace=%FF",
-            "amqps://h/",
+            "amqp://h/?cacertfile=/etc/ssl/certs/ca-certificates.crt",
+            "amqps://h/?cacertfile=/nonexistent/ca.pem",
+            "amqps://h/?certfile=/etc/ssl/certs/ca-certificates.crt",
             "nats://h/",
             "h:5672",
         ] {
             assert!(AmqpConfig::parse(url).is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn amqps_takes_its_tls_files_out_and_defaults_to_port_5671() {
+        let c = AmqpConfig::parse(
+            "amqps://u:p@h/v?cacertfile=%2Ftmp%2Fca.pem&heartbeat=2&certfile=c&keyfile=k",
+        )
+        .map(|c| c.tls);
+        // Files that do not exist are refused when the URL is read.
+        assert!(c.is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let url = format!("amqps://u:p@h/v?cacertfile={}&heartbeat=2", ca.display());
+        let c = AmqpConfig::parse(&url).unwrap();
+        assert_eq!(c.tls.as_ref().and_then(|t| t.ca.clone()), Some(ca));
+        assert_eq!(c.uri.authority.port, 5671);
+        assert_eq!(c.uri.query.heartbeat, Some(2));
+        assert_eq!(c.uri.scheme, lapin::uri::AMQPScheme::AMQPS);
+        assert!(AmqpConfig::parse("amqps://h/").unwrap().tls.is_some());
+        let text = dir.path().join("not.pem");
+        std::fs::write(&text, "hello").unwrap();
+        let url = format!("amqps://h/?cacertfile={}", text.display());
+        let err = AmqpConfig::parse(&url).unwrap_err().to_string();
+        assert!(err.contains("holds no PEM block"), "{err}");
+        assert!(AmqpConfig::parse("amqp://h/").unwrap().tls.is_none());
     }
 
     #[test]

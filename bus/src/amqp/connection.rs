@@ -13,6 +13,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::{Channel, Connection, ConnectionProperties};
 use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
@@ -216,9 +217,22 @@ async fn wait_for_loss(link: &Weak<Link>, lost: &Notify, session: &Session) -> b
 async fn open(link: &Link) -> Result<(Arc<Session>, u64), String> {
     let properties = ConnectionProperties::default()
         .with_connection_name(link.config.connection_name.clone().into());
-    let connection = Connection::connect_uri(link.config.uri.clone(), properties)
-        .await
-        .map_err(|error| error.to_string())?;
+    let connection = match &link.config.tls {
+        None => Connection::connect_uri(link.config.uri.clone(), properties).await,
+        Some(files) => {
+            let pem = files.read()?;
+            let tls = OwnedTLSConfig {
+                identity: pem
+                    .identity
+                    .map(|(pem, key)| OwnedIdentity::PKCS8 { pem, key }),
+                cert_chain: pem.ca,
+            };
+            let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+            Connection::connect_uri_with_config(link.config.uri.clone(), properties, tls, runtime)
+                .await
+        }
+    }
+    .map_err(|error| error.to_string())?;
     let channel = connection
         .create_channel()
         .await

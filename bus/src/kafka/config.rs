@@ -91,6 +91,14 @@ impl KafkaConfig {
                     "namespace" => namespace = Some(check_namespace(url, value.into_owned())?),
                     "partitions" => partitions = positive(url, "partitions", &value)?,
                     "replication" => replication = positive(url, "replication", &value)?,
+                    "cacertfile" | "certfile" | "keyfile" => {
+                        return Err(invalid(
+                            url,
+                            &format_args!(
+                                "{key}: TLS is not compiled into the Kafka backend; keep the brokers on a private network"
+                            ),
+                        ));
+                    }
                     _ => {
                         return Err(invalid(
                             url,

@@ -2,7 +2,11 @@
 //!
 //! `nats://[user:pass@]host[:port][,nats://host2[:port]...][?namespace=NAME]`:
 //! one or more servers of one cluster, and funcmesh's own `namespace`
-//! parameter. The port defaults to 4222. `nats://TOKEN@host` authenticates
+//! parameter. A server written `tls://` must speak TLS (rustls), its
+//! certificate checked against the system's certificates and those of the
+//! `cacertfile` parameter; `certfile` and `keyfile` present a client
+//! certificate ([`TlsFiles`]). A `nats://` server that requires TLS gets it
+//! too, under the same files. The port defaults to 4222. `nats://TOKEN@host` authenticates
 //! with a token. Credentials are percent-decoded and handed to the client
 //! apart from the addresses, which async-nats reads none from.
 //!
@@ -24,7 +28,7 @@ use async_nats::ServerAddr;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use url::Url;
 
-use crate::bus_url::{self, MAX_NAMESPACE_LEN, redact};
+use crate::bus_url::{self, MAX_NAMESPACE_LEN, TlsFiles, redact};
 use crate::{Error, Result};
 
 /// How much of a queue's name is kept, readable, in its stream's name.
@@ -51,6 +55,10 @@ pub(crate) struct NatsConfig {
     prefix: String,
     /// Shown in the server's connection list (`/connz`).
     pub(crate) connection_name: String,
+    /// The TLS files the parameters name.
+    pub(crate) tls: TlsFiles,
+    /// Whether a server was written `tls://`: then every connection is TLS.
+    pub(crate) require_tls: bool,
 }
 
 /// How the client authenticates, from a server's user info, decoded.
@@ -77,9 +85,11 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl NatsConfig {
-    /// Parses a bus URL. Every server's scheme must be `nats`.
+    /// Parses a bus URL. Every server's scheme must be `nats` or `tls`.
     pub(crate) fn parse(url: &str) -> Result<Self> {
         let mut namespace = None;
+        let mut tls = TlsFiles::default();
+        let mut require_tls = false;
         let mut credentials = None;
         let mut servers = Vec::new();
         let mut endpoints = Vec::new();
@@ -89,8 +99,15 @@ impl NatsConfig {
         for (index, text) in url.split(',').enumerate() {
             let mut server = match Url::parse(text.trim()) {
                 Ok(server) if server.scheme() == "nats" => server,
+                Ok(server) if server.scheme() == "tls" => {
+                    require_tls = true;
+                    server
+                }
                 Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
-                    return Err(invalid(url, &"every server must be a nats:// URL"));
+                    return Err(invalid(
+                        url,
+                        &"every server must be a nats:// or tls:// URL",
+                    ));
                 }
                 Err(error) => return Err(invalid(url, &error)),
             };
@@ -100,10 +117,14 @@ impl NatsConfig {
             for (key, value) in server.query_pairs() {
                 match &*key {
                     "namespace" => namespace = Some(check_namespace(value.into_owned())?),
+                    _ if tls.take(&key, &value) => {}
                     _ => {
                         return Err(invalid(
                             url,
-                            &format_args!("unknown parameter {key:?} (only namespace is known)"),
+                            &format_args!(
+                                "unknown parameter {key:?} (known: namespace, {})",
+                                TlsFiles::PARAMETERS
+                            ),
                         ));
                     }
                 }
@@ -123,6 +144,7 @@ impl NatsConfig {
             }
             servers.push(ServerAddr::from_url(server).map_err(|error| invalid(url, &error))?);
         }
+        tls.read().map_err(|why| invalid(url, &why))?;
         let pid = std::process::id();
         let (prefix, connection_name) = match &namespace {
             Some(ns) => (format!("{ns}."), format!("funcmesh {ns} {pid}")),
@@ -134,6 +156,8 @@ impl NatsConfig {
             endpoint: endpoints.join(","),
             prefix,
             connection_name,
+            tls,
+            require_tls,
         })
     }
 
@@ -269,6 +293,21 @@ mod tests {
     }
 
     #[test]
+    fn tls_servers_require_tls_and_the_files_are_taken_out() {
+        let c = NatsConfig::parse("nats://h,tls://g:4443").unwrap();
+        assert!(c.require_tls);
+        assert_eq!(c.endpoint, "h:4222,g:4443");
+        assert!(!NatsConfig::parse("nats://h").unwrap().require_tls);
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let c =
+            NatsConfig::parse(&format!("tls://h?namespace=x&cacertfile={}", ca.display())).unwrap();
+        assert_eq!(c.tls.ca, Some(ca));
+        assert_eq!(c.work_subject("q"), "x.funcmesh.q.q");
+    }
+
+    #[test]
     fn several_servers_make_one_cluster() {
         let c = NatsConfig::parse("nats://a:1,nats://u:p@b:2?namespace=x").unwrap();
         assert_eq!(c.servers.len(), 2);
@@ -312,8 +351,10 @@ mod tests {
             "nats://h?namespace=.a",
             "nats://h?namespace=a..b",
             "nats://h?heartbeat=3",
-            "tls://h",
-            "nats://h,tls://g",
+            "nats+tls://h",
+            "https://h",
+            "tls://h?cacertfile=/nonexistent/ca.pem",
+            "tls://h?keyfile=/nonexistent/key.pem",
             "nats://h:notaport",
             "nats://",
             "nats://h?namespace",

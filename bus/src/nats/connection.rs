@@ -87,6 +87,15 @@ impl Link {
                     let _ = events.send(event);
                 }
             });
+        let options = options.require_tls(config.require_tls);
+        let options = match &config.tls.ca {
+            Some(ca) => options.add_root_certificates(ca.clone()),
+            None => options,
+        };
+        let options = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => options.add_client_certificate(cert.clone(), key.clone()),
+            _ => options,
+        };
         let options = match config.credentials.clone() {
             Some(Credentials::User { user, password }) => options.user_and_password(user, password),
             Some(Credentials::Token(token)) => options.token(token),

@@ -30,11 +30,3 @@ async fn a_delivery_held_across_a_reconnect_is_redelivered() {
     again.ack().await.unwrap();
     run.finish().await;
 }
-
-#[tokio::test]
-async fn amqps_is_refused_with_a_reason() {
-    let Err(err) = funcmesh_bus::connect("amqps://h/").await else {
-        panic!("amqps:// accepted");
-    };
-    assert!(err.to_string().contains("TLS is not compiled in"), "{err}");
-}

@@ -39,18 +39,16 @@ async fn a_delivery_held_across_a_short_reconnect_can_still_be_acked() {
 }
 
 #[tokio::test]
-async fn tls_and_bad_urls_are_refused_with_a_reason() {
-    for url in ["tls://h:4222", "nats+tls://h:4222"] {
-        let Err(err) = funcmesh_bus::connect(url).await else {
-            panic!("{url} accepted");
-        };
-        assert!(matches!(err, Error::UnsupportedScheme(_)), "{err}");
-        assert!(err.to_string().contains("TLS"), "{err}");
-    }
+async fn bad_urls_are_refused_with_a_reason() {
+    let Err(err) = funcmesh_bus::connect("nats+tls://h:4222").await else {
+        panic!("nats+tls:// accepted");
+    };
+    assert!(matches!(err, Error::UnsupportedScheme(_)), "{err}");
     for url in [
         "nats://h?namespace=a*",
         "nats://h?replicas=3",
         "nats://u:secret@h:port",
+        "tls://u:secret@h?cacertfile=/nonexistent/ca.pem",
     ] {
         let Err(err) = funcmesh_bus::connect(url).await else {
             panic!("{url} accepted");

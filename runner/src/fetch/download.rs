@@ -4,10 +4,10 @@
 use bytes::Bytes;
 use funcmesh_bus::Backoff;
 use funcmesh_core::errors::chain;
+use funcmesh_core::tls::AdminConnector;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::{FetchConfig, FetchError};
@@ -23,7 +23,7 @@ enum Failure {
 pub(super) struct Downloader {
     trons: Vec<String>,
     config: FetchConfig,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<AdminConnector, Empty<Bytes>>,
 }
 
 impl Downloader {
@@ -32,7 +32,7 @@ impl Downloader {
             .into_iter()
             .map(|url| url.trim_end_matches('/').to_owned())
             .collect();
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let client = Client::builder(TokioExecutor::new()).build(config.connector.clone());
         Self {
             trons,
             config,

@@ -1,4 +1,5 @@
-//! The admin HTTP server: HTTP/1.1 and h2c on one listener.
+//! The admin HTTP server: HTTP/1.1 and h2c on one listener, or HTTP/1.1 and
+//! HTTP/2 over TLS when it is given a certificate.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,15 +15,20 @@ use tokio::net::TcpListener;
 
 use super::{Admin, AdminState};
 
+/// How long a client gets to finish its TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
 /// How long in-flight requests (an upload being unpacked and loaded, a pack
 /// being sent) get to finish after shutdown.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Serves the admin routes on `listener` until `shutdown` completes, then
-/// stops accepting, lets in-flight requests finish, and returns.
+/// Serves the admin routes on `listener` (over TLS when `tls` is given)
+/// until `shutdown` completes, then stops accepting, lets in-flight
+/// requests finish, and returns.
 pub async fn serve(
     listener: TcpListener,
     state: AdminState,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let local = listener
@@ -36,7 +42,8 @@ pub async fn serve(
     builder.http1().timer(TokioTimer::new());
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
-    tracing::info!(server.address = %local, "tron admin listening");
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    tracing::info!(server.address = %local, tls = tls.is_some(), "tron admin listening");
 
     tokio::pin!(shutdown);
     loop {
@@ -58,12 +65,37 @@ pub async fn serve(
             let admin = Arc::clone(&admin);
             async move { Ok::<_, Infallible>(admin.handle(request).await) }
         });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let Some(tls) = &tls else {
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(error = &*error, client.address = %remote, "admin connection ended with an error");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, so that a slow
+        // client holds up no one; a connection still shaking hands when
+        // shutdown comes is dropped with the task.
+        let (tls, builder) = (tls.clone(), builder.clone());
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let stream = match tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, client.address = %remote, "admin TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client.address = %remote, "admin TLS handshake timed out");
+                    return;
+                }
+            };
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(error = &*error, client.address = %remote, "admin connection ended with an error");
             }
         });

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use funcmesh_core::auth::MeshToken;
 use funcmesh_core::bundle::{Packed, pack_any};
+use funcmesh_core::tls::{AdminConnector, AdminTrust};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -57,7 +57,7 @@ struct Admin {
     base: String,
     store: Arc<BundleStore>,
     bundles: tempfile::TempDir,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<AdminConnector, Full<Bytes>>,
     /// The `Authorization` header sent unless a test sends its own.
     authorization: Option<String>,
     _stop: oneshot::Sender<()>,
@@ -65,6 +65,16 @@ struct Admin {
 
 impl Admin {
     async fn start(configure: impl FnOnce(&mut AdminState)) -> Self {
+        Self::start_on(configure, None, &AdminTrust::default()).await
+    }
+
+    /// The same, serving TLS when `tls` is given (at an `https://` base),
+    /// its client trusting what `trust` names.
+    async fn start_on(
+        configure: impl FnOnce(&mut AdminState),
+        tls: Option<Arc<rustls::ServerConfig>>,
+        trust: &AdminTrust,
+    ) -> Self {
         let store = Arc::new(BundleStore::new());
         let bundles = tempfile::tempdir().unwrap();
         let mut state = AdminState {
@@ -78,12 +88,13 @@ impl Admin {
         configure(&mut state);
         let authorization = state.token.as_ref().map(MeshToken::bearer);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(serve(listener, state, async {
+        tokio::spawn(serve(listener, state, tls, async {
             let _ = stopped.await;
         }));
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let client = Client::builder(TokioExecutor::new()).build(trust.connector().unwrap());
         Self {
             base,
             store,
@@ -211,6 +222,77 @@ async fn everything_but_health_requires_the_token() {
 async fn without_a_token_the_routes_are_open() {
     let admin = Admin::start(|state| state.token = None).await;
     assert_eq!(admin.get("/status").await.0, StatusCode::OK);
+}
+
+/// The admin listener over TLS: uploads and pack downloads work for a
+/// client that trusts its CA, over HTTP/2 as over HTTP/1.1; a client that
+/// does not, or that speaks plain HTTP, gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_only_a_client_that_trusts_the_certificate_is_served() {
+    let pki = funcmesh_testkit::tls::TestPki::new();
+    let tls =
+        funcmesh_core::tls::server_config(&pki.path("server.pem"), &pki.path("server-key.pem"))
+            .unwrap();
+    let trust = AdminTrust {
+        ca: Some(pki.path("ca.pem")),
+    };
+    let admin = Admin::start_on(|_| {}, Some(tls), &trust).await;
+    assert!(admin.base.starts_with("https://"), "{}", admin.base);
+    assert_eq!(admin.get("/health").await.0, StatusCode::OK);
+    let source = tempfile::tempdir().unwrap();
+    let packed = write_bundle(&source.path().join("hello"), "/v1");
+    let (status, _, body) = admin
+        .send(
+            Method::PUT,
+            "/bundles/hello",
+            &[("x-bundle-hash", &packed.bundle.hash)],
+            packed.bytes.clone(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, _, body) = admin.get(&format!("/bundles/{}", packed.bundle.hash)).await;
+    assert_eq!((status, body), (StatusCode::OK, packed.bytes.clone()));
+
+    // ALPN offers h2: a client that speaks only HTTP/2 is served too.
+    let h2 = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build::<_, Full<Bytes>>(trust.connector().unwrap());
+    let response = h2
+        .request(
+            Request::get(format!("{}/health", admin.base))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status(), response.version()),
+        (StatusCode::OK, http::Version::HTTP_2)
+    );
+
+    // Trusting the system's certificates only, or another CA: refused.
+    for ca in [None, Some(pki.path("other-ca.pem"))] {
+        let client = Client::builder(TokioExecutor::new())
+            .build::<_, Full<Bytes>>(AdminTrust { ca }.connector().unwrap());
+        let request = Request::get(format!("{}/health", admin.base))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let err = client.request(request).await.unwrap_err();
+        let chain = funcmesh_core::errors::chain(&err);
+        assert!(chain.contains("certificate"), "{chain}");
+    }
+    // Plain HTTP to the TLS port: no answer.
+    let plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let url = admin.base.replacen("https://", "http://", 1);
+    let request = Request::get(format!("{url}/health"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert!(plain.request(request).await.is_err());
 }
 
 #[tokio::test]

@@ -1,0 +1,163 @@
+//! `tls://` against a nats-server of the test's own, serving a certificate
+//! the test makes: the bus works through it, refuses a server it was not
+//! told to trust, and presents a client certificate where the server asks
+//! for one.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use funcmesh_bus::{ConsumeOptions, Error, Message, QueueSpec};
+use funcmesh_testkit::tls::TestPki;
+
+use crate::common::brokers::required;
+use crate::common::{connected, namespace};
+
+/// A nats-server with JetStream that speaks TLS only, killed on drop.
+struct TlsServer {
+    child: Child,
+    addr: std::net::SocketAddr,
+    _store: tempfile::TempDir,
+}
+
+impl TlsServer {
+    /// `None` (the test skips) where nats-server is not installed.
+    fn start(pki: &TestPki, verify_clients: bool) -> Option<Self> {
+        let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let Some(program) = program else {
+            assert!(!required(), "nats-server is not installed");
+            eprintln!("SKIPPED: nats-server is not installed");
+            return None;
+        };
+        let addr = funcmesh_testkit::free_port();
+        let store = tempfile::tempdir().unwrap();
+        let mut command = Command::new(program);
+        command
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &addr.port().to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(store.path())
+            .arg("--tlscert")
+            .arg(pki.path("server.pem"))
+            .arg("--tlskey")
+            .arg(pki.path("server-key.pem"));
+        if verify_clients {
+            command
+                .arg("--tlsverify")
+                .arg("--tlscacert")
+                .arg(pki.path("ca.pem"));
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            addr,
+            _store: store,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    fn url(&self, params: &str) -> String {
+        format!("tls://{}?namespace={}&{params}", self.addr, namespace())
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One message there and back on a work queue.
+async fn round_trip(url: &str) {
+    let bus = connected(url).await;
+    bus.declare(&QueueSpec::work("jobs")).await.unwrap();
+    bus.publish("jobs", Message::new("over tls")).await.unwrap();
+    let mut jobs = bus
+        .consume("jobs", ConsumeOptions::default())
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(10), jobs.next())
+        .await
+        .expect("no delivery within 10 s")
+        .expect("the consumer ended")
+        .unwrap();
+    assert_eq!(delivery.body, "over tls");
+    delivery.ack().await.unwrap();
+}
+
+/// The bus never connects: publishing stays `Unavailable` for `wait`.
+async fn never_connects(url: &str, wait: Duration) {
+    let bus = funcmesh_bus::connect(url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + wait;
+    while tokio::time::Instant::now() < deadline {
+        match bus.publish("jobs", Message::new("x")).await {
+            Err(Error::Unavailable(_)) => {}
+            other => panic!("{url}: connected to an untrusted server: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_server_is_used_with_the_ca_the_url_names_and_no_other() {
+    let pki = TestPki::new();
+    let Some(server) = TlsServer::start(&pki, false) else {
+        return;
+    };
+    let ca = pki.path("ca.pem");
+    round_trip(&server.url(&format!("cacertfile={}", ca.display()))).await;
+    // A CA that did not sign the server's certificate, or the system's
+    // alone: the connection is refused, nothing is sent in the clear.
+    let other = pki.path("other-ca.pem");
+    never_connects(
+        &server.url(&format!("cacertfile={}", other.display())),
+        Duration::from_secs(3),
+    )
+    .await;
+    never_connects(&format!("tls://{}", server.addr), Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_verifies_clients_takes_the_certificate_the_url_names() {
+    let pki = TestPki::new();
+    let Some(server) = TlsServer::start(&pki, true) else {
+        return;
+    };
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client-key.pem"),
+    );
+    round_trip(&server.url(&format!(
+        "cacertfile={}&certfile={}&keyfile={}",
+        ca.display(),
+        cert.display(),
+        key.display()
+    )))
+    .await;
+    never_connects(
+        &server.url(&format!("cacertfile={}", ca.display())),
+        Duration::from_secs(3),
+    )
+    .await;
+}
