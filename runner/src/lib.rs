@@ -25,11 +25,9 @@
 //!   the announced routes, consumes their Func queues and sends heartbeats.
 
 pub mod fetch;
-pub mod http;
 pub mod matcher;
 pub mod node;
 pub mod python;
-pub mod validate;
 pub mod wasm;
 pub mod worker;
 
@@ -37,6 +35,7 @@ pub mod worker;
 mod test_support;
 
 pub use fetch::{BundleFetcher, FetchConfig, FetchError};
+pub use funcmesh_validate::{self as validate, http};
 pub use node::{RunnerNode, RunnerOptions};
 pub use python::{PythonConfig, WorkerCommand};
 pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};

@@ -4,42 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use func_sdk::abi::{self, ResponseMeta};
-use funcmesh_core::bundle::{
-    Bundle, Code, Manifest, Operation, ParamLocation, Parameter, RequestBody,
-};
-use serde_json::Value;
-
-/// An operation with no parameters and no body.
-pub fn op(id: &str, method: &str, path: &str) -> Operation {
-    Operation {
-        id: id.into(),
-        method: method.into(),
-        path: path.into(),
-        parameters: Vec::new(),
-        body: None,
-    }
-}
-
-/// A parameter.
-pub fn param(name: &str, location: ParamLocation, required: bool, schema: Value) -> Parameter {
-    Parameter {
-        name: name.into(),
-        location,
-        required,
-        schema,
-    }
-}
-
-/// A request body.
-pub fn body(required: bool, content_types: &[&str], schema: Option<Value>) -> RequestBody {
-    RequestBody {
-        required,
-        content_types: content_types.iter().map(|s| (*s).to_owned()).collect(),
-        schema,
-        urlencoded_schema: None,
-        multipart_schema: None,
-    }
-}
+use funcmesh_core::bundle::{Bundle, Code, Manifest, Operation};
+pub use funcmesh_validate::testing::{body, op, param};
 
 /// A bundle around `wasm` (binary or WAT text) with these operations.
 pub fn bundle(
