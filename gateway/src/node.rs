@@ -105,7 +105,10 @@ pub fn log_capture_stats(capture: &Capture) {
     }
     capture.flush();
     let stats = capture.stats();
+    // A target of its own, which a log filter can let through alone
+    // (`warn,funcmesh::capture=info`, as the benchmark does).
     tracing::info!(
+        target: "funcmesh::capture",
         written = stats.written,
         dropped = stats.dropped,
         failed = stats.failed,
