@@ -65,9 +65,11 @@ impl AdminTrust {
     }
 }
 
-/// The connector that trusts the system's certificates only.
+/// The connector that trusts the system's certificates only: read from
+/// the system once per process, however many fetch configurations ask.
 pub fn system_connector() -> AdminConnector {
-    connector(Vec::new())
+    static SYSTEM: std::sync::OnceLock<AdminConnector> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(|| connector(Vec::new())).clone()
 }
 
 fn connector(extra: Vec<CertificateDer<'static>>) -> AdminConnector {
