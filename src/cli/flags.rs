@@ -361,10 +361,23 @@ pub struct ScalingFlags {
     #[arg(long, env = "FUNCMESH_SCALE_TICK_MS", default_value_t = RuleConfig::default().tick_ms, value_parser = positive::<u64>)]
     pub scale_tick_ms: u64,
     /// A pool shrinks only to the highest count the rule recommended within
-    /// this window, in milliseconds, so that steady or noisy load never
-    /// flaps.
+    /// this window, in milliseconds, unless the drop is clear (see
+    /// --scale-tolerance-pct), so that steady or noisy load never flaps.
     #[arg(long, env = "FUNCMESH_SCALE_DOWN_WINDOW_MS", default_value_t = RuleConfig::default().down_window_ms, value_parser = positive::<u64>)]
     pub scale_down_window_ms: u64,
+    /// The noise band, in percent of a pool's load: a drop to a count that
+    /// would still serve this much more load is a clear drop, followed
+    /// after --scale-clear-drop-window-ms; a smaller one waits the whole
+    /// scale-down window.
+    #[arg(long, env = "FUNCMESH_SCALE_TOLERANCE_PCT", default_value_t = RuleConfig::default().tolerance_pct)]
+    pub scale_tolerance_pct: u32,
+    /// How long a clear drop must hold before a pool shrinks, in
+    /// milliseconds (at the scale-down window or more, every drop waits
+    /// the whole window). Default 1000; 5000 on kafka://, where each
+    /// runner that joins stalls the queue's consumers for about 3 s while
+    /// its partitions are handed over.
+    #[arg(long, env = "FUNCMESH_SCALE_CLEAR_DROP_WINDOW_MS", value_parser = positive::<u64>)]
+    pub scale_clear_drop_window_ms: Option<u64>,
     /// A pool whose min is 0 goes to zero runners after this long with
     /// nothing queued, in flight or arriving, in milliseconds.
     #[arg(long, env = "FUNCMESH_SCALE_TO_ZERO_AFTER_MS", default_value_t = RuleConfig::default().idle_ms, value_parser = positive::<u64>)]
@@ -468,6 +481,10 @@ pub enum ScalerKind {
     Marathon,
 }
 
+/// The clear-drop window on Kafka: longer than the ~3 s in which a
+/// partition handover stalls a queue's consumers, which reads as a drop.
+const KAFKA_CLEAR_DROP_WINDOW_MS: u64 = 5_000;
+
 impl ScalingFlags {
     /// How the tron scales, through the orchestrator `--scaler` names (the
     /// local one starts runners on `bus` logging with `log`); `None` with
@@ -543,6 +560,13 @@ impl ScalingFlags {
         let rule = RuleConfig {
             tick_ms: self.scale_tick_ms,
             down_window_ms: self.scale_down_window_ms,
+            tolerance_pct: self.scale_tolerance_pct,
+            clear_drop_window_ms: self.scale_clear_drop_window_ms.unwrap_or(
+                match bus.starts_with("kafka://") {
+                    true => KAFKA_CLEAR_DROP_WINDOW_MS,
+                    false => RuleConfig::default().clear_drop_window_ms,
+                },
+            ),
             idle_ms: self.scale_to_zero_after_ms,
             ..RuleConfig::default()
         };

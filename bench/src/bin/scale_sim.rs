@@ -115,15 +115,21 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The scale-down window's trade-off: the same rule with other windows,
-/// on the traces it matters for.
+/// The scale-down trade-off: the same rule with other clear-drop windows
+/// and noise bands, on the traces they matter for.
 fn windows(limits: PoolLimits) -> anyhow::Result<()> {
-    println!("the rule with other scale-down windows (down_window_ms; the default is 30 s):");
+    let defaults = RuleConfig::default();
+    println!(
+        "the rule with other scale-down settings (the defaults: a {} s window, a {}% noise band, a {} s clear-drop window):",
+        defaults.down_window_ms / 1_000,
+        defaults.tolerance_pct,
+        defaults.clear_drop_window_ms / 1_000,
+    );
     println!();
     println!(
-        "| window | sine: over-provisioned | sine: under capacity (s) | steady: changes once settled | spike: over-provisioned |"
+        "| window | noise band | clear drop after | sine: over-provisioned | sine: under capacity (s) | steady: changes once settled | spike: over-provisioned |"
     );
-    println!("|--:|--:|--:|--:|--:|");
+    println!("|--:|--:|--:|--:|--:|--:|--:|");
     let all = traces::all();
     let trace = |prefix: &str| {
         all.iter()
@@ -131,9 +137,25 @@ fn windows(limits: PoolLimits) -> anyhow::Result<()> {
             .with_context(|| format!("no trace {prefix}"))
     };
     let (sine, steady, spike) = (trace("sine")?, trace("steady")?, trace("spike")?);
-    for seconds in [5, 10, 15, 30, 60] {
+    let settings = [
+        (30, 15, 1),
+        (30, 15, 2),
+        (30, 15, 3),
+        (30, 15, 5),
+        (30, 15, 10),
+        (30, 0, 1),
+        (30, 5, 1),
+        (30, 10, 1),
+        (30, 20, 1),
+        (10, 15, 10),
+        (30, 15, 30),
+        (60, 15, 60),
+    ];
+    for (window_s, band_pct, clear_s) in settings {
         let config = RuleConfig {
-            down_window_ms: seconds * 1_000,
+            down_window_ms: window_s * 1_000,
+            tolerance_pct: band_pct,
+            clear_drop_window_ms: clear_s * 1_000,
             ..RuleConfig::default()
         };
         let run = |trace: &traces::Trace| {
@@ -145,10 +167,14 @@ fn windows(limits: PoolLimits) -> anyhow::Result<()> {
         let settled = on_steady
             .changed_at
             .iter()
-            .filter(|at| **at >= start + seconds as f64 + SETTLE_S)
+            .filter(|at| **at >= start + window_s as f64 + SETTLE_S)
             .count();
+        let clear = match clear_s >= window_s {
+            true => "(the window)".to_owned(),
+            false => format!("{clear_s} s"),
+        };
         println!(
-            "| {seconds} s | {:.0}% | {:.1} | {settled} | {:.0}% |",
+            "| {window_s} s | {band_pct}% | {clear} | {:.0}% | {:.1} | {settled} | {:.0}% |",
             on_sine.over * 100.0,
             on_sine.under,
             on_spike.over * 100.0,
@@ -227,7 +253,7 @@ fn targets(ours: &[(&str, f64, Figures)], window_s: f64) {
     );
     if let Some((_, sine)) = find("sine") {
         println!(
-            "target: at most 15% over-provisioned runner-seconds on the sine: {} ({:.0}%)",
+            "target: at most 15% over-provisioned runner-seconds on the sine: {} ({:.1}%)",
             met(sine.over <= 0.15),
             sine.over * 100.0
         );

@@ -27,10 +27,11 @@
 //!
 //! A queue that stands is the exception: when, over the last four ticks,
 //! the runners have been full, calls have been queued and the queue has
-//! neither drained nor grown, the clients are waiting on their answers
-//! before they send again, the arrival rate reads as what the pool serves,
-//! and the calls queued and in flight (their mean over those ticks) are
-//! what the load needs (`Rule::standing_backlog`).
+//! neither drained nor grown, while the arrivals have not risen past the
+//! noise band, the clients are waiting on their answers before they send
+//! again, the arrival rate reads as what the pool serves, and the calls
+//! queued and in flight (their mean over those ticks) are what the load
+//! needs (`Rule::standing_backlog`).
 //!
 //! What the pool gets ([`Decision`]):
 //! - **up at once**: a recommendation above `current` is the answer at
@@ -39,10 +40,19 @@
 //!   measured arrival rate is evidence enough; the cap guards against the
 //!   guesses: a burst of queued messages, an unknown service time), so the
 //!   backlog's share may wait a tick;
-//! - **down after the window**: below `current`, the pool shrinks only to
-//!   the highest recommendation of the last `down_window_ms`, and not at
-//!   all until the rule has watched the pool for that long (a tron that
-//!   just took over does not know what came before);
+//! - **down after the window, or a tick later when the drop is clear**: below
+//!   `current`, the pool shrinks to the highest recommendation of the last
+//!   `down_window_ms`, or, when lower, to the highest of the last
+//!   `clear_drop_window_ms` with the noise band (`tolerance_pct`) on top:
+//!   a drop to a count that would still serve the load with 15% more is
+//!   clear, and waits a tick; a smaller one may be noise, and waits the
+//!   whole window. Noise within the band never moves the pool; a load that
+//!   falls for real (the far side of a wave, the end of a burst) is
+//!   followed a tick behind. What a standing backlog asked for holds for
+//!   the whole window (clients that wait for each answer send less as
+//!   soon as their queue has gone, which would read as a clear drop).
+//!   Neither happens until the rule has watched the pool for that window
+//!   (a tron that just took over does not know what came before);
 //! - **to zero after idle**: with `min = 0`, a pool that has work, or had
 //!   some within `idle_ms`, keeps one runner; after `idle_ms` with nothing
 //!   queued, in flight or arriving, it goes to zero;
@@ -51,8 +61,10 @@
 //! - never below `min` nor above `max` ([`PoolLimits`] refuses limits that
 //!   contradict each other).
 //!
-//! The defaults ([`RuleConfig`]): tick 1 s, scale-down window 30 s, drain
-//! time 5 s, idle period 60 s, step `max(2 x current, current + 4)`.
+//! The defaults ([`RuleConfig`]): tick 1 s, scale-down window 30 s, noise
+//! band 15%, clear-drop window 1 s, drain time 5 s, idle period 60 s, step
+//! `max(2 x current, current + 4)`. `bench/scale.sh` shows what each
+//! scale-down setting costs on its traces.
 
 mod config;
 mod decision;
@@ -70,8 +82,8 @@ pub use estimate::{COMPLETIONS_WINDOW_MS, Estimator, Rates, SERVICE_WINDOW_MS};
 pub struct Rule {
     config: RuleConfig,
     limits: PoolLimits,
-    /// Recommendations within the scale-down window, oldest first.
-    recent: VecDeque<(u64, u32)>,
+    /// Recommendations within the scale-down windows, oldest first.
+    recent: VecDeque<Recommended>,
     /// The first observation's time.
     watching_since: Option<u64>,
     /// Since when nothing has been queued, in flight or arriving.
@@ -85,10 +97,23 @@ pub struct Rule {
 /// calls that want a runner.
 const STANDING_TICKS: u64 = 4;
 
+/// One tick's recommendation, kept for the scale-down windows.
+#[derive(Debug, Clone, Copy)]
+struct Recommended {
+    at_ms: u64,
+    /// What the pool needs.
+    runners: u32,
+    /// What it needs with the noise band on top.
+    banded: u32,
+    /// Whether a standing backlog asked for it.
+    standing: bool,
+}
+
 /// What one tick saw of a pool's work, for [`Rule::standing_backlog`].
 #[derive(Debug, Clone, Copy)]
 struct Busy {
     at_ms: u64,
+    arrival_rate: f64,
     depth: u64,
     in_flight: u64,
     capacity: u64,
@@ -124,18 +149,27 @@ impl Rule {
     pub fn decide(&mut self, seen: &Observation) -> Decision {
         let now = seen.at_ms;
         let watching_since = *self.watching_since.get_or_insert(now);
-        let Some((recommended, reason, load)) = self.recommend(seen) else {
+        let Some(Recommendation {
+            runners: recommended,
+            reason,
+            load,
+            banded,
+            standing,
+        }) = self.recommend(seen)
+        else {
             // Idle long enough (or at zero already): no window holds it.
             self.recent.clear();
             return decision(seen, 0, Reason::Idle);
         };
-        self.recent.push_back((now, recommended));
-        let window_start = now.saturating_sub(self.config.down_window_ms);
-        while self
-            .recent
-            .front()
-            .is_some_and(|(at, _)| *at < window_start)
-        {
+        self.recent.push_back(Recommended {
+            at_ms: now,
+            runners: recommended,
+            banded,
+            standing,
+        });
+        let kept = (self.config.down_window_ms).max(self.config.clear_drop_window_ms);
+        let window_start = now.saturating_sub(kept);
+        while self.recent.front().is_some_and(|r| r.at_ms < window_start) {
             self.recent.pop_front();
         }
         let current = seen.current;
@@ -153,27 +187,44 @@ impl Rule {
         if recommended == current {
             return decision(seen, current, reason);
         }
-        // Down: to the highest recommendation within the window, once the
-        // rule has watched the pool for a whole window; at once to `max`
-        // when the pool is above it.
-        let (mut desired, mut why) = (current, Reason::Window);
-        if now.saturating_sub(watching_since) >= self.config.down_window_ms {
-            let highest = self.recent.iter().map(|(_, n)| *n).max().unwrap_or(0);
-            (desired, why) = match highest > recommended {
-                true => (current.min(highest), Reason::Window),
-                false => (recommended, reason),
-            };
+        // Down: to the highest recommendation within the window, or, when
+        // lower, to the highest within the clear-drop window with the noise
+        // band on top; each once the rule has watched the pool for that
+        // long. At once to `max` when the pool is above it.
+        let watched = now.saturating_sub(watching_since);
+        let highest = |window_ms: u64, of: fn(&Recommended) -> u32| -> u32 {
+            let start = now.saturating_sub(window_ms);
+            let within = self.recent.iter().filter(|r| r.at_ms >= start);
+            within.map(of).max().unwrap_or(0)
+        };
+        let mut floor = current;
+        if watched >= self.config.clear_drop_window_ms {
+            // What a standing backlog asked for holds for the whole
+            // window: those runners serve clients that wait for each
+            // answer, whose rate drops as soon as the queue has gone.
+            let clear = highest(self.config.clear_drop_window_ms, |r| r.banded);
+            let standing = highest(self.config.down_window_ms, |r| match r.standing {
+                true => r.runners,
+                false => 0,
+            });
+            floor = floor.min(clear.max(standing));
         }
+        if watched >= self.config.down_window_ms {
+            floor = floor.min(highest(self.config.down_window_ms, |r| r.runners));
+        }
+        let (mut desired, mut why) = match floor > recommended {
+            true => (floor, Reason::Window),
+            false => (recommended, reason),
+        };
         if desired > self.limits.max() {
             (desired, why) = (self.limits.max(), Reason::Max);
         }
         decision(seen, desired, why)
     }
 
-    /// What the pool needs now, within its limits, with the term that
-    /// drove it and the runners the load alone needs; `None` when it may
-    /// go to zero.
-    fn recommend(&mut self, seen: &Observation) -> Option<(u32, Reason, u32)> {
+    /// What the pool needs now, within its limits; `None` when it may go
+    /// to zero.
+    fn recommend(&mut self, seen: &Observation) -> Option<Recommendation> {
         let now = seen.at_ms;
         let busy = seen.depth > 0 || seen.in_flight > 0 || seen.arrival_rate > 0.0;
         self.idle_since = match busy {
@@ -182,13 +233,20 @@ impl Rule {
         };
         let idle_for = self.idle_since.map_or(0, |since| now.saturating_sub(since));
 
-        let (load, mut with_backlog) = self.terms(seen);
-        if let Some(queued) = self.standing_backlog(seen) {
+        let Terms {
+            load,
+            mut with_backlog,
+            mut banded,
+        } = self.terms(seen);
+        let standing = self.standing_backlog(seen);
+        if let Some(queued) = standing {
             // Clients that wait for their answer before they send again
             // keep the queue at about the same depth, and the arrival rate
             // then reads as what the pool serves: every call queued is a
             // call that wants a runner now.
-            with_backlog = with_backlog.max(runners(queued / f64::from(self.limits.target())));
+            let target = f64::from(self.limits.target());
+            with_backlog = with_backlog.max(runners(queued / target));
+            banded = banded.max(runners(queued * self.band() / target));
         }
         let (mut recommended, mut reason) = match with_backlog > load {
             false => (load, Reason::Load),
@@ -209,7 +267,18 @@ impl Rule {
                 return None;
             }
         }
-        Some((recommended, reason, load))
+        Some(Recommendation {
+            runners: recommended,
+            reason,
+            load,
+            banded: banded.min(self.limits.max()).max(recommended),
+            standing: standing.is_some(),
+        })
+    }
+
+    /// The load with the noise band on top, as a factor.
+    fn band(&self) -> f64 {
+        1.0 + f64::from(self.config.tolerance_pct) / 100.0
     }
 
     /// The calls queued and in flight, on average over the last
@@ -218,10 +287,12 @@ impl Rule {
     /// (in flight at seven eighths of their target or more, on average), or
     /// at every tick with the runners at least half busy; and the queue's
     /// depth at every tick within a fifth of the first tick's, plus one
-    /// runner's target. A
-    /// queue that grows is arrivals the rate counts; one that drains needs
-    /// no more runners; one that holds is clients waiting on their answers
-    /// before they send again.
+    /// runner's target; and the arrival rate not risen past the noise band
+    /// since the first tick. A queue that grows is arrivals the rate
+    /// counts; one that drains needs no more runners; one that holds while
+    /// the arrivals rise is open load a tick ahead of the runners; one that
+    /// holds otherwise is clients waiting on their answers before they send
+    /// again.
     ///
     /// Means and a tick's grace, not each tick's figures: a runner's slot
     /// is free for a moment between one call and the next, a small queue
@@ -235,6 +306,7 @@ impl Rule {
         let now = seen.at_ms;
         self.busy.push_back(Busy {
             at_ms: now,
+            arrival_rate: seen.arrival_rate,
             depth: seen.depth,
             in_flight: seen.in_flight,
             capacity: u64::from(seen.ready) * u64::from(self.limits.target()),
@@ -261,19 +333,25 @@ impl Rule {
         // fell again within the span (a wave of load) does not stand.
         let near = |b: &Busy| b.depth.abs_diff(first.depth) * 5 <= first.depth + 5 * target as u64;
         let held = self.busy.iter().all(near);
+        // Arrivals that rise past the noise band over the span are open
+        // load outgrowing the runners (the load term follows it), not
+        // clients waiting on their answers.
+        let rising = seen.arrival_rate > first.arrival_rate * self.band();
         // Full runners with the odd empty tick; or runners half busy with
         // calls queued at every tick: a consumer's fetches, not its slots,
         // hold the queue back (Kafka's partitions), and another consumer
         // takes a share of them.
         let full = in_flight * 8.0 >= capacity * 7.0;
         let busy = in_flight * 2.0 >= capacity;
-        let stands = ((empty <= 1 && full) || (empty == 0 && busy)) && held;
+        let stands = ((empty <= 1 && full) || (empty == 0 && busy)) && held && !rising;
         stands.then_some(depth + in_flight)
     }
 
-    /// The runners the load needs, and those it needs with the backlog.
-    fn terms(&self, seen: &Observation) -> (u32, u32) {
+    /// The runners the load needs, those it needs with the backlog, and
+    /// those with the noise band on top.
+    fn terms(&self, seen: &Observation) -> Terms {
         let target = f64::from(self.limits.target());
+        let band = self.band();
         let in_flight = seen.in_flight as f64;
         let depth = seen.depth as f64;
         match seen.service_time.filter(|s| s.is_finite() && *s > 0.0) {
@@ -291,14 +369,40 @@ impl Rule {
                     _ => rate * service,
                 };
                 let backlog = depth * service / drain_s;
-                (runners(load / target), runners((load + backlog) / target))
+                Terms {
+                    load: runners(load / target),
+                    with_backlog: runners((load + backlog) / target),
+                    banded: runners((load + backlog) * band / target),
+                }
             }
-            None => (
-                runners(in_flight / target),
-                runners((in_flight + depth) / target),
-            ),
+            None => Terms {
+                load: runners(in_flight / target),
+                with_backlog: runners((in_flight + depth) / target),
+                banded: runners((in_flight + depth) * band / target),
+            },
         }
     }
+}
+
+/// What [`Rule::recommend`] finds.
+struct Recommendation {
+    /// What the pool needs now, within its limits.
+    runners: u32,
+    /// The term that drove it.
+    reason: Reason,
+    /// What the load alone needs.
+    load: u32,
+    /// What it needs with the noise band on top.
+    banded: u32,
+    /// Whether a standing backlog was seen.
+    standing: bool,
+}
+
+/// The rule's terms, in runners.
+struct Terms {
+    load: u32,
+    with_backlog: u32,
+    banded: u32,
 }
 
 fn decision(seen: &Observation, desired: u32, reason: Reason) -> Decision {

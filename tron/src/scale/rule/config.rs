@@ -88,10 +88,22 @@ pub struct RuleConfig {
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
     /// Scale-down stabilisation window, in milliseconds (default 30,000):
-    /// a pool shrinks only to the highest count recommended within it, so
-    /// steady or noisy load never flaps.
+    /// a pool shrinks only to the highest count recommended within it
+    /// (unless the drop is clear, see `tolerance_pct`), so steady or noisy
+    /// load never flaps.
     #[serde(default = "default_down_window_ms")]
     pub down_window_ms: u64,
+    /// The noise band, in percent of the load (default 15): a drop to a
+    /// count that would still serve the load with this much more is a
+    /// clear drop, and waits only `clear_drop_window_ms`; a smaller drop is
+    /// noise until `down_window_ms` says otherwise.
+    #[serde(default = "default_tolerance_pct")]
+    pub tolerance_pct: u32,
+    /// How long a clear drop must hold before the pool shrinks, in
+    /// milliseconds (default 1,000; at `down_window_ms` or more, every
+    /// drop waits the whole window).
+    #[serde(default = "default_clear_drop_window_ms")]
+    pub clear_drop_window_ms: u64,
     /// Backlog drain time, in milliseconds (default 5,000): on top of the
     /// runners the arrival rate needs, the rule asks for enough to empty
     /// the queued messages within this time.
@@ -121,6 +133,14 @@ const fn default_down_window_ms() -> u64 {
     30_000
 }
 
+const fn default_tolerance_pct() -> u32 {
+    15
+}
+
+const fn default_clear_drop_window_ms() -> u64 {
+    1_000
+}
+
 const fn default_drain_ms() -> u64 {
     5_000
 }
@@ -142,6 +162,8 @@ impl Default for RuleConfig {
         Self {
             tick_ms: default_tick_ms(),
             down_window_ms: default_down_window_ms(),
+            tolerance_pct: default_tolerance_pct(),
+            clear_drop_window_ms: default_clear_drop_window_ms(),
             drain_ms: default_drain_ms(),
             idle_ms: default_idle_ms(),
             step_factor: default_step_factor(),
@@ -163,6 +185,7 @@ impl RuleConfig {
         };
         at_least_one("tick_ms", self.tick_ms)?;
         at_least_one("drain_ms", self.drain_ms)?;
+        at_least_one("clear_drop_window_ms", self.clear_drop_window_ms)?;
         at_least_one("step_factor", self.step_factor.into())?;
         at_least_one("step_add", self.step_add.into())?;
         if self.idle_ms < self.tick_ms {
