@@ -13,11 +13,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::cluster::Cluster;
+use funcmesh_testkit::nats::NatsServer;
 
 const COMPONENTS: [&str; 4] = ["gateway", "tron", "runner", "capture"];
 
@@ -25,6 +25,12 @@ const COMPONENTS: [&str; 4] = ["gateway", "tron", "runner", "capture"];
 /// (a NATS configuration would read a value of digits as a number).
 fn password() -> String {
     format!("p{}", uuid::Uuid::now_v7().simple())
+}
+
+/// The password of `component`.
+fn of<'a>(passwords: &'a [(&'static str, String)], component: &str) -> &'a str {
+    let found = passwords.iter().find(|(c, _)| *c == component);
+    &found.unwrap_or_else(|| panic!("no user {component}")).1
 }
 
 /// Starts the mesh with each process on its own bus URL (`bus(component)`),
@@ -110,12 +116,7 @@ mod rabbitmq {
 
     impl Broker {
         fn url(&self, component: &str, namespace: &str) -> String {
-            let pass = &self
-                .passwords
-                .iter()
-                .find(|(c, _)| *c == component)
-                .unwrap()
-                .1;
+            let pass = of(&self.passwords, component);
             format!(
                 "amqp://{}{component}:{pass}@127.0.0.1:5672/{}?namespace={namespace}",
                 self.users, self.vhost
@@ -238,84 +239,29 @@ mod rabbitmq {
 mod nats {
     use super::*;
 
-    /// A nats-server with JetStream, configured by the documented file,
-    /// killed on drop.
+    /// A nats-server with JetStream, configured by the documented file.
     struct Server {
-        child: Child,
-        addr: std::net::SocketAddr,
+        server: NatsServer,
         passwords: Vec<(&'static str, String)>,
-        _store: tempfile::TempDir,
     }
 
     impl Server {
         fn start() -> Option<Self> {
-            let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-                .into_iter()
-                .find(|p| Path::new(p).exists());
-            let Some(program) = program else {
-                assert!(
-                    !funcmesh_testkit::brokers_required(),
-                    "nats-server is not installed"
-                );
-                eprintln!("SKIPPED: nats-server is not installed");
-                return None;
-            };
             let passwords: Vec<_> = COMPONENTS.iter().map(|c| (*c, password())).collect();
-            let addr = funcmesh_testkit::free_port();
-            let store = tempfile::tempdir().unwrap();
-            let mut command = Command::new(program);
-            command
-                .args([
-                    "-a",
-                    "127.0.0.1",
-                    "-p",
-                    &addr.port().to_string(),
-                    "-js",
-                    "-sd",
-                ])
-                .arg(store.path())
-                .arg("-c")
-                .arg(common::root().join("docs/permissions/nats.conf"))
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(store.path().join("server.log")).unwrap());
-            for (component, pass) in &passwords {
-                command.env(format!("FM_{}_PASS", component.to_uppercase()), pass);
-            }
-            let child = command.spawn().unwrap();
-            let server = Self {
-                child,
-                addr,
-                passwords,
-                _store: store,
-            };
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::net::TcpStream::connect(addr).is_err() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "nats-server did not start with docs/permissions/nats.conf: {}",
-                    std::fs::read_to_string(server._store.path().join("server.log"))
-                        .unwrap_or_default()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Some(server)
+            let server = NatsServer::start(|command| {
+                command
+                    .arg("-c")
+                    .arg(common::root().join("docs/permissions/nats.conf"));
+                for (component, pass) in &passwords {
+                    command.env(format!("FM_{}_PASS", component.to_uppercase()), pass);
+                }
+            })?;
+            Some(Self { server, passwords })
         }
 
         fn url(&self, component: &str) -> String {
-            let pass = &self
-                .passwords
-                .iter()
-                .find(|(c, _)| *c == component)
-                .unwrap()
-                .1;
-            format!("nats://fm-{component}:{pass}@{}", self.addr)
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let pass = of(&self.passwords, component);
+            format!("nats://fm-{component}:{pass}@{}", self.server.addr())
         }
     }
 

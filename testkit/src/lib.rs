@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod docker;
 pub mod kube;
+pub mod nats;
 pub mod tls;
 
 /// Whether a missing broker, API server or container engine fails a test

@@ -3,87 +3,38 @@
 //! told to trust, and presents a client certificate where the server asks
 //! for one.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use funcmesh_bus::{ConsumeOptions, Error, Message, QueueSpec};
+use funcmesh_testkit::nats::NatsServer;
 use funcmesh_testkit::tls::TestPki;
 
-use crate::common::brokers::required;
 use crate::common::{connected, namespace};
 
 /// A nats-server with JetStream that speaks TLS only, killed on drop.
-struct TlsServer {
-    child: Child,
-    addr: std::net::SocketAddr,
-    _store: tempfile::TempDir,
-}
+struct TlsServer(NatsServer);
 
 impl TlsServer {
     /// `None` (the test skips) where nats-server is not installed.
     fn start(pki: &TestPki, verify_clients: bool) -> Option<Self> {
-        let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-            .into_iter()
-            .find(|p| Path::new(p).exists());
-        let Some(program) = program else {
-            assert!(!required(), "nats-server is not installed");
-            eprintln!("SKIPPED: nats-server is not installed");
-            return None;
-        };
-        let addr = funcmesh_testkit::free_port();
-        let store = tempfile::tempdir().unwrap();
-        let mut command = Command::new(program);
-        command
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &addr.port().to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(store.path())
-            .arg("--tlscert")
-            .arg(pki.path("server.pem"))
-            .arg("--tlskey")
-            .arg(pki.path("server-key.pem"));
-        if verify_clients {
+        NatsServer::start(|command| {
             command
-                .arg("--tlsverify")
-                .arg("--tlscacert")
-                .arg(pki.path("ca.pem"));
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            addr,
-            _store: store,
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nats-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
+                .arg("--tlscert")
+                .arg(pki.path("server.pem"))
+                .arg("--tlskey")
+                .arg(pki.path("server-key.pem"));
+            if verify_clients {
+                command
+                    .arg("--tlsverify")
+                    .arg("--tlscacert")
+                    .arg(pki.path("ca.pem"));
+            }
+        })
+        .map(Self)
     }
 
     fn url(&self, params: &str) -> String {
-        format!("tls://{}?namespace={}&{params}", self.addr, namespace())
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("tls://{}?namespace={}&{params}", self.0.addr(), namespace())
     }
 }
 
@@ -134,7 +85,11 @@ async fn a_tls_server_is_used_with_the_ca_the_url_names_and_no_other() {
         Duration::from_secs(3),
     )
     .await;
-    never_connects(&format!("tls://{}", server.addr), Duration::from_secs(2)).await;
+    never_connects(
+        &format!("tls://{}", server.0.addr()),
+        Duration::from_secs(2),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
