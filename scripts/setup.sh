@@ -248,6 +248,9 @@ KAFKA_PORT=9092
 KAFKA_PIDFILE=${TMPDIR:-/tmp}/funcmesh-kafka.pid
 ensure_kafka() {
   local timeout=${FUNCMESH_KAFKA_TIMEOUT:-30}
+  # The Kafka TLS tests put socat, a TLS terminator, in front of a tansu of
+  # their own (tansu 0.6.0 cannot serve TLS itself).
+  ensure_command socat socat
   if kafka_answers; then
     return 0
   fi

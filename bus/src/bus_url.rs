@@ -72,6 +72,13 @@ pub(crate) struct TlsPem {
     pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+/// The keys stay out of logs.
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPem(..)")
+    }
+}
+
 impl TlsFiles {
     /// The names of the parameters, for errors.
     pub(crate) const PARAMETERS: &str = "cacertfile, certfile, keyfile";

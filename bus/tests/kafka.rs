@@ -16,6 +16,8 @@ mod contract;
 mod broker;
 #[path = "kafka/consumers.rs"]
 mod consumers;
+#[path = "kafka/tls.rs"]
+mod tls;
 
 use std::time::Duration;
 

@@ -1,11 +1,25 @@
 //! Reading a `kafka://` bus URL, naming things on the broker, and the
 //! client settings that every producer and consumer shares.
 //!
-//! `kafka://host[:port][,host2[:port]...][?namespace=NAME&partitions=N&replication=R]`:
+//! `kafka://[user:password@]host[:port][,host2[:port]...][?namespace=NAME&partitions=N&replication=R]`:
 //! the bootstrap brokers of one cluster (the port defaults to 9092), funcmesh's
 //! own `namespace`, the partitions of each work queue's topic (16 by default:
 //! the most runners that can share one queue) and the replication factor of
 //! new topics (1 by default).
+//!
+//! TLS: `tls=true`, or any of `cacertfile`, `certfile` and `keyfile` (the
+//! names of RabbitMQ's URI spec, as on the other buses). With `cacertfile`
+//! the brokers' certificates must chain to it (librdkafka trusts that CA
+//! alone); without it, to the system's. The broker's name is checked
+//! against its certificate. The files are read when the bus opens (a
+//! missing or unreadable one is an error then) and again for every client
+//! the bus makes, falling back to what was read at open.
+//!
+//! SASL: a user and password in the first broker's address, with
+//! `sasl_mechanism` `SCRAM-SHA-512` (the default), `SCRAM-SHA-256` or
+//! `PLAIN`. Without TLS the password would cross the network as the
+//! mechanism sends it, so credentials need TLS unless the URL says
+//! `tls=false` in so many words.
 //!
 //! Names on the broker:
 //!
@@ -25,7 +39,7 @@ use std::hash::{Hash, Hasher};
 
 use rdkafka::ClientConfig;
 
-use crate::bus_url::{self, MAX_NAMESPACE_LEN, redact};
+use crate::bus_url::{self, MAX_NAMESPACE_LEN, TlsFiles, TlsPem, redact};
 use crate::{Error, Result};
 
 /// The longest topic name Kafka accepts.
@@ -50,6 +64,25 @@ pub(crate) struct KafkaConfig {
     pub(crate) replication: i32,
     /// Shown in the broker's logs as the client id.
     client_id: String,
+    /// TLS to the brokers: the files, and what they held when the bus
+    /// opened.
+    tls: Option<(TlsFiles, TlsPem)>,
+    /// SASL: the mechanism, user and password.
+    sasl: Option<Sasl>,
+}
+
+/// SASL credentials.
+#[derive(Clone)]
+struct Sasl {
+    mechanism: &'static str,
+    user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for Sasl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sasl({}, {}, ***)", self.mechanism, self.user)
+    }
 }
 
 impl KafkaConfig {
@@ -62,6 +95,10 @@ impl KafkaConfig {
         let mut partitions = DEFAULT_PARTITIONS;
         let mut replication = 1;
         let mut brokers = Vec::new();
+        let mut files = TlsFiles::default();
+        let mut tls = None;
+        let mut mechanism = None;
+        let mut credentials = None;
         // One URL per broker: the `url` crate would read `a:9093,b` as one
         // host and port.
         let count = url.split(',').count();
@@ -75,9 +112,21 @@ impl KafkaConfig {
                 Err(error) => return Err(invalid(url, &error)),
             };
             if !broker.username().is_empty() || broker.password().is_some() {
-                return Err(invalid(
-                    url,
-                    &"credentials are not supported (SASL is not compiled in)",
+                if index > 0 {
+                    return Err(invalid(
+                        url,
+                        &"credentials go in the first broker's address",
+                    ));
+                }
+                let decode = |text: &str| {
+                    percent_encoding::percent_decode_str(text)
+                        .decode_utf8()
+                        .map(|t| t.into_owned())
+                        .map_err(|_| invalid(url, &"the credentials are not UTF-8"))
+                };
+                credentials = Some((
+                    decode(broker.username())?,
+                    decode(broker.password().unwrap_or_default())?,
                 ));
             }
             if !broker.path().trim_matches('/').is_empty() {
@@ -91,19 +140,33 @@ impl KafkaConfig {
                     "namespace" => namespace = Some(check_namespace(url, value.into_owned())?),
                     "partitions" => partitions = positive(url, "partitions", &value)?,
                     "replication" => replication = positive(url, "replication", &value)?,
-                    "cacertfile" | "certfile" | "keyfile" => {
-                        return Err(invalid(
-                            url,
-                            &format_args!(
-                                "{key}: TLS is not compiled into the Kafka backend; keep the brokers on a private network"
-                            ),
-                        ));
+                    "tls" => {
+                        tls = Some(match &*value {
+                            "true" => true,
+                            "false" => false,
+                            _ => return Err(invalid(url, &"tls is true or false")),
+                        });
                     }
+                    "sasl_mechanism" => {
+                        mechanism = Some(match &*value {
+                            "SCRAM-SHA-512" => "SCRAM-SHA-512",
+                            "SCRAM-SHA-256" => "SCRAM-SHA-256",
+                            "PLAIN" => "PLAIN",
+                            _ => {
+                                return Err(invalid(
+                                    url,
+                                    &"sasl_mechanism is SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN",
+                                ));
+                            }
+                        });
+                    }
+                    key if files.take(key, &value) => {}
                     _ => {
                         return Err(invalid(
                             url,
                             &format_args!(
-                                "unknown parameter {key:?} (known: namespace, partitions, replication)"
+                                "unknown parameter {key:?} (known: namespace, partitions, replication, tls, {}, sasl_mechanism)",
+                                TlsFiles::PARAMETERS
                             ),
                         ));
                     }
@@ -114,6 +177,40 @@ impl KafkaConfig {
             };
             brokers.push(format!("{host}:{}", broker.port().unwrap_or(DEFAULT_PORT)));
         }
+        let asked = tls;
+        let tls = match (tls, files.is_empty()) {
+            (Some(false), false) => {
+                return Err(invalid(url, &"tls=false with TLS files"));
+            }
+            (Some(on), _) => on,
+            (None, empty) => !empty,
+        };
+        let tls = match tls {
+            true => Some({
+                let pem = files.read().map_err(|why| invalid(url, &why))?;
+                (files, pem)
+            }),
+            false => None,
+        };
+        let sasl = match credentials {
+            Some((user, password)) => {
+                if tls.is_none() && asked != Some(false) {
+                    return Err(invalid(
+                        url,
+                        &"credentials without TLS: add tls=true (or tls=false to send them in the clear)",
+                    ));
+                }
+                Some(Sasl {
+                    mechanism: mechanism.unwrap_or("SCRAM-SHA-512"),
+                    user,
+                    password,
+                })
+            }
+            None if mechanism.is_some() => {
+                return Err(invalid(url, &"sasl_mechanism without a user and password"));
+            }
+            None => None,
+        };
         let pid = std::process::id();
         let (prefix, client_id) = match &namespace {
             Some(ns) => (format!("{ns}."), format!("funcmesh-{ns}-{pid}")),
@@ -125,6 +222,8 @@ impl KafkaConfig {
             partitions,
             replication,
             client_id,
+            tls,
+            sasl,
         })
     }
 
@@ -175,6 +274,34 @@ impl KafkaConfig {
             // Notice new and re-created topics within a second.
             .set("topic.metadata.refresh.interval.ms", "1000")
             .set("socket.keepalive.enable", "true");
+        let protocol = match (&self.tls, &self.sasl) {
+            (None, None) => "plaintext",
+            (Some(_), None) => "ssl",
+            (None, Some(_)) => "sasl_plaintext",
+            (Some(_), Some(_)) => "sasl_ssl",
+        };
+        config.set("security.protocol", protocol);
+        if let Some((files, opened)) = &self.tls {
+            let pem = files.read().unwrap_or_else(|why| {
+                tracing::warn!(%why, "kafka TLS files: keeping what was read when the bus opened");
+                opened.clone()
+            });
+            match &pem.ca {
+                Some(ca) => config.set("ssl.ca.pem", ca),
+                None => config.set("ssl.ca.location", "probe"),
+            };
+            if let Some((chain, key)) = &pem.identity {
+                config
+                    .set("ssl.certificate.pem", String::from_utf8_lossy(chain))
+                    .set("ssl.key.pem", String::from_utf8_lossy(key));
+            }
+        }
+        if let Some(sasl) = &self.sasl {
+            config
+                .set("sasl.mechanism", sasl.mechanism)
+                .set("sasl.username", &sasl.user)
+                .set("sasl.password", &sasl.password);
+        }
         if let Ok(contexts) = std::env::var("FUNCMESH_KAFKA_DEBUG") {
             // librdkafka's debug contexts, such as `broker,metadata,fetch`.
             config
@@ -328,15 +455,63 @@ mod tests {
     fn errors_never_show_credentials() {
         let error = KafkaConfig::parse("kafka://user:secret@a:9092").unwrap_err();
         assert!(!error.to_string().contains("secret"), "{error}");
-        assert!(error.to_string().contains("SASL"), "{error}");
+        assert!(error.to_string().contains("without TLS"), "{error}");
+        let config = KafkaConfig::parse("kafka://user:secret@a:9092?tls=false").unwrap();
+        assert!(!format!("{config:?}").contains("secret"));
         let error = KafkaConfig::parse("kafka://a:port").unwrap_err();
         assert!(error.to_string().contains("bad port"), "{error}");
+    }
+
+    #[test]
+    fn tls_and_sasl_become_librdkafka_settings() {
+        let get = |url: &str, key: &str| {
+            let config = KafkaConfig::parse(url).unwrap().client();
+            config.get(key).map(str::to_owned)
+        };
+        let plain = "kafka://a";
+        assert_eq!(
+            get(plain, "security.protocol").as_deref(),
+            Some("plaintext")
+        );
+        assert_eq!(get(plain, "sasl.mechanism"), None);
+        let tls = "kafka://a?tls=true";
+        assert_eq!(get(tls, "security.protocol").as_deref(), Some("ssl"));
+        assert_eq!(get(tls, "ssl.ca.location").as_deref(), Some("probe"));
+        let scram = "kafka://alice:s%40id@a?tls=true";
+        assert_eq!(get(scram, "security.protocol").as_deref(), Some("sasl_ssl"));
+        assert_eq!(
+            get(scram, "sasl.mechanism").as_deref(),
+            Some("SCRAM-SHA-512")
+        );
+        assert_eq!(get(scram, "sasl.username").as_deref(), Some("alice"));
+        assert_eq!(get(scram, "sasl.password").as_deref(), Some("s@id"));
+        let clear = "kafka://alice:pw@a?tls=false&sasl_mechanism=PLAIN";
+        assert_eq!(
+            get(clear, "security.protocol").as_deref(),
+            Some("sasl_plaintext")
+        );
+        assert_eq!(get(clear, "sasl.mechanism").as_deref(), Some("PLAIN"));
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(&ca, pem).unwrap();
+        let with_ca = format!("kafka://a?cacertfile={}", ca.display());
+        assert_eq!(get(&with_ca, "security.protocol").as_deref(), Some("ssl"));
+        assert!(get(&with_ca, "ssl.ca.pem").unwrap().contains("MIIB"));
+        assert_eq!(get(&with_ca, "ssl.ca.location"), None);
     }
 
     #[test]
     fn refuses_what_it_cannot_honour() {
         for url in [
             "kafka://u:p@a:9092",
+            "kafka://a?tls=maybe",
+            "kafka://a?tls=false&cacertfile=/etc/hostname",
+            "kafka://a?cacertfile=/nonexistent.pem",
+            "kafka://a?certfile=/etc/hostname",
+            "kafka://a?sasl_mechanism=PLAIN",
+            "kafka://u:p@a?tls=true&sasl_mechanism=GSSAPI",
+            "kafka://a,u:p@b?tls=true",
             "kafka://a:port",
             "kafka://a?namespace=a.b",
             "kafka://a?partitions=0",

@@ -6,6 +6,8 @@
 //! - `logs`: what the bus logged, for the tests about its log lines.
 //! - `proxy`: a TCP proxy in front of a server, to lose connections
 //!   without touching the server.
+//! - `tls`: a round trip through a trusted TLS server, and no connection
+//!   to an untrusted one.
 
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a failed test
@@ -13,6 +15,7 @@
 pub mod brokers;
 pub mod logs;
 pub mod proxy;
+pub mod tls;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use funcmesh_bus::{ConsumeOptions, Error, Message, QueueSpec};
 use funcmesh_testkit::nats::NatsServer;
 use funcmesh_testkit::tls::TestPki;
 
-use crate::common::{connected, namespace};
+use crate::common::namespace;
+use crate::common::tls::{never_connects, round_trip};
 
 /// A nats-server with JetStream that speaks TLS only, killed on drop.
 struct TlsServer(NatsServer);
@@ -35,37 +35,6 @@ impl TlsServer {
 
     fn url(&self, params: &str) -> String {
         format!("tls://{}?namespace={}&{params}", self.0.addr(), namespace())
-    }
-}
-
-/// One message there and back on a work queue.
-async fn round_trip(url: &str) {
-    let bus = connected(url).await;
-    bus.declare(&QueueSpec::work("jobs")).await.unwrap();
-    bus.publish("jobs", Message::new("over tls")).await.unwrap();
-    let mut jobs = bus
-        .consume("jobs", ConsumeOptions::default())
-        .await
-        .unwrap();
-    let delivery = tokio::time::timeout(Duration::from_secs(10), jobs.next())
-        .await
-        .expect("no delivery within 10 s")
-        .expect("the consumer ended")
-        .unwrap();
-    assert_eq!(delivery.body, "over tls");
-    delivery.ack().await.unwrap();
-}
-
-/// The bus never connects: publishing stays `Unavailable` for `wait`.
-async fn never_connects(url: &str, wait: Duration) {
-    let bus = funcmesh_bus::connect(url).await.unwrap();
-    let deadline = tokio::time::Instant::now() + wait;
-    while tokio::time::Instant::now() < deadline {
-        match bus.publish("jobs", Message::new("x")).await {
-            Err(Error::Unavailable(_)) => {}
-            other => panic!("{url}: connected to an untrusted server: {other:?}"),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

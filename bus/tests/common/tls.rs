@@ -1,0 +1,40 @@
+//! What the TLS tests of every backend check: a round trip through a
+//! server the URL's CA trusts, and a bus that never connects to one it
+//! does not.
+
+use std::time::Duration;
+
+use funcmesh_bus::{ConsumeOptions, Error, Message, QueueSpec};
+
+use super::connected;
+
+/// One message there and back on a work queue.
+pub async fn round_trip(url: &str) {
+    let bus = connected(url).await;
+    bus.declare(&QueueSpec::work("jobs")).await.unwrap();
+    bus.publish("jobs", Message::new("over tls")).await.unwrap();
+    let mut jobs = bus
+        .consume("jobs", ConsumeOptions::default())
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(20), jobs.next())
+        .await
+        .expect("no delivery within 20 s")
+        .expect("the consumer ended")
+        .unwrap();
+    assert_eq!(delivery.body, "over tls");
+    delivery.ack().await.unwrap();
+}
+
+/// The bus never connects: publishing stays `Unavailable` for `wait`.
+pub async fn never_connects(url: &str, wait: Duration) {
+    let bus = funcmesh_bus::connect(url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + wait;
+    while tokio::time::Instant::now() < deadline {
+        match bus.publish("jobs", Message::new("x")).await {
+            Err(Error::Unavailable(_)) => {}
+            other => panic!("{url}: connected to an untrusted server: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
