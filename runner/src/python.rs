@@ -91,6 +91,11 @@ pub struct PythonConfig {
     /// workers of that user counted together.
     #[serde(default = "default_max_processes")]
     pub max_processes: u64,
+    /// Whether each worker gets a network namespace of its own, with no
+    /// interface but a loopback that is down: a Func then reaches nothing
+    /// over the network, not even this host. Needs a runner that is root.
+    #[serde(default)]
+    pub isolate_network: bool,
 }
 
 /// One per core.
@@ -130,6 +135,7 @@ impl Default for PythonConfig {
             user: default_user(),
             max_open_files: default_max_open_files(),
             max_processes: default_max_processes(),
+            isolate_network: false,
         }
     }
 }

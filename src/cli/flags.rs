@@ -659,6 +659,20 @@ pub struct PythonConfineFlags {
     /// counts, so all workers share it when they switch to one user).
     #[arg(long, env = "FUNCMESH_PYTHON_MAX_PROCESSES", default_value_t = PythonConfig::default().max_processes, value_parser = positive::<u64>)]
     pub python_max_processes: u64,
+    /// The network Python workers see: `host`, this host's, or `none`, a
+    /// network namespace of each worker's own with no interface but a
+    /// loopback that is down (needs this process to be root).
+    #[arg(long, env = "FUNCMESH_PYTHON_NETWORK", value_enum, default_value_t = PythonNetwork::Host)]
+    pub python_network: PythonNetwork,
+}
+
+/// What `--python-network` gives Python workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PythonNetwork {
+    /// This host's network.
+    Host,
+    /// None at all.
+    None,
 }
 
 impl PythonConfineFlags {
@@ -669,6 +683,7 @@ impl PythonConfineFlags {
             user: self.python_user.clone(),
             max_open_files: self.python_max_open_files,
             max_processes: self.python_max_processes,
+            isolate_network: self.python_network == PythonNetwork::None,
             ..PythonConfig::default()
         }
     }

@@ -797,6 +797,17 @@ fn a_function_cannot_read_the_runners_environment_or_the_shadow_file() {
 }
 
 #[test]
+fn a_function_reaches_this_hosts_network_by_default() {
+    block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let resp = get(&format!("/pyfaults/connect?port={port}")).await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        assert_eq!(resp.json()["connected"], true, "{}", text(&resp));
+    });
+}
+
+#[test]
 fn a_root_runners_functions_run_as_nobody_without_groups() {
     block_on(async {
         let resp = get("/pyfaults/whoami").await;

@@ -1,7 +1,8 @@
 //! What a worker process may do, settled between its fork and its exec:
-//! the user it runs as (never root when the runner is root), hard resource
-//! limits (data size from the manifest's `memory_limit_mb`, open files,
-//! processes, no core files), and death with the runner. The worker adds
+//! the user it runs as (never root when the runner is root), optionally a
+//! network namespace of its own, hard resource limits (data size from the
+//! manifest's `memory_limit_mb`, open files, processes, no core files), and
+//! death with the runner. The worker adds
 //! the rest itself once it runs (`funcmesh __python-worker`): it makes
 //! itself non-dumpable and gives every child it forks the same death signal.
 //!
@@ -34,6 +35,8 @@ pub struct Limits {
     pub open_files: u64,
     /// `RLIMIT_NPROC`: counted over every process and thread of the user.
     pub processes: u64,
+    /// A network namespace of its own.
+    pub isolate_network: bool,
 }
 
 impl Limits {
@@ -43,6 +46,7 @@ impl Limits {
             data_bytes: u64::from(memory_mb) << 20,
             open_files: config.max_open_files,
             processes: config.max_processes,
+            isolate_network: config.isolate_network,
         }
     }
 }
@@ -53,6 +57,12 @@ impl Limits {
 pub fn identity(config: &PythonConfig) -> Result<Option<Identity>, String> {
     // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
+        if config.isolate_network {
+            return Err(
+                "--python-network none needs a runner that is root: it gives each worker a network namespace of its own"
+                    .to_owned(),
+            );
+        }
         return Ok(None);
     }
     let identity = lookup(&config.user)?;
@@ -137,9 +147,29 @@ fn lookup(user: &str) -> Result<Identity, String> {
     }
 }
 
-/// Runs in the forked child, after it switched user and before it execs:
-/// only async-signal-safe calls, no allocation.
-pub fn before_exec(limits: Limits, runner: libc::pid_t) -> io::Result<()> {
+/// Runs in the forked child before it execs: only async-signal-safe calls,
+/// no allocation. While still the runner's user it leaves the host's
+/// network when asked to (which takes root), then switches to `identity`
+/// (groups, group, user, in that order), then lowers the limits.
+pub fn before_exec(
+    limits: Limits,
+    identity: Option<Identity>,
+    runner: libc::pid_t,
+) -> io::Result<()> {
+    // SAFETY: unshare, setgroups, setgid and setuid are async-signal-safe
+    // system calls; setgroups reads no memory with a count of 0.
+    unsafe {
+        if limits.isolate_network && libc::unshare(libc::CLONE_NEWNET) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if let Some(identity) = identity
+            && (libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(identity.gid) != 0
+                || libc::setuid(identity.uid) != 0)
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
     lower(libc::RLIMIT_CORE, 0)?;
     lower(libc::RLIMIT_DATA, limits.data_bytes)?;
     lower(libc::RLIMIT_NOFILE, limits.open_files)?;

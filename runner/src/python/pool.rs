@@ -326,17 +326,15 @@ impl Pool {
             // worker is killed with whatever it forked.
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(identity) = self.identity {
-            // The groups are dropped with the switch (setgroups, setgid,
-            // setuid, in that order, in the child).
-            child.uid(identity.uid).gid(identity.gid);
-        }
         let limits = Limits::new(&self.config, self.bundle.manifest.memory_limit_mb);
         let runner = libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX);
+        // The child switches user itself, after it has left the host's
+        // network if asked to (which takes root).
+        let identity = self.identity;
         // SAFETY: `before_exec` makes only async-signal-safe calls and
         // allocates nothing.
         unsafe {
-            child.pre_exec(move || confine::before_exec(limits, runner));
+            child.pre_exec(move || confine::before_exec(limits, identity, runner));
         }
         // The death signal follows the thread that forks, not the process:
         // fork on a runtime worker, which lives as long as the runtime, never
