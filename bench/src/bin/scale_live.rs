@@ -141,14 +141,23 @@ fn spawn(funcmesh: &Path, bus: &str, args: &[&str], log: &Path) -> anyhow::Resul
 }
 
 async fn get(http: &Http, url: &str) -> anyhow::Result<(u16, Bytes)> {
-    let response = http.get(url.parse()?).await?;
+    send(http, hyper::Request::get(url).body(Empty::new())?).await
+}
+
+async fn send(http: &Http, request: hyper::Request<Empty<Bytes>>) -> anyhow::Result<(u16, Bytes)> {
+    let response = http.request(request).await?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes();
     Ok((status, body))
 }
 
+/// The tron's `/status`, which takes the mesh token.
 async fn status(http: &Http, admin: SocketAddr) -> Option<serde_json::Value> {
-    let (code, body) = get(http, &format!("http://{admin}/status")).await.ok()?;
+    let request = hyper::Request::get(format!("http://{admin}/status"))
+        .header("authorization", format!("Bearer {}", mesh_token()))
+        .body(Empty::new())
+        .ok()?;
+    let (code, body) = send(http, request).await.ok()?;
     (code == 200).then(|| serde_json::from_slice(&body).ok())?
 }
 
@@ -321,6 +330,12 @@ async fn main() -> anyhow::Result<()> {
     println!("{}", live.row("measured (runners heard serving)"));
     let simulated = simulate(args.rate, args.seconds)?;
     println!("{}", simulated.row("simulated, same step and pool"));
+    println!();
+    println!("the tron's decisions:");
+    let log = std::fs::read_to_string(&tron_log).unwrap_or_default();
+    for line in log.lines().filter(|l| l.contains("pool=default ")) {
+        println!("  {}", line.trim());
+    }
     let failures = failed.values().sum::<usize>();
     anyhow::ensure!(
         failures == 0,

@@ -48,9 +48,11 @@
 //!   clear, and waits a tick; a smaller one may be noise, and waits the
 //!   whole window. Noise within the band never moves the pool; a load that
 //!   falls for real (the far side of a wave, the end of a burst) is
-//!   followed a tick behind. What a standing backlog asked for holds for
-//!   the whole window (clients that wait for each answer send less as
-//!   soon as their queue has gone, which would read as a clear drop).
+//!   followed a tick behind. No drop is clear while more than a runner's
+//!   worth of calls is queued, and what a standing backlog asked for
+//!   holds for the whole window (clients that wait for each answer send
+//!   less as soon as their queue has gone, which would read as a clear
+//!   drop).
 //!   Neither happens until the rule has watched the pool for that window
 //!   (a tron that just took over does not know what came before);
 //! - **to zero after idle**: with `min = 0`, a pool that has work, or had
@@ -198,7 +200,12 @@ impl Rule {
             within.map(of).max().unwrap_or(0)
         };
         let mut floor = current;
-        if watched >= self.config.clear_drop_window_ms {
+        // A queue of more than a runner's worth is work the pool has not
+        // caught up with, whatever the rate reads (just after a step the
+        // runners' heartbeats lag, and the rate reads low): no drop is
+        // clear then.
+        let queued = seen.depth > u64::from(self.limits.target());
+        if watched >= self.config.clear_drop_window_ms && !queued {
             // What a standing backlog asked for holds for the whole
             // window: those runners serve clients that wait for each
             // answer, whose rate drops as soon as the queue has gone.

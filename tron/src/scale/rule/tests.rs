@@ -523,3 +523,18 @@ fn runners_a_standing_backlog_asked_for_hold_for_the_window() {
     }
     assert_eq!(pool.tick(rate * 0.6, 0, Some(SERVICE)).desired, 1);
 }
+
+#[test]
+fn no_drop_is_clear_while_calls_are_queued() {
+    // Just after a step the runners' heartbeats lag and the rate reads low
+    // while 2,000 calls wait: the pool keeps what the window holds.
+    let mut pool = Pool::at(limits(0, 8, 4), 8);
+    for depth in [586, 1_134, 2_026, 1_692, 707] {
+        let before = pool.current;
+        let decision = pool.tick(254.0, depth, Some(SERVICE));
+        assert!(decision.desired >= before, "{decision}");
+    }
+    // Once the queue is gone, a clear drop is followed a tick later.
+    pool.tick(254.0, 0, Some(SERVICE));
+    assert_eq!(pool.tick(254.0, 0, Some(SERVICE)).desired, 2);
+}
