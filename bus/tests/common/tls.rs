@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use funcmesh_bus::{ConsumeOptions, Error, Message, QueueSpec};
+use funcmesh_testkit::tls::TestPki;
 
 use super::connected;
 
@@ -37,4 +38,27 @@ pub async fn never_connects(url: &str, wait: Duration) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A server that asks for a client certificate (one of `pki`'s CA): the
+/// bus is served with the certificate and key the URL names, and never
+/// connects without them. `url` makes the bus URL from its TLS parameters.
+pub async fn client_certificate_is_presented(pki: &TestPki, url: impl Fn(&str) -> String) {
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client-key.pem"),
+    );
+    round_trip(&url(&format!(
+        "cacertfile={}&certfile={}&keyfile={}",
+        ca.display(),
+        cert.display(),
+        key.display()
+    )))
+    .await;
+    never_connects(
+        &url(&format!("cacertfile={}", ca.display())),
+        Duration::from_secs(3),
+    )
+    .await;
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use funcmesh_testkit::tls::TestPki;
 
 use crate::common::namespace;
-use crate::common::tls::{never_connects, round_trip};
+use crate::common::tls::{client_certificate_is_presented, never_connects, round_trip};
 
 /// A process killed on drop.
 struct Killed(Child);
@@ -145,23 +145,7 @@ async fn a_broker_that_verifies_clients_takes_the_certificate_the_url_names() {
     let Some(broker) = TlsBroker::start(&pki, true) else {
         return;
     };
-    let (ca, cert, key) = (
-        pki.path("ca.pem"),
-        pki.path("client.pem"),
-        pki.path("client-key.pem"),
-    );
-    round_trip(&broker.url(&format!(
-        "cacertfile={}&certfile={}&keyfile={}",
-        ca.display(),
-        cert.display(),
-        key.display()
-    )))
-    .await;
-    never_connects(
-        &broker.url(&format!("cacertfile={}", ca.display())),
-        Duration::from_secs(3),
-    )
-    .await;
+    client_certificate_is_presented(&pki, |params| broker.url(params)).await;
 }
 
 #[tokio::test]

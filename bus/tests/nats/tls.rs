@@ -9,7 +9,7 @@ use funcmesh_testkit::nats::NatsServer;
 use funcmesh_testkit::tls::TestPki;
 
 use crate::common::namespace;
-use crate::common::tls::{never_connects, round_trip};
+use crate::common::tls::{client_certificate_is_presented, never_connects, round_trip};
 
 /// A nats-server with JetStream that speaks TLS only, killed on drop.
 struct TlsServer(NatsServer);
@@ -67,21 +67,5 @@ async fn a_server_that_verifies_clients_takes_the_certificate_the_url_names() {
     let Some(server) = TlsServer::start(&pki, true) else {
         return;
     };
-    let (ca, cert, key) = (
-        pki.path("ca.pem"),
-        pki.path("client.pem"),
-        pki.path("client-key.pem"),
-    );
-    round_trip(&server.url(&format!(
-        "cacertfile={}&certfile={}&keyfile={}",
-        ca.display(),
-        cert.display(),
-        key.display()
-    )))
-    .await;
-    never_connects(
-        &server.url(&format!("cacertfile={}", ca.display())),
-        Duration::from_secs(3),
-    )
-    .await;
+    client_certificate_is_presented(&pki, |params| server.url(params)).await;
 }
