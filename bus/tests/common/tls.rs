@@ -62,3 +62,22 @@ pub async fn client_certificate_is_presented(pki: &TestPki, url: impl Fn(&str) -
     )
     .await;
 }
+
+/// A server whose certificate `pki`'s CA signed: the bus is served with
+/// that CA, and never connects with another CA (`other-ca.pem`) nor at
+/// `system_only`, a URL that trusts the system's certificates alone.
+pub async fn only_the_named_ca_is_trusted(
+    pki: &TestPki,
+    url: impl Fn(&str) -> String,
+    system_only: &str,
+) {
+    let ca = pki.path("ca.pem");
+    round_trip(&url(&format!("cacertfile={}", ca.display()))).await;
+    let other = pki.path("other-ca.pem");
+    never_connects(
+        &url(&format!("cacertfile={}", other.display())),
+        Duration::from_secs(3),
+    )
+    .await;
+    never_connects(system_only, Duration::from_secs(3)).await;
+}
