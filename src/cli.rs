@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod flags;
+pub mod log_level;
 pub mod replay;
 
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ pub struct DevArgs {
     tron: TronFlags,
     #[command(flatten)]
     runner: RunnerFlags,
+    #[command(flatten)]
+    metrics: flags::MetricsArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +42,8 @@ pub struct GatewayArgs {
     id: Option<String>,
     #[command(flatten)]
     gateway: GatewayFlags,
+    #[command(flatten)]
+    metrics: flags::MetricsArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +70,8 @@ pub struct TronArgs {
     scaling: flags::ScalingFlags,
     #[command(flatten)]
     python: flags::PythonConfineFlags,
+    #[command(flatten)]
+    metrics: flags::MetricsArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +97,8 @@ pub struct RunnerArgs {
     pool: String,
     #[command(flatten)]
     runner: RunnerFlags,
+    #[command(flatten)]
+    metrics: flags::MetricsArg,
 }
 
 fn pool_name(text: &str) -> Result<String, String> {
@@ -199,6 +208,7 @@ pub async fn dev(args: DevArgs, signal: impl Future<Output = ()>) -> anyhow::Res
     options.python = args.runner.python.config();
     let listener = bind(args.gateway.listen, "the gateway's listener").await?;
     let mesh = DevMesh::start(options, listener).await?;
+    args.metrics.serve(|r| mesh.register_metrics(r)).await?;
     let table = mesh.registry().table();
     log_routes(&table);
     if table.routes.is_empty() {
@@ -235,14 +245,17 @@ pub async fn gateway(
     }
     let listener = bind(args.gateway.listen, "the gateway's listener").await?;
     let node = GatewayNode::start(bus, options).await?;
+    args.metrics
+        .serve(|r| node.gateway().register_metrics(r))
+        .await?;
     tracing::info!("funcmesh gateway serving on http://{}", args.gateway.listen);
     node.serve(listener, signal).await
 }
 
-/// Runs a tron until `signal`; the runners it starts log with `log`.
+/// Runs a tron until `signal`; the runners it starts log as `log` says.
 pub async fn tron(
     args: TronArgs,
-    log: &str,
+    log: &flags::Logging,
     signal: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (token, bus) = args.bus.connect().await?;
@@ -263,6 +276,7 @@ pub async fn tron(
         .await?;
     let listener = bind(args.admin, "the admin listener").await?;
     let node = TronNode::start(bus, options, Some(listener)).await?;
+    args.metrics.serve(|r| node.register_metrics(r)).await?;
     log_routes(&node.registry().table());
     signal.await;
     tracing::info!("tron stopping");
@@ -284,6 +298,9 @@ pub async fn runner(args: RunnerArgs, signal: impl Future<Output = ()>) -> anyho
     options.python = args.runner.python.config();
     options.concurrency = args.runner.concurrency();
     let node = RunnerNode::start(bus, options).await?;
+    args.metrics
+        .serve(|r| node.runner().stats_handle().register(r))
+        .await?;
     signal.await;
     tracing::info!("runner stopping: finishing requests in flight");
     node.shutdown().await;

@@ -1,8 +1,10 @@
-//! What the cluster commands share: opening the bus, and `funcmesh push`'s
-//! client of a tron's store. The nodes themselves live in their crates
+//! What the cluster commands share: opening the bus, `funcmesh push`'s
+//! client of a tron's store, and changes made through the trons
+//! ([`through_trons`]). The nodes themselves live in their crates
 //! ([`funcmesh_tron::TronNode`], [`funcmesh_gateway::GatewayNode`],
 //! [`funcmesh_runner::RunnerNode`]); the command line composes them.
 
+pub mod through_trons;
 mod upload;
 
 pub use upload::upload;

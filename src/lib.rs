@@ -9,6 +9,9 @@
 //!   dev` and the cluster commands.
 //! - [`dev`]: `funcmesh dev DIR`, the mesh's own nodes in one process on
 //!   the in-process bus.
+//! - [`logging`]: `--log`, `--log-format` and the per-Func log levels.
+//! - [`metrics`]: `--metrics ADDR`, the Prometheus endpoint of every
+//!   command that serves.
 //! - [`vendor`]: `funcmesh bundle build`, a Python bundle's requirements
 //!   installed into its `lib/`.
 
@@ -16,5 +19,7 @@ pub mod capture;
 pub mod cluster;
 pub mod compose;
 pub mod dev;
+pub mod logging;
+pub mod metrics;
 pub mod replay;
 pub mod vendor;

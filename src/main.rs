@@ -29,6 +29,16 @@ struct Cli {
         default_value = "info,notify=warn,rdkafka=error"
     )]
     log: String,
+    /// How log lines are written: `text` for people, `json` (one object
+    /// per line) for a log collector.
+    #[arg(
+        long,
+        global = true,
+        env = "FUNCMESH_LOG_FORMAT",
+        value_enum,
+        default_value_t = cli::flags::LogFormat::Text
+    )]
+    log_format: cli::flags::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +68,9 @@ enum Command {
     /// Work on a bundle directory.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Set a Func's log level in every process of a running mesh, for a
+    /// while, through the trons.
+    LogLevel(cli::log_level::LogLevelArgs),
     /// Print a new mesh token (the secret every process of a mesh shares),
     /// or keep one in a file.
     Token(cli::TokenArgs),
@@ -103,15 +116,22 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     // A replay's report is its stdout (`--report json` is parsed), so its
     // logs, and those of the mesh it may run, go to stderr.
-    let writer = match cli.command {
-        Command::Replay(_) => BoxMakeWriter::new(std::io::stderr),
-        _ => BoxMakeWriter::new(std::io::stdout),
+    use std::io::IsTerminal as _;
+    let (writer, colour) = match cli.command {
+        Command::Replay(_) => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+        _ => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("parsing --log")?)
-        .with_target(false)
-        .with_writer(writer)
-        .init();
+    let logging = cli::flags::Logging {
+        filter: cli.log.clone(),
+        format: cli.log_format,
+    };
+    funcmesh::logging::init(&logging, writer, colour)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,16 +140,16 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         match cli.command {
             // Replay's exit code says whether the answers differed.
             Command::Replay(args) => cli::replay::run(args).await,
-            command => run_command(command, &cli.log)
+            command => run_command(command, &logging)
                 .await
                 .map(|()| std::process::ExitCode::SUCCESS),
         }
     })
 }
 
-/// Runs `command`; `log` is the log filter, which the runners a tron
-/// starts are given too.
-async fn run_command(command: Command, log: &str) -> anyhow::Result<()> {
+/// Runs `command`; `log` is how it logs, which the runners a tron starts
+/// are told too.
+async fn run_command(command: Command, log: &cli::flags::Logging) -> anyhow::Result<()> {
     match command {
         Command::Dev(args) => cli::dev(args, wait_for_signal()).await,
         Command::Gateway(args) => cli::gateway(args, wait_for_signal()).await,
@@ -144,6 +164,7 @@ async fn run_command(command: Command, log: &str) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || funcmesh::vendor::build(&built, &python)).await??;
             check(&dir).await
         }
+        Command::LogLevel(args) => cli::log_level::run(args).await,
         Command::Token(args) => cli::token(&args),
         Command::Check { dir } => check(&dir).await,
     }

@@ -87,7 +87,10 @@ impl Bus for AmqpBus {
     }
 
     async fn publish(&self, queue: &str, message: Message) -> Result<()> {
-        publish::to_queue(&self.link, queue, message).await
+        crate::stats::counted(
+            "rabbitmq",
+            publish::to_queue(&self.link, queue, message).await,
+        )
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {
@@ -115,7 +118,8 @@ impl Bus for AmqpBus {
 
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         let exchange = self.link.config.control_exchange();
-        publish::to_exchange(&self.link, &exchange, topic, &body).await
+        let result = publish::to_exchange(&self.link, &exchange, topic, &body).await;
+        crate::stats::counted("rabbitmq", result)
     }
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {

@@ -51,6 +51,23 @@ impl InProcBus {
         Arc::new(buses.entry(url.to_owned()).or_default().clone())
     }
 
+    /// Puts `message` on `queue`.
+    fn put(&self, queue: &str, message: Message) -> Result<()> {
+        let queue = self.queue(queue)?;
+        let body = message.body;
+        queue.push(
+            Pending {
+                body: body.clone(),
+                expires_at_ms: message.expires_at_ms,
+                attempt: 1,
+            },
+            false,
+        )?;
+        // Only what the queue took: a refused message was never published.
+        queue.taps.offer(&body);
+        Ok(())
+    }
+
     fn queue(&self, name: &str) -> Result<Arc<Queue>> {
         self.queues
             .lock()
@@ -167,19 +184,7 @@ impl Bus for InProcBus {
     }
 
     async fn publish(&self, queue: &str, message: Message) -> Result<()> {
-        let queue = self.queue(queue)?;
-        let body = message.body;
-        queue.push(
-            Pending {
-                body: body.clone(),
-                expires_at_ms: message.expires_at_ms,
-                attempt: 1,
-            },
-            false,
-        )?;
-        // Only what the queue took: a refused message was never published.
-        queue.taps.offer(&body);
-        Ok(())
+        crate::stats::counted("inproc", self.put(queue, message))
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {
@@ -202,7 +207,7 @@ impl Bus for InProcBus {
             // No receiver is not an error: a broadcast is for whoever listens.
             let _ = sender.send(body);
         }
-        Ok(())
+        crate::stats::counted("inproc", Ok(()))
     }
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {

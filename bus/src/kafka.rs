@@ -106,6 +106,22 @@ impl KafkaBus {
             link: Link::open(config).await?,
         })
     }
+
+    /// Publishes `message` on `queue`'s topic.
+    async fn send(&self, queue: &str, message: Message) -> Result<()> {
+        self.link.ensure_up()?;
+        let spec = self.link.spec(queue).await?;
+        if let Some(limit) = spec.max_len {
+            self.link.check_limit(queue, limit)?;
+        }
+        let topic = self.link.config.queue_topic(queue);
+        let outgoing = Outgoing {
+            key: None,
+            payload: &message.body,
+            headers: headers(message.expires_at_ms, 1),
+        };
+        self.link.send(&topic, outgoing).await
+    }
 }
 
 impl Drop for KafkaBus {
@@ -127,18 +143,7 @@ impl Bus for KafkaBus {
     }
 
     async fn publish(&self, queue: &str, message: Message) -> Result<()> {
-        self.link.ensure_up()?;
-        let spec = self.link.spec(queue).await?;
-        if let Some(limit) = spec.max_len {
-            self.link.check_limit(queue, limit)?;
-        }
-        let topic = self.link.config.queue_topic(queue);
-        let outgoing = Outgoing {
-            key: None,
-            payload: &message.body,
-            headers: headers(message.expires_at_ms, 1),
-        };
-        self.link.send(&topic, outgoing).await
+        crate::stats::counted("kafka", self.send(queue, message).await)
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {
@@ -160,7 +165,7 @@ impl Bus for KafkaBus {
     }
 
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
-        topics::broadcast(&self.link, topic, body).await
+        crate::stats::counted("kafka", topics::broadcast(&self.link, topic, body).await)
     }
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {

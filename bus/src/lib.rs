@@ -33,6 +33,7 @@ pub mod inproc;
 pub mod kafka;
 #[cfg(feature = "nats")]
 pub mod nats;
+pub mod stats;
 mod types;
 
 pub use backoff::Backoff;

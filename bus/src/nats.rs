@@ -153,7 +153,7 @@ impl Bus for NatsBus {
     }
 
     async fn publish(&self, queue: &str, message: Message) -> Result<()> {
-        publish::to_queue(&self.link, queue, message).await
+        crate::stats::counted("nats", publish::to_queue(&self.link, queue, message).await)
     }
 
     async fn consume(&self, queue: &str, options: ConsumeOptions) -> Result<Consumer> {
@@ -166,7 +166,7 @@ impl Bus for NatsBus {
     }
 
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
-        topics::broadcast(&self.link, topic, body).await
+        crate::stats::counted("nats", topics::broadcast(&self.link, topic, body).await)
     }
 
     async fn listen(&self, topic: &str) -> Result<Consumer> {

@@ -57,7 +57,7 @@ pub use build::{build_rust, is_rust_crate, load_any};
 pub use error::{BundleError, Result};
 pub use load::{MANIFEST_FILE, SPEC_FILES, find_bundles, is_bundle_dir, load_dir, load_with_wasm};
 pub use manifest::{DEFAULT_POOL, DirGrant, Manifest, Runtime, Scale, WasiGrants, valid_pool_name};
-pub use model::{Bundle, Code, Operation, ParamLocation, Parameter, RequestBody};
+pub use model::{Bundle, Code, Operation, ParamLocation, Parameter, RequestBody, short_hash};
 pub use pack::{
     Packed, is_bundle_hash, load_cached, pack_any, pack_hash, remove_cached, unpack, unpack_to,
 };

@@ -12,6 +12,10 @@
 //!   [`RUNNER_EXPIRY`].
 //! - `funcmesh capture on|off` sends a [`CaptureChange`] on
 //!   [`CAPTURE_TOPIC`]; the trons apply it and announce the new rules.
+//! - `funcmesh log-level FUNC=LEVEL` sends a [`LogLevelChange`] on
+//!   [`LOG_LEVEL_TOPIC`]; the trons apply it and announce the per-Func
+//!   levels with the routes, and every process applies them
+//!   ([`log_level`]).
 //! - Trons that can scale send a [`ScalerClaim`] on [`SCALER_TOPIC`] every
 //!   [`CLAIM_EVERY`]; the oldest live claim holds the scaler's lease.
 //! - [`follow`]: how gateways and runners keep the latest table.
@@ -30,6 +34,7 @@
 
 mod capture_change;
 pub mod follow;
+pub mod log_level;
 mod messages;
 pub mod signed;
 #[cfg(test)]
@@ -40,9 +45,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::queues::{
-    CAPTURE_TOPIC, HELLO_TOPIC, ROUTES_TOPIC, RUNNER_STATS_TOPIC, SCALER_TOPIC,
+    CAPTURE_TOPIC, HELLO_TOPIC, LOG_LEVEL_TOPIC, ROUTES_TOPIC, RUNNER_STATS_TOPIC, SCALER_TOPIC,
 };
 pub use capture_change::CaptureChange;
+pub use log_level::{LogLevelChange, LogLevels};
 pub use messages::{Hello, RoutesAnnouncement, RunnerHeartbeat, ScalerClaim, StatsSnapshot};
 
 /// The version of the control messages this build writes, and the highest

@@ -14,6 +14,7 @@
 //! - [`control`]: the versioned control protocol the processes speak on the
 //!   bus: routing-table announcements, hellos, runner heartbeats, capture
 //!   changes; and the follower that keeps a process's table current.
+//! - [`metrics`]: the Prometheus metrics every component registers.
 //! - [`shutdown`]: the signal every task of a process listens to, and the
 //!   consumer loop that keeps serving until it.
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod capture;
 pub mod control;
 pub mod envelope;
 pub mod errors;
+pub mod metrics;
 pub mod queues;
 pub mod routing;
 pub mod shutdown;

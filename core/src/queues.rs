@@ -27,6 +27,10 @@ pub const HELLO_TOPIC: &str = "hello";
 /// change the capture rules they announce to the gateways.
 pub const CAPTURE_TOPIC: &str = "capture";
 
+/// The control topic on which `funcmesh log-level` asks the trons to
+/// change the per-Func log levels they announce.
+pub const LOG_LEVEL_TOPIC: &str = "log-level";
+
 /// The control topic on which trons claim the scaler's lease.
 pub const SCALER_TOPIC: &str = "scaler";
 

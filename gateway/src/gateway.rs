@@ -123,6 +123,37 @@ impl Gateway {
         self.stats.snapshot()
     }
 
+    /// Registers this gateway's metrics (`funcmesh_gateway_*` and
+    /// `funcmesh_capture_*`) in `registry`.
+    pub fn register_metrics(&self, registry: &mut funcmesh_core::metrics::Registry) {
+        use funcmesh_core::metrics::{self, DescriptorEncoder};
+        self.stats.register(registry);
+        let capture = Arc::clone(&self.capture);
+        registry.register_collector(Box::new(metrics::CollectWith(
+            move |e: &mut DescriptorEncoder| {
+                let s = capture.stats();
+                metrics::counter(
+                    e,
+                    "funcmesh_capture_written",
+                    "Exchanges written to the capture file.",
+                    s.written,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_capture_dropped",
+                    "Exchanges not captured because the writer was behind.",
+                    s.dropped,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_capture_failed",
+                    "Exchanges lost to an error while capturing.",
+                    s.failed,
+                )
+            },
+        )));
+    }
+
     /// The capture: its rules can be changed while the gateway serves.
     pub fn capture(&self) -> &Arc<Capture> {
         &self.capture

@@ -67,10 +67,7 @@ pub(crate) fn from_envelope(
     Ok(response)
 }
 
-/// The first 12 characters of a bundle hash, for headers and logs.
-pub(crate) fn short_hash(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
-}
+pub(crate) use funcmesh_core::bundle::short_hash;
 
 /// The body's bytes without copying them.
 fn into_bytes(body: Body) -> Bytes {

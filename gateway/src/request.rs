@@ -40,17 +40,11 @@ impl Gateway {
         let response = match endpoint {
             Some(endpoint) => self.reserved(endpoint, request.method(), &id),
             None => {
-                let span = tracing::info_span!(
-                    "gateway.request",
-                    request_id = %id,
-                    http.request.method = %request.method(),
-                    url.path = request.uri().path(),
-                    funcmesh.bundle = field::Empty,
-                    http.response.status_code = field::Empty,
-                );
-                self.proxy(request, remote, id, &mut slot)
-                    .instrument(span)
-                    .await
+                let response = self.proxied(request, remote, id, &mut slot).await;
+                let func = self.func_of(&response);
+                self.stats
+                    .answered(&func, response.status(), started.elapsed());
+                response
             }
         };
         self.stats.response(response.status());
@@ -58,6 +52,53 @@ impl Gateway {
             true => self.captured(slot, response, started).await,
             false => response,
         }
+    }
+
+    /// The Func that answered `response` (by its `x-funcmesh-bundle`), for
+    /// the metrics' labels; none when no Func did.
+    fn func_of(&self, response: &Response<ResponseBody>) -> funcmesh_core::metrics::FuncName {
+        let short = response
+            .headers()
+            .get(outbound::X_FUNCMESH_BUNDLE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(funcmesh_core::metrics::NO_FUNC);
+        self.func_named(short)
+    }
+
+    /// The Func name of the bundle with short hash `short` ("" names none).
+    fn func_named(&self, short: &str) -> funcmesh_core::metrics::FuncName {
+        self.stats.func_name(short, || {
+            if short.is_empty() {
+                return Some(String::new());
+            }
+            let table = self.routes.borrow();
+            let route = table.routes.iter().find(|r| r.bundle.starts_with(short))?;
+            Some(route.name.clone())
+        })
+    }
+
+    /// A request for a Func: published, and answered from its reply.
+    async fn proxied<B>(
+        &self,
+        request: Request<B>,
+        remote: Option<SocketAddr>,
+        id: String,
+        slot: &mut Slot,
+    ) -> Response<ResponseBody>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let span = tracing::info_span!(
+                "gateway.request",
+                request_id = %id,
+                http.request.method = %request.method(),
+                url.path = request.uri().path(),
+        bundle = field::Empty,
+        func = field::Empty,
+                http.response.status_code = field::Empty,
+            );
+        self.proxy(request, remote, id, slot).instrument(span).await
     }
 
     async fn proxy<B>(
@@ -144,7 +185,9 @@ impl Gateway {
         };
         let mut envelope = inbound::envelope(&parts, received);
         if let Some(route) = route {
-            tracing::Span::current().record("funcmesh.bundle", short_hash(&route.bundle));
+            let span = tracing::Span::current();
+            span.record("bundle", short_hash(&route.bundle));
+            span.record("func", tracing::field::display(&route.name));
             envelope.bundle = Some(route.bundle.clone());
         }
         let rx = match fire_and_forget {
@@ -172,7 +215,12 @@ impl Gateway {
             .ok_or(Error::ReplyLost)?;
         slot.replied(reply.bundle.as_ref(), reply.timings);
         if let Some(bundle) = &reply.bundle {
-            tracing::Span::current().record("funcmesh.bundle", short_hash(bundle));
+            let span = tracing::Span::current();
+            span.record("bundle", short_hash(bundle));
+            span.record(
+                "func",
+                field::display(&*self.func_named(short_hash(bundle))),
+            );
         }
         outbound::from_envelope(reply, id)
     }

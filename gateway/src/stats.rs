@@ -1,13 +1,21 @@
 //! Counters of what the gateway has done, cheap enough for every request.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
 
+use funcmesh_core::metrics::{self, FuncLabels, FuncName, LatencyFamily};
 use http::StatusCode;
+use parking_lot::RwLock;
 use serde::Serialize;
 
 /// Live counters, shared by every request of one gateway.
 #[derive(Debug, Default)]
 pub struct GatewayStats {
+    /// Each Func's latency by status class (its count is the requests).
+    latency: Latency,
+    /// The Func names of the bundle hashes seen in answers.
+    names: RwLock<HashMap<String, FuncName>>,
     requests: AtomicU64,
     responses_1xx_3xx: AtomicU64,
     responses_2xx: AtomicU64,
@@ -18,6 +26,19 @@ pub struct GatewayStats {
     late_replies: AtomicU64,
     in_flight: AtomicUsize,
 }
+
+/// The latency histograms, by Func and status class.
+#[derive(Debug)]
+struct Latency(LatencyFamily<FuncLabels>);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self(metrics::latency_family())
+    }
+}
+
+/// The most Func names kept for labels; past it the table starts again.
+const MAX_NAMES: usize = 1024;
 
 /// The counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -56,6 +77,92 @@ impl GatewayStats {
             late_replies: self.late_replies.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
         }
+    }
+
+    /// Records one answer of `func` with `status` after `elapsed`.
+    pub(crate) fn answered(&self, func: &FuncName, status: StatusCode, elapsed: Duration) {
+        let labels = FuncLabels::new(func, "code", metrics::status_class(status.as_u16()));
+        self.latency
+            .0
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Func name of bundle `hash` (a short hash, as answers carry it):
+    /// from the table of names, or `lookup` when it is not there yet.
+    pub(crate) fn func_name(
+        &self,
+        hash: &str,
+        lookup: impl FnOnce() -> Option<String>,
+    ) -> FuncName {
+        if let Some(name) = self.names.read().get(hash) {
+            return FuncName::clone(name);
+        }
+        // A version no longer in the table (replaced, draining) is still a
+        // Func, but its name is gone: it is labelled by its short hash.
+        let name: FuncName = lookup().unwrap_or_else(|| hash.to_owned()).into();
+        let mut names = self.names.write();
+        if names.len() >= MAX_NAMES {
+            names.clear();
+        }
+        names.insert(hash.to_owned(), FuncName::clone(&name));
+        name
+    }
+
+    /// Registers the histograms and, read at each scrape, the counters.
+    pub fn register(self: &std::sync::Arc<Self>, registry: &mut metrics::Registry) {
+        registry.register(
+            "funcmesh_gateway_request_duration_seconds",
+            "Time from a request's arrival to its answer, by Func and status class.",
+            self.latency.0.clone(),
+        );
+        let stats = std::sync::Arc::clone(self);
+        registry.register_collector(Box::new(metrics::CollectWith(
+            move |e: &mut metrics::DescriptorEncoder| {
+                let s = stats.snapshot();
+                metrics::counter(
+                    e,
+                    "funcmesh_gateway_requests",
+                    "Requests received, reserved endpoints included.",
+                    s.requests,
+                )?;
+                metrics::counter_family(
+                    e,
+                    "funcmesh_gateway_responses",
+                    "Answers by status class.",
+                    [
+                        (vec![("code", "2xx")], s.responses_2xx),
+                        (vec![("code", "4xx")], s.responses_4xx),
+                        (vec![("code", "5xx")], s.responses_5xx),
+                        (vec![("code", "other")], s.responses_other),
+                    ],
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_gateway_timeouts",
+                    "504 answers: the deadline passed.",
+                    s.timeouts,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_gateway_overloaded",
+                    "503 answers: too many requests in flight.",
+                    s.overloaded,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_gateway_late_replies",
+                    "Replies that came after their client stopped waiting.",
+                    s.late_replies,
+                )?;
+                metrics::gauge(
+                    e,
+                    "funcmesh_gateway_in_flight",
+                    "Requests being handled now.",
+                    s.in_flight as i64,
+                )
+            },
+        )));
     }
 
     pub(crate) fn request(&self) {

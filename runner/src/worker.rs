@@ -215,7 +215,7 @@ impl Inner {
         if let Some(api) = self.apis.read().get(hash) {
             return Some(Arc::clone(api));
         }
-        let api = Arc::new(Api::new(self.executor.bundle(hash)?));
+        let api = Arc::new(Api::new(self.executor.bundle(hash)?, &self.stats));
         let mut apis = self.apis.write();
         Some(Arc::clone(apis.entry(hash.to_owned()).or_insert(api)))
     }
@@ -256,7 +256,7 @@ impl Inner {
         let bundle = envelope
             .bundle
             .as_deref()
-            .map_or("", |h| &h[..h.len().min(12)]);
+            .map_or("", funcmesh_core::bundle::short_hash);
         let span = tracing::info_span!(
             "runner.delivery",
             request_id = %envelope.id,
@@ -336,7 +336,7 @@ impl Inner {
             "answer too large to send back; answering 502"
         );
         // Counted beside the run's own outcome, already recorded.
-        self.stats.failed(stats::Failure::ResponseTooLarge, 0);
+        self.stats.failed(None, stats::Failure::ResponseTooLarge, 0);
         let mut refused = funcmesh_core::ResponseEnvelope::error(
             &envelope.id,
             502,

@@ -10,10 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use funcmesh_bus::Bus;
 use funcmesh_core::capture::CaptureRules;
-use funcmesh_core::control::{self, ROUTES_TOPIC, RoutesAnnouncement};
+use funcmesh_core::control;
 pub use funcmesh_core::control::{CAPTURE_TOPIC, CaptureChange};
 
 /// Broadcasts `change` and waits up to `wait` for a tron's announcement that
@@ -26,40 +25,11 @@ pub async fn send(
     if let CaptureChange::On { rule } = &change {
         rule.validate().map_err(anyhow::Error::msg)?;
     }
-    let mut announcements = bus
-        .listen(ROUTES_TOPIC)
-        .await
-        .context("listening for the trons' announcements")?;
     let body = control::encode(&change);
-    let answered = tokio::time::timeout(wait, async {
-        // Sent again every second: a broker that was still connecting may
-        // have dropped the first one.
-        let mut again = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = again.tick() => {
-                    if let Err(error) = bus.broadcast(CAPTURE_TOPIC, body.clone()).await {
-                        tracing::debug!(%error, "capture change not sent yet");
-                    }
-                }
-                next = announcements.next() => match next {
-                    Some(Ok(delivery)) => {
-                        let announced = control::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.body);
-                        if let Some(announced) = announced && change.shows_in(&announced.capture) {
-                            return Ok(announced.capture);
-                        }
-                    }
-                    Some(Err(error)) => tracing::debug!(%error, "receiving announcements failed"),
-                    None => anyhow::bail!("the bus closed"),
-                },
-            }
-        }
+    crate::cluster::through_trons::send(bus, CAPTURE_TOPIC, body, wait, |announced| {
+        change
+            .shows_in(&announced.capture)
+            .then(|| announced.capture.clone())
     })
-    .await;
-    answered.unwrap_or_else(|_| {
-        anyhow::bail!(
-            "no tron announced the change within {} s: is a tron running on this bus (and namespace)?",
-            wait.as_secs()
-        )
-    })
+    .await
 }

@@ -116,6 +116,32 @@ where
     Ok(value)
 }
 
+pub use funcmesh::logging::{LogFormat, Logging};
+
+/// Where Prometheus scrapes this process.
+#[derive(Debug, clap::Args)]
+pub struct MetricsArg {
+    /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP, no
+    /// token: bind an address only the scraper reaches). Off by default.
+    #[arg(long, env = "FUNCMESH_METRICS", value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+impl MetricsArg {
+    /// Serves the bus's metrics and those `register` adds, when asked to.
+    pub async fn serve(
+        &self,
+        register: impl FnOnce(&mut funcmesh_core::metrics::Registry),
+    ) -> anyhow::Result<()> {
+        let Some(addr) = self.metrics else {
+            return Ok(());
+        };
+        let mut registry = funcmesh::metrics::registry();
+        register(&mut registry);
+        funcmesh::metrics::serve(addr, registry).await.map(drop)
+    }
+}
+
 /// Where the bus is.
 #[derive(Debug, clap::Args)]
 pub struct BusArg {
@@ -487,12 +513,12 @@ const KAFKA_CLEAR_DROP_WINDOW_MS: u64 = 5_000;
 
 impl ScalingFlags {
     /// How the tron scales, through the orchestrator `--scaler` names (the
-    /// local one starts runners on `bus` logging with `log`); `None` with
+    /// local one starts runners on `bus` logging as `log` says); `None` with
     /// `--scaler none`.
     pub async fn scaling(
         &self,
         bus: &str,
-        log: &str,
+        log: &Logging,
         token: Option<&MeshToken>,
         admin_ca: Option<&std::path::Path>,
     ) -> anyhow::Result<Option<Scaling>> {
@@ -507,7 +533,8 @@ impl ScalingFlags {
             }
             ScalerKind::Local => {
                 let program = std::env::current_exe().context("finding this binary")?;
-                let mut args = vec!["runner".to_owned(), "--log".to_owned(), log.to_owned()];
+                let mut args = vec!["runner".to_owned()];
+                args.extend(log.args());
                 args.extend(self.runner_args.iter().cloned());
                 let command = RunnerCommand {
                     program,

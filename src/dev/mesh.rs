@@ -122,6 +122,14 @@ impl DevMesh {
         Ok(mesh)
     }
 
+    /// Registers the metrics of the gateway, the runner and the tron in
+    /// `registry`.
+    pub fn register_metrics(&self, registry: &mut funcmesh_core::metrics::Registry) {
+        self.gateway.gateway().register_metrics(registry);
+        self.runner.runner().stats_handle().register(registry);
+        self.tron.register_metrics(registry);
+    }
+
     /// Loads (or reloads) the bundle in `dir` and makes it live: when this
     /// returns, the gateway routes to it. On error the version already
     /// live, if any, keeps serving.

@@ -55,6 +55,8 @@ pub struct Cluster {
     pub token: String,
     dir: tempfile::TempDir,
     procs: Mutex<BTreeMap<String, Child>>,
+    /// Environment variables given to one process, by its name.
+    env: Mutex<BTreeMap<String, Vec<(String, String)>>>,
 }
 
 impl Drop for Cluster {
@@ -96,6 +98,7 @@ impl Cluster {
                 .to_owned(),
             dir,
             procs: Mutex::default(),
+            env: Mutex::default(),
         }
     }
 
@@ -378,6 +381,17 @@ impl Cluster {
             .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|log| log.contains(text)))
     }
 
+    /// Gives the process named `name`, when it starts, `key=value` in its
+    /// environment (e.g. `FUNCMESH_METRICS`).
+    pub fn set_env(&self, name: &str, key: &str, value: &str) {
+        self.env
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_default()
+            .push((key.to_owned(), value.to_owned()));
+    }
+
     /// Starts a `funcmesh` process on the cluster's bus, its log beside the
     /// others, logging at `info` (or as `FUNCMESH_TEST_LOG` says, e.g.
     /// `info,funcmesh_tron::scale=debug` for every scaling tick).
@@ -398,6 +412,9 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        if let Some(env) = self.env.lock().unwrap().get(name) {
+            command.envs(env.iter().map(|(k, v)| (k, v)));
+        }
         let child = spawn_outliving_tests(command);
         self.procs.lock().unwrap().insert(name.to_owned(), child);
     }

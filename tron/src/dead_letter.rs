@@ -63,10 +63,19 @@ impl std::fmt::Debug for DeadLetters {
 impl DeadLetters {
     /// Parks answered dead letters on `parked` (a declared queue).
     pub fn new(bus: Arc<dyn Bus>, parked: impl Into<String>) -> Self {
+        Self::with_stats(bus, parked, Arc::default())
+    }
+
+    /// [`new`](Self::new), counting in `stats`.
+    pub fn with_stats(
+        bus: Arc<dyn Bus>,
+        parked: impl Into<String>,
+        stats: Arc<DeadLetterStats>,
+    ) -> Self {
         Self {
             bus,
             parked: parked.into(),
-            stats: Arc::default(),
+            stats,
         }
     }
 

@@ -69,11 +69,16 @@ impl std::fmt::Debug for Dispatcher {
 impl Dispatcher {
     /// A dispatcher that follows `routes`.
     pub fn new(bus: Arc<dyn Bus>, routes: watch::Receiver<Arc<RouteTable>>) -> Self {
-        Self {
-            bus,
-            routes,
-            stats: Arc::default(),
-        }
+        Self::with_stats(bus, routes, Arc::default())
+    }
+
+    /// A dispatcher that follows `routes` and counts in `stats`.
+    pub fn with_stats(
+        bus: Arc<dyn Bus>,
+        routes: watch::Receiver<Arc<RouteTable>>,
+        stats: Arc<DispatchStats>,
+    ) -> Self {
+        Self { bus, routes, stats }
     }
 
     /// Its counters.
@@ -103,7 +108,13 @@ impl Dispatcher {
                 return;
             }
         };
-        let span = tracing::debug_span!("tron.dispatch", request_id = %envelope.id, messaging.system = self.bus.system());
+        let span = tracing::debug_span!(
+            "tron.dispatch",
+            request_id = %envelope.id,
+            bundle = tracing::field::Empty,
+            func = tracing::field::Empty,
+            messaging.system = self.bus.system()
+        );
         async {
             if envelope.is_expired(funcmesh_bus::now_ms()) {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);
@@ -119,6 +130,9 @@ impl Dispatcher {
                 self.answer(delivery, &envelope, ResponseEnvelope::error(&envelope.id, 404, message)).await;
                 return;
             };
+            let span = tracing::Span::current();
+            span.record("bundle", funcmesh_core::bundle::short_hash(&route.bundle));
+            span.record("func", tracing::field::display(&route.name));
             envelope.bundle = Some(route.bundle);
             let message = Message::new(envelope.encode()).expires_at_ms(envelope.deadline_ms);
             match self.bus.publish(&route.queue, message).await {

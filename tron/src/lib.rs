@@ -34,7 +34,7 @@ pub mod watch;
 mod test_support;
 
 pub use admin::{AdminState, UploadHook};
-pub use dead_letter::{DeadLetterSnapshot, DeadLetters};
+pub use dead_letter::{DeadLetterSnapshot, DeadLetterStats, DeadLetters};
 pub use dispatch::{DispatchStats, Dispatcher};
 pub use node::{Prepare, Scaling, TronNode, TronOptions};
 pub use policy::QueuePolicy;

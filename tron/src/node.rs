@@ -7,6 +7,7 @@
 //!   runners' heartbeats and capture changes.
 
 mod announce;
+mod metrics;
 mod scaling;
 mod target;
 
@@ -144,10 +145,16 @@ pub struct TronNode {
     declared: Mutex<HashSet<String>>,
     runners: Mutex<HashMap<String, RunnerHeartbeat>>,
     capture: Mutex<CaptureRules>,
+    log_levels: Mutex<control::LogLevels>,
     shutdown: Shutdown,
     tasks: Mutex<JoinSet<()>>,
     watching: Mutex<Option<WatchHandle>>,
     scaler: Mutex<Option<Arc<scaling::Running>>>,
+    /// What the firehose's dispatcher and the dead-letter consumer did.
+    dispatch: Arc<crate::DispatchStats>,
+    dead_letters: Arc<crate::dead_letter::DeadLetterStats>,
+    /// Each queue's depth when last sampled (for the metrics).
+    depths: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for TronNode {
@@ -198,10 +205,14 @@ impl TronNode {
             declared: Mutex::default(),
             runners: Mutex::default(),
             capture: Mutex::new(capture),
+            log_levels: Mutex::default(),
             shutdown: Shutdown::new(),
             tasks: Mutex::new(JoinSet::new()),
             watching: Mutex::new(None),
             scaler: Mutex::new(None),
+            dispatch: Arc::default(),
+            dead_letters: Arc::default(),
+            depths: Mutex::default(),
         });
         node.declare_shared().await;
         node.spawn_consumers();
@@ -286,9 +297,10 @@ impl TronNode {
     }
 
     fn spawn_consumers(self: &Arc<Self>) {
-        let dispatcher = Arc::new(Dispatcher::new(
+        let dispatcher = Arc::new(Dispatcher::with_stats(
             Arc::clone(&self.bus),
             self.registry.subscribe(),
+            Arc::clone(&self.dispatch),
         ));
         let firehose = self.options.firehose.clone();
         let shutdown = self.shutdown.clone();
@@ -299,7 +311,11 @@ impl TronNode {
             })
             .await;
         });
-        let dead = Arc::new(DeadLetters::new(Arc::clone(&self.bus), queues::PARKED));
+        let dead = Arc::new(DeadLetters::with_stats(
+            Arc::clone(&self.bus),
+            queues::PARKED,
+            Arc::clone(&self.dead_letters),
+        ));
         let shutdown = self.shutdown.clone();
         self.spawn(async move {
             keep_serving("the dead letters", shutdown, |stop| {
@@ -351,6 +367,7 @@ impl TronNode {
             "routes": self.registry.table().routes,
             "runners": self.runners(),
             "capture": self.capture.lock().clone(),
+            "log_levels": self.log_levels.lock().live(funcmesh_bus::now_ms()),
             "scaling": self.scaler.lock().as_ref().map(|s| s.status()),
         })
     }

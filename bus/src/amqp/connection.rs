@@ -178,6 +178,7 @@ async fn supervise(link: Weak<Link>, lost: Arc<Notify>) {
                     strong.session.send_replace(None);
                 }
                 tracing::warn!(%endpoint, "broker connection lost; reconnecting");
+                crate::stats::reconnecting("rabbitmq");
                 outage = Some((Instant::now(), 0));
             }
             Err(error) => match &mut outage {

@@ -280,6 +280,7 @@ impl Link {
                 endpoint = %self.config.endpoint,
                 "Kafka broker unreachable; publishing is refused until it is back"
             );
+            crate::stats::reconnecting("kafka");
             // librdkafka itself retries every second at most; the probe
             // follows it closely, so that the mesh is back soon after the
             // broker.

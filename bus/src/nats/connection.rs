@@ -304,6 +304,7 @@ async fn watch_events(link: Weak<Link>, mut events: mpsc::UnboundedReceiver<Even
             Event::Disconnected => {
                 if !strong.is_closed() {
                     tracing::warn!(%endpoint, "NATS server connection lost; reconnecting");
+                    crate::stats::reconnecting("nats");
                     outage = Some((Instant::now(), 0));
                 }
             }

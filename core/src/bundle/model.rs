@@ -34,8 +34,14 @@ pub struct Bundle {
 impl Bundle {
     /// The first 12 hex digits of the hash, for logs.
     pub fn short_hash(&self) -> &str {
-        &self.hash[..self.hash.len().min(12)]
+        short_hash(&self.hash)
     }
+}
+
+/// The first 12 characters of a bundle hash, as headers, logs and metrics
+/// name a version.
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 /// The code of a bundle.

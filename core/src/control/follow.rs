@@ -48,6 +48,7 @@ pub async fn follow(
             else {
                 continue;
             };
+            super::log_level::apply(&fresh.log_levels);
             tx.send_if_modified(|current| {
                 if !newer(current.as_deref(), &fresh) {
                     return false;
@@ -75,6 +76,7 @@ fn newer(current: Option<&RoutesAnnouncement>, fresh: &RoutesAnnouncement) -> bo
     current.table.routes != fresh.table.routes
         || current.store != fresh.store
         || current.capture != fresh.capture
+        || current.log_levels != fresh.log_levels
 }
 
 #[cfg(test)]
@@ -95,6 +97,7 @@ mod tests {
             pool: "default".into(),
         };
         RoutesAnnouncement {
+            log_levels: Default::default(),
             tron: tron.into(),
             store: None,
             table: RouteTable::new(generation, vec![route]),

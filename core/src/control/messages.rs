@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::LogLevels;
 use crate::capture::CaptureRules;
 use crate::routing::RouteTable;
 
@@ -20,6 +21,9 @@ pub struct RoutesAnnouncement {
     /// What the gateways capture (older trons send none: nothing).
     #[serde(default)]
     pub capture: CaptureRules,
+    /// The per-Func log levels in force (older trons send none).
+    #[serde(default, skip_serializing_if = "LogLevels::is_empty")]
+    pub log_levels: LogLevels,
 }
 
 /// A gateway or runner that just connected asks for the routes.

@@ -15,6 +15,7 @@ fn rule(route: &str, rate: f64) -> RouteRule {
 
 fn announcement() -> RoutesAnnouncement {
     RoutesAnnouncement {
+        log_levels: Default::default(),
         tron: "t1".into(),
         store: Some("http://127.0.0.1:7070".into()),
         table: RouteTable::new(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use funcmesh_core::bundle::{Bundle, Operation};
 
+use super::stats::{FuncMetrics, RunnerStats};
 use crate::matcher::Router;
 use crate::validate::Validator;
 
@@ -13,15 +14,19 @@ pub struct Api {
     pub bundle: Arc<Bundle>,
     /// Its path templates.
     pub router: Router,
+    /// The metrics of its Func.
+    pub(crate) metrics: FuncMetrics,
     validators: Vec<Validator>,
 }
 
 impl Api {
-    /// Compiles the routes and validators of `bundle`.
-    pub fn new(bundle: Arc<Bundle>) -> Api {
+    /// Compiles the routes and validators of `bundle`, whose metrics are
+    /// kept in `stats`.
+    pub fn new(bundle: Arc<Bundle>, stats: &RunnerStats) -> Api {
         let router = Router::new(&bundle.base_path, &bundle.operations);
         let validators = bundle.operations.iter().map(Validator::new).collect();
         Api {
+            metrics: stats.func(&bundle.name),
             bundle,
             router,
             validators,

@@ -8,7 +8,7 @@ use func_sdk::abi::RequestMeta;
 use funcmesh_bus::now_ms;
 use funcmesh_core::envelope::{Body, Timings};
 use funcmesh_core::{RequestEnvelope, ResponseEnvelope};
-use tracing::{Span, field, instrument};
+use tracing::{Instrument as _, Span, field};
 
 use super::Inner;
 use super::api::Api;
@@ -19,8 +19,9 @@ use crate::validate::{Rejection, RequestParts};
 use crate::wasm::CallError;
 
 impl Inner {
-    /// Answers `envelope`, picked up at `picked_up_ms`.
-    #[instrument(name = "runner.execute", skip_all, fields(request_id = %envelope.id, bundle = field::Empty, operation = field::Empty))]
+    /// Answers `envelope`, picked up at `picked_up_ms`: in the span
+    /// `runner.execute`, which names the Func from the start, so that a
+    /// per-Func log level covers its every line.
     pub(super) async fn handle(
         &self,
         envelope: &RequestEnvelope,
@@ -37,7 +38,7 @@ impl Inner {
         let Some(api) = found else {
             let hash = envelope.bundle.as_deref().unwrap_or("(none)");
             tracing::warn!(bundle = %hash, "bundle not available on this runner");
-            self.stats.failed(Failure::Unavailable, 0);
+            self.stats.failed(None, Failure::Unavailable, 0);
             let resp = ResponseEnvelope::error(
                 &envelope.id,
                 503,
@@ -45,8 +46,19 @@ impl Inner {
             );
             return ResponseEnvelope { timings, ..resp };
         };
-        Span::current().record("bundle", api.bundle.short_hash());
-        let mut resp = self.answer(&api, envelope).await;
+        let span = tracing::info_span!(
+            "runner.execute",
+            request_id = %envelope.id,
+            bundle = api.bundle.short_hash(),
+            func = %api.bundle.name,
+            operation = field::Empty,
+        );
+        if timings.queued_us > 0 {
+            api.metrics.queued(timings.queued_us);
+        }
+        let in_flight = api.metrics.entered();
+        let mut resp = self.answer(&api, envelope).instrument(span).await;
+        drop(in_flight);
         resp.bundle = Some(api.bundle.hash.clone());
         resp.timings = Timings {
             run_us: resp.timings.run_us,
@@ -77,13 +89,14 @@ impl Inner {
             Match::Found { index, params } => (index, params),
             Match::NoPath => {
                 tracing::debug!(method = %envelope.method, path = %envelope.path, "no operation matches");
-                self.stats.failed(Failure::NotFound, 0);
+                self.stats.failed(Some(&api.metrics), Failure::NotFound, 0);
                 let message = format!("no operation matches {} {}", envelope.method, envelope.path);
                 return ResponseEnvelope::error(id, 404, message);
             }
             Match::WrongMethod { allow } => {
                 tracing::debug!(method = %envelope.method, path = %envelope.path, "method not allowed");
-                self.stats.failed(Failure::MethodNotAllowed, 0);
+                self.stats
+                    .failed(Some(&api.metrics), Failure::MethodNotAllowed, 0);
                 let message = format!(
                     "method {} not allowed for {}",
                     envelope.method, envelope.path
@@ -94,7 +107,7 @@ impl Inner {
             }
         };
         let Some((op, validator)) = api.operation(index) else {
-            self.stats.failed(Failure::Internal, 0);
+            self.stats.failed(Some(&api.metrics), Failure::Internal, 0);
             return ResponseEnvelope::error(id, 500, "internal error");
         };
         Span::current().record("operation", op.id.as_str());
@@ -112,7 +125,7 @@ impl Inner {
                 Rejection::Invalid(_) => Failure::Invalid,
                 Rejection::UnsupportedMediaType { .. } => Failure::UnsupportedMediaType,
             };
-            self.stats.failed(failure, 0);
+            self.stats.failed(Some(&api.metrics), failure, 0);
             return rejection.to_response(id);
         }
         let meta = RequestMeta {
@@ -139,7 +152,7 @@ impl Inner {
         let run_us = started.elapsed().as_micros() as u64;
         let mut resp = match result {
             Ok(guest) => {
-                self.stats.answered(run_us);
+                self.stats.answered(&api.metrics, run_us);
                 let content_type = http::header(&guest.headers, "content-type");
                 let body = Body::from_bytes(guest.body, content_type);
                 ResponseEnvelope {
@@ -151,7 +164,8 @@ impl Inner {
             }
             Err(error) => {
                 tracing::warn!(%error, kind = error.kind(), "call failed");
-                self.stats.failed(failure_of(&error), run_us);
+                self.stats
+                    .failed(Some(&api.metrics), failure_of(&error), run_us);
                 ResponseEnvelope::error(
                     id,
                     error.status(),

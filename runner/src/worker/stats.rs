@@ -3,6 +3,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use funcmesh_core::metrics::{
+    self, Counter, Family, FuncLabels, FuncName, Gauge, Histogram, LatencyFamily,
+};
+
 /// Why a request did not get the function's own answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -78,6 +82,7 @@ impl Failure {
 /// Live counters of one runner.
 #[derive(Debug, Default)]
 pub struct RunnerStats {
+    per_func: PerFunc,
     requests: AtomicU64,
     answered: AtomicU64,
     in_flight: AtomicU64,
@@ -86,6 +91,71 @@ pub struct RunnerStats {
     malformed_envelopes: AtomicU64,
     publish_failures: AtomicU64,
     failures: [AtomicU64; Failure::ALL.len()],
+}
+
+/// The metrics kept per Func (bundle name; every version of a Func shares
+/// them).
+#[derive(Debug)]
+struct PerFunc {
+    queue_wait: LatencyFamily<FuncLabels>,
+    run: LatencyFamily<FuncLabels>,
+    in_flight: Family<FuncLabels, Gauge>,
+    calls: Family<FuncLabels, Counter>,
+}
+
+impl Default for PerFunc {
+    fn default() -> Self {
+        Self {
+            queue_wait: metrics::latency_family(),
+            run: metrics::latency_family(),
+            in_flight: Family::default(),
+            calls: Family::default(),
+        }
+    }
+}
+
+/// One Func's metrics, resolved once per bundle version so that a request
+/// pays atomics, not lookups.
+#[derive(Debug)]
+pub(crate) struct FuncMetrics {
+    name: FuncName,
+    queue_wait: Histogram,
+    run: Histogram,
+    in_flight: Gauge,
+    calls: Family<FuncLabels, Counter>,
+}
+
+impl FuncMetrics {
+    /// The request waited `queued_us` from its arrival at the gateway.
+    pub(crate) fn queued(&self, queued_us: u64) {
+        self.queue_wait.observe(queued_us as f64 / 1e6);
+    }
+
+    /// Counts a call of this Func as in flight until the guard is dropped.
+    pub(crate) fn entered(&self) -> FuncInFlight {
+        self.in_flight.inc();
+        FuncInFlight(self.in_flight.clone())
+    }
+
+    /// One call ended with `outcome` (`ok` or a [`Failure`] label) after
+    /// running `run_us` (0: it never ran).
+    fn ended(&self, outcome: &'static str, run_us: u64) {
+        if run_us > 0 {
+            self.run.observe(run_us as f64 / 1e6);
+        }
+        self.calls
+            .get_or_create(&FuncLabels::new(&self.name, "outcome", outcome))
+            .inc();
+    }
+}
+
+/// A call of one Func in flight; dropping it ends it.
+pub(crate) struct FuncInFlight(Gauge);
+
+impl Drop for FuncInFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// A point-in-time copy of [`RunnerStats`], as heartbeats carry it.
@@ -98,15 +168,98 @@ impl RunnerStats {
         InFlight(self)
     }
 
-    pub(crate) fn answered(&self, run_us: u64) {
-        self.answered.fetch_add(1, Relaxed);
-        self.run_us_total.fetch_add(run_us, Relaxed);
+    /// The metrics of Func `name`.
+    pub(crate) fn func(&self, name: &str) -> FuncMetrics {
+        let name: FuncName = name.into();
+        let labels = FuncLabels::func(&name);
+        let f = &self.per_func;
+        FuncMetrics {
+            queue_wait: f.queue_wait.get_or_create(&labels).clone(),
+            run: f.run.get_or_create(&labels).clone(),
+            in_flight: f.in_flight.get_or_create(&labels).clone(),
+            calls: f.calls.clone(),
+            name,
+        }
     }
 
-    pub(crate) fn failed(&self, failure: Failure, run_us: u64) {
+    /// A call of `func` answered by the function after `run_us`.
+    pub(crate) fn answered(&self, func: &FuncMetrics, run_us: u64) {
+        self.answered.fetch_add(1, Relaxed);
+        self.run_us_total.fetch_add(run_us, Relaxed);
+        func.ended("ok", run_us);
+    }
+
+    /// A call of `func` (`None`: no Func was found) that ended in
+    /// `failure` after running `run_us`.
+    pub(crate) fn failed(&self, func: Option<&FuncMetrics>, failure: Failure, run_us: u64) {
         let index = Failure::ALL.iter().position(|f| *f == failure).unwrap_or(0);
         self.failures[index].fetch_add(1, Relaxed);
         self.run_us_total.fetch_add(run_us, Relaxed);
+        if let Some(func) = func {
+            func.ended(failure.label(), run_us);
+        }
+    }
+
+    /// Registers the per-Func metrics and, read at each scrape, the
+    /// runner's counters, in `registry`.
+    pub fn register(self: &std::sync::Arc<Self>, registry: &mut metrics::Registry) {
+        let f = &self.per_func;
+        registry.register(
+            "funcmesh_runner_queue_wait_seconds",
+            "Time from a request's arrival at the gateway to its pick-up here, by Func.",
+            f.queue_wait.clone(),
+        );
+        registry.register(
+            "funcmesh_runner_run_seconds",
+            "Time a Func's call ran (instantiation included), by Func.",
+            f.run.clone(),
+        );
+        registry.register(
+            "funcmesh_runner_func_in_flight",
+            "Calls of a Func running now.",
+            f.in_flight.clone(),
+        );
+        registry.register(
+            "funcmesh_runner_calls",
+            "Calls by Func and outcome (ok, trap, timeout, exception, memory_limit, ...); each WebAssembly call is one instantiation, each Python call one call on a worker.",
+            f.calls.clone(),
+        );
+        let stats = std::sync::Arc::clone(self);
+        registry.register_collector(Box::new(metrics::CollectWith(
+            move |e: &mut metrics::DescriptorEncoder| {
+                let s = stats.snapshot();
+                metrics::counter(
+                    e,
+                    "funcmesh_runner_requests",
+                    "Requests taken from the queues.",
+                    s.requests,
+                )?;
+                metrics::gauge(
+                    e,
+                    "funcmesh_runner_in_flight",
+                    "Requests being answered now.",
+                    s.in_flight as i64,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_runner_expired",
+                    "Requests whose deadline passed before pick-up.",
+                    s.expired,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_runner_dead_lettered",
+                    "Malformed envelopes sent to the dead letters.",
+                    s.malformed_envelopes,
+                )?;
+                metrics::counter(
+                    e,
+                    "funcmesh_runner_reply_failures",
+                    "Answers that could not be published.",
+                    s.publish_failures,
+                )
+            },
+        )));
     }
 
     pub(crate) fn expired(&self) {

@@ -50,6 +50,7 @@ async fn announce_on_hello(bus: Arc<dyn Bus>, routes: Vec<Route>) {
     tokio::spawn(async move {
         while let Some(Ok(_)) = hellos.next().await {
             let announcement = RoutesAnnouncement {
+                log_levels: Default::default(),
                 tron: "t1".into(),
                 store: None,
                 table: RouteTable::new(1, routes.clone()),

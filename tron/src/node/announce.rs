@@ -5,8 +5,9 @@ use std::sync::{Arc, Weak};
 use funcmesh_bus::{Consumer, now_ms};
 
 use funcmesh_core::control::{
-    self, ANNOUNCE_EVERY, CAPTURE_TOPIC, CaptureChange, HELLO_TOPIC, Hello, ROUTES_TOPIC,
-    RUNNER_EXPIRY, RUNNER_STATS_TOPIC, RoutesAnnouncement, RunnerHeartbeat,
+    self, ANNOUNCE_EVERY, CAPTURE_TOPIC, CaptureChange, HELLO_TOPIC, Hello, LOG_LEVEL_TOPIC,
+    LogLevelChange, ROUTES_TOPIC, RUNNER_EXPIRY, RUNNER_STATS_TOPIC, RoutesAnnouncement,
+    RunnerHeartbeat, log_level,
 };
 
 use super::TronNode;
@@ -34,6 +35,7 @@ async fn run(node: Weak<TronNode>) {
     let mut hello = listen(&*bus, HELLO_TOPIC).await;
     let mut stats = listen(&*bus, RUNNER_STATS_TOPIC).await;
     let mut capture = listen(&*bus, CAPTURE_TOPIC).await;
+    let mut log_levels = listen(&*bus, LOG_LEVEL_TOPIC).await;
     let mut tick = tokio::time::interval(ANNOUNCE_EVERY);
     loop {
         tokio::select! {
@@ -48,6 +50,12 @@ async fn run(node: Weak<TronNode>) {
                 let change = control::decode::<CaptureChange>(CAPTURE_TOPIC, &delivery.body);
                 if let (Some(change), Some(node)) = (change, node.upgrade()) {
                     node.change_capture(&change);
+                }
+            }
+            Some(Ok(delivery)) = next(&mut log_levels) => {
+                let change = control::decode::<LogLevelChange>(LOG_LEVEL_TOPIC, &delivery.body);
+                if let (Some(change), Some(node)) = (change, node.upgrade()) {
+                    node.change_log_level(&change);
                 }
             }
             Some(Ok(delivery)) = next(&mut stats) => {
@@ -85,6 +93,8 @@ impl TronNode {
     /// Broadcasts the routing table now.
     pub(super) async fn announce(&self) {
         let announcement = self.announcement();
+        // This process follows the levels it announces, as the others do.
+        log_level::apply(&announcement.log_levels);
         if let Err(error) = self
             .bus
             .broadcast(ROUTES_TOPIC, control::encode(&announcement))
@@ -102,7 +112,24 @@ impl TronNode {
             store: self.store_url.clone(),
             table: (*self.registry.table()).clone(),
             capture: self.capture.lock().clone(),
+            log_levels: self.log_levels.lock().live(now_ms()),
         }
+    }
+
+    /// Applies a `funcmesh log-level`; the announcement that follows carries
+    /// the new levels to every process.
+    fn change_log_level(&self, change: &LogLevelChange) {
+        let now = now_ms();
+        if let Err(error) = change.check(now) {
+            tracing::warn!(%error, "log level change refused");
+            return;
+        }
+        let mut levels = self.log_levels.lock();
+        let changed = levels.apply(change, now);
+        if *levels != changed {
+            tracing::info!(levels = ?changed.0, "log levels changed");
+        }
+        *levels = changed;
     }
 
     /// Applies a `funcmesh capture on|off`; the announcement that follows

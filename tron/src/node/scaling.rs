@@ -28,8 +28,8 @@ pub struct Scaling {
 #[derive(Debug, Clone, Default, Serialize)]
 pub(super) struct ScalingStatus {
     orchestrator: String,
-    holds_lease: bool,
-    pools: BTreeMap<String, PoolStatus>,
+    pub(super) holds_lease: bool,
+    pub(super) pools: BTreeMap<String, PoolStatus>,
 }
 
 /// The scaler running in a tron node.
@@ -109,7 +109,10 @@ async fn scale_once(node: &TronNode, scaler: &mut Scaler) {
         let mut known = true;
         for queue in &queues {
             match node.bus.depth(queue).await {
-                Ok(found) => depth += found.ready,
+                Ok(found) => {
+                    node.sampled(queue, found.ready);
+                    depth += found.ready;
+                }
                 Err(error) => {
                     tracing::debug!(pool, queue, %error, "queue depth unknown; pool skipped this tick");
                     known = false;

@@ -41,6 +41,8 @@ pub struct PoolStatus {
     pub ready: u32,
     /// The last change the scaler made, with its inputs.
     pub last_decision: Option<String>,
+    /// The changes made since the tron started.
+    pub decisions: u64,
     /// The last error the orchestrator answered, if it has not recovered.
     pub error: Option<String>,
 }
@@ -173,6 +175,7 @@ impl Scaler {
             Ok(()) => {
                 state.status.current = decision.desired;
                 state.status.last_decision = Some(line);
+                state.status.decisions += 1;
                 state.recovered(pool);
             }
             Err(error) => state.failed(pool, &error, now_ms, tick_ms),

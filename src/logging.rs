@@ -1,0 +1,212 @@
+//! How every command logs: `--log` (the filter), `--log-format text|json`,
+//! and the per-Func levels the mesh announces
+//! (`funcmesh_core::control::log_level`), applied to the filter while the
+//! process runs.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use funcmesh_core::control::log_level::{self, LogLevels};
+use parking_lot::Mutex;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{EnvFilter, reload};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields` (the
+    /// message and its fields) and `spans` (`request_id` and `bundle` for
+    /// a request's lines), for a log collector.
+    Json,
+}
+
+impl LogFormat {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// The logging every command is given: its filter and its format.
+#[derive(Debug, Clone)]
+pub struct Logging {
+    /// The `--log` filter.
+    pub filter: String,
+    /// `--log-format`.
+    pub format: LogFormat,
+}
+
+impl Logging {
+    /// The same logging, as a child `funcmesh` process is told it.
+    pub fn args(&self) -> [String; 4] {
+        [
+            "--log".to_owned(),
+            self.filter.clone(),
+            "--log-format".to_owned(),
+            self.format.name().to_owned(),
+        ]
+    }
+}
+
+/// A subscriber that writes to `writer` as `logging` says (text in colour
+/// only when `colour`: a terminal reads it, a file or a collector would
+/// keep the escapes), and the hook that applies per-Func levels to its
+/// filter.
+pub fn subscriber(
+    logging: &Logging,
+    writer: BoxMakeWriter,
+    colour: bool,
+) -> anyhow::Result<(Box<dyn tracing::Subscriber + Send + Sync>, log_level::Hook)> {
+    let filter = EnvFilter::try_new(&logging.filter).context("parsing --log")?;
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(colour)
+        .with_writer(writer);
+    let subscriber: Box<dyn tracing::Subscriber + Send + Sync> = match logging.format {
+        LogFormat::Text => Box::new(registry.with(fmt)),
+        LogFormat::Json => Box::new(registry.with(fmt.json().with_current_span(false))),
+    };
+    let base = logging.filter.clone();
+    let applied = Arc::new(Mutex::new(String::new()));
+    let hook: log_level::Hook = Box::new(move |levels: &LogLevels| {
+        let directives = levels.directives(funcmesh_bus::now_ms());
+        let mut last = applied.lock();
+        if *last == directives {
+            return;
+        }
+        let text = match directives.is_empty() {
+            true => base.clone(),
+            false => format!("{base},{directives}"),
+        };
+        match EnvFilter::try_new(&text).map(|filter| handle.reload(filter)) {
+            Ok(Ok(())) => {
+                tracing::info!(levels = %directives, "per-Func log levels applied");
+                *last = directives;
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "per-Func log levels not applied"),
+            Err(error) => tracing::warn!(%error, "per-Func log levels refused"),
+        }
+    });
+    Ok((subscriber, hook))
+}
+
+/// Makes [`subscriber`] this process's, and its hook the one per-Func
+/// levels go through.
+pub fn init(logging: &Logging, writer: BoxMakeWriter, colour: bool) -> anyhow::Result<()> {
+    let (subscriber, hook) = subscriber(logging, writer, colour)?;
+    tracing::subscriber::set_global_default(subscriber).context("installing the logger")?;
+    log_level::set_hook(hook);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use funcmesh_core::control::log_level::{LogLevelChange, LogLevels};
+
+    use super::*;
+
+    /// Lines written, shared with the test.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn take(&self) -> String {
+            String::from_utf8(std::mem::take(&mut *self.0.lock())).unwrap()
+        }
+    }
+
+    fn request(func: &str) {
+        let span = tracing::info_span!(
+            "runner.execute",
+            request_id = "r1",
+            func = tracing::field::Empty
+        );
+        span.record("func", tracing::field::display(func));
+        let _entered = span.enter();
+        tracing::debug!("detail of {func}");
+        tracing::info!("answered {func}");
+    }
+
+    fn with(
+        format: LogFormat,
+    ) -> (
+        Box<dyn tracing::Subscriber + Send + Sync>,
+        log_level::Hook,
+        Lines,
+    ) {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let logging = Logging {
+            filter: "info".into(),
+            format,
+        };
+        let (subscriber, hook) =
+            subscriber(&logging, BoxMakeWriter::new(move || writer.clone()), false).unwrap();
+        (subscriber, hook, lines)
+    }
+
+    #[test]
+    fn a_funcs_debug_lines_come_and_go_with_its_level() {
+        let (subscriber, hook, lines) = with(LogFormat::Text);
+        tracing::subscriber::with_default(subscriber, || {
+            request("hello");
+            let before = lines.take();
+            assert!(
+                before.contains("answered hello") && !before.contains("detail"),
+                "{before}"
+            );
+
+            let now = funcmesh_bus::now_ms();
+            let change = LogLevelChange::Set {
+                func: "hello".into(),
+                level: "debug".into(),
+                until_ms: now + 60_000,
+            };
+            let levels = LogLevels::default().apply(&change, now);
+            hook(&levels);
+            request("hello");
+            request("words.py");
+            let during = lines.take();
+            assert!(during.contains("detail of hello"), "{during}");
+            assert!(!during.contains("detail of words.py"), "{during}");
+
+            hook(&LogLevels::default());
+            request("hello");
+            let after = lines.take();
+            assert!(!after.contains("detail"), "{after}");
+        });
+    }
+
+    #[test]
+    fn json_lines_carry_the_request_id_and_the_func() {
+        let (subscriber, _hook, lines) = with(LogFormat::Json);
+        tracing::subscriber::with_default(subscriber, || request("hello"));
+        let text = lines.take();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["level"], "INFO", "{line}");
+        assert_eq!(line["fields"]["message"], "answered hello", "{line}");
+        assert_eq!(line["spans"][0]["request_id"], "r1", "{line}");
+        assert_eq!(line["spans"][0]["func"], "hello", "{line}");
+    }
+}
