@@ -3,8 +3,9 @@
 //! compose file is valid; the mesh comes up on RabbitMQ and answers
 //! through the gateway container; a file saved on the host is live; three
 //! runners serve; a runner container killed under load loses nothing;
-//! `down` leaves nothing behind; the NATS, Kafka and one-container variants
-//! answer too.
+//! `down` leaves nothing behind; Prometheus (`metrics.yaml`) scrapes every
+//! process of the mesh; the NATS, Kafka and one-container variants answer
+//! too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -30,6 +31,7 @@ fn every_compose_file_is_valid() {
         &["compose.yaml"][..],
         &["compose.yaml", "nats.yaml"],
         &["compose.yaml", "kafka.yaml"],
+        &["compose.yaml", "metrics.yaml"],
         &["dev.yaml"],
     ] {
         Compose::new(&dir, "funcmesh-config-check", files, &[]).ok(&["config", "-q"]);
@@ -103,24 +105,26 @@ async fn get(gateway: SocketAddr, path: &str) -> Option<(u16, serde_json::Value)
 
 #[test]
 fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
-    if !common::docker_images(&["rabbitmq", "funcmesh"]) {
+    if !common::docker_images(&["rabbitmq", "prometheus", "funcmesh"]) {
         return;
     }
     let bundles = bundle_dir();
     let gateway = free_port();
     let admin = free_port();
+    let prometheus = free_port();
     let project = format!("funcmesh-test-{}", std::process::id());
     let token = funcmesh_core::auth::MeshToken::generate();
     let bearer = token.bearer();
     let compose = Compose::new(
         &compose_dir(),
         &project,
-        &["compose.yaml"],
+        &["compose.yaml", "metrics.yaml"],
         &[
             ("FUNCMESH_TOKEN", token.secret().to_owned()),
             ("FUNCMESH_BUNDLES", bundles.path().display().to_string()),
             ("FUNCMESH_PUBLISH", gateway.to_string()),
             ("FUNCMESH_ADMIN_PUBLISH", admin.to_string()),
+            ("FUNCMESH_PROMETHEUS_PUBLISH", prometheus.to_string()),
         ],
     );
     let started = Instant::now();
@@ -209,19 +213,45 @@ fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
             assert_eq!(status, 200);
         }
 
+        // Prometheus scrapes the tron, the gateway and every runner, and
+        // sees the requests just sent.
+        eventually(
+            Duration::from_secs(60),
+            "Prometheus scrapes every process of the mesh",
+            || async { scraped(prometheus).await == Some((1, 1, 3)) },
+        )
+        .await;
+        let query = "/api/v1/query?query=sum(funcmesh_gateway_request_duration_seconds_count%7Bfunc%3D%22hello%22%7D)";
+        eventually(
+            Duration::from_secs(30),
+            "Prometheus holds the gateway's count of /hello requests",
+            || async {
+                let Ok(resp) = common::call_at(prometheus, "GET", query).try_send().await else {
+                    return false;
+                };
+                let answer = resp.json();
+                let value = answer["data"]["result"][0]["value"][1]
+                    .as_str()
+                    .unwrap_or("0");
+                value.parse::<f64>().unwrap_or(0.0) >= 20.0
+            },
+        )
+        .await;
+
         // A runner container killed while it holds requests: every request
-        // is answered, by the others.
+        // is answered, by the others. Each call sleeps 250 ms of the
+        // fixture's 500 ms deadline, the rest left for a loaded machine.
         let load: Vec<_> = (0..60)
             .map(|_| {
                 tokio::spawn(async move {
-                    common::call_at(gateway, "GET", "/faults/slow?ms=400")
+                    common::call_at(gateway, "GET", "/faults/slow?ms=250")
                         .send()
                         .await
                         .status
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let victim = compose.containers("runner")[0].clone();
         docker::docker_ok(&["kill", &victim]);
         let mut statuses = Vec::new();
@@ -240,6 +270,26 @@ fn the_mesh_comes_up_reloads_on_save_scales_and_loses_nothing() {
         Vec::<String>::new(),
         "down leaves nothing"
     );
+}
+
+/// How many trons, gateways and runners Prometheus at `addr` scrapes with
+/// success; `None` while it does not answer.
+async fn scraped(addr: SocketAddr) -> Option<(usize, usize, usize)> {
+    let resp = common::call_at(addr, "GET", "/api/v1/targets")
+        .try_send()
+        .await
+        .ok()?;
+    let targets = resp.json();
+    let up = |component: &str| {
+        targets["data"]["activeTargets"]
+            .as_array()
+            .map_or(0, |all| {
+                all.iter()
+                    .filter(|t| t["labels"]["component"] == component && t["health"] == "up")
+                    .count()
+            })
+    };
+    Some((up("tron"), up("gateway"), up("runner")))
 }
 
 #[test]
