@@ -13,18 +13,18 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub use prometheus_client::collector::Collector;
 pub use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::encoding::{
-    EncodeLabel as _, EncodeLabelSet, EncodeMetric as _, LabelSetEncoder,
+    EncodeLabel as _, EncodeLabelSet, EncodeMetric as _, LabelSetEncoder, MetricEncoder, NoLabelSet,
 };
 pub use prometheus_client::metrics::counter::Counter;
 pub use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 pub use prometheus_client::metrics::gauge::Gauge;
-pub use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::{MetricType, counter::ConstCounter};
+use prometheus_client::metrics::{MetricType, TypedMetric, counter::ConstCounter};
 pub use prometheus_client::registry::Registry;
 
 /// The `Content-Type` of [`encode`]'s text.
@@ -42,24 +42,78 @@ pub fn encode(registry: &Registry) -> String {
     text
 }
 
-/// The buckets of every latency histogram, in seconds: 250 µs to about
-/// 16 s, doubling, which covers a WebAssembly call and a deadline alike.
-pub fn latency_histogram() -> Histogram {
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-        0.000_25, 2.0, 17,
-    ))
+/// The upper bound of a latency histogram's first bucket, in
+/// microseconds; each next bucket's is twice the one before.
+const FIRST_BUCKET_US: u64 = 250;
+/// The buckets with a bound: 250 µs to about 16 s, which covers a
+/// WebAssembly call and a deadline alike. One more takes the rest (`+Inf`).
+const BOUNDED_BUCKETS: usize = 17;
+
+/// A latency histogram that every request of every thread records into
+/// without a lock: a counter per bucket and the sum, each an atomic
+/// (prometheus-client's histogram takes a write lock per observation,
+/// which the request path of a busy mesh cannot afford). Clones share
+/// their counts.
+#[derive(Debug, Clone, Default)]
+pub struct Latency(Arc<LatencyCounts>);
+
+#[derive(Debug, Default)]
+struct LatencyCounts {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    buckets: [AtomicU64; BOUNDED_BUCKETS + 1],
+    sum_us: AtomicU64,
+}
+
+impl Latency {
+    /// Records one duration.
+    pub fn observe(&self, elapsed: std::time::Duration) {
+        self.observe_us(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Records one duration of `us` microseconds.
+    pub fn observe_us(&self, us: u64) {
+        self.0.buckets[bucket_of(us)].fetch_add(1, Relaxed);
+        self.0.sum_us.fetch_add(us, Relaxed);
+    }
+}
+
+/// The bucket of `us`: the first whose bound is at least `us`.
+fn bucket_of(us: u64) -> usize {
+    // Bucket i holds up to 250 µs * 2^i: i = ceil(log2(ceil(us / 250))).
+    let quarter_ms = us.div_ceil(FIRST_BUCKET_US).max(1);
+    let index = (u64::BITS - (quarter_ms - 1).leading_zeros()) as usize;
+    index.min(BOUNDED_BUCKETS)
+}
+
+impl TypedMetric for Latency {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl prometheus_client::encoding::EncodeMetric for Latency {
+    fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
+        let mut buckets = Vec::with_capacity(BOUNDED_BUCKETS + 1);
+        let mut count = 0;
+        for (i, bucket) in self.0.buckets.iter().enumerate() {
+            let n = bucket.load(Relaxed);
+            count += n;
+            let bound = match i < BOUNDED_BUCKETS {
+                true => (FIRST_BUCKET_US << i) as f64 / 1e6,
+                // The encoder writes `+Inf` for it.
+                false => f64::MAX,
+            };
+            buckets.push((bound, n));
+        }
+        let sum = self.0.sum_us.load(Relaxed) as f64 / 1e6;
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
 }
 
 /// A latency histogram per label set.
-pub type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
-
-/// A new, empty [`LatencyFamily`].
-pub fn latency_family<L>() -> LatencyFamily<L>
-where
-    L: Clone + std::hash::Hash + Eq,
-{
-    Family::new_with_constructor(latency_histogram as fn() -> Histogram)
-}
+pub type LatencyFamily<L> = Family<L, Latency>;
 
 /// A Func's name as a label value: shared, so that a label set costs a
 /// reference count, not a copy.
@@ -222,15 +276,15 @@ mod tests {
     #[test]
     fn func_labels_encode_bounded_words() {
         let mut registry = Registry::default();
-        let family: LatencyFamily<FuncLabels> = latency_family();
+        let family: LatencyFamily<FuncLabels> = LatencyFamily::default();
         registry.register("funcmesh_test_seconds", "A test.", family.clone());
         let hello: FuncName = Arc::from("hello");
         family
             .get_or_create(&FuncLabels::new(&hello, "code", status_class(200)))
-            .observe(0.001);
+            .observe_us(1_000);
         family
             .get_or_create(&FuncLabels::func(&hello))
-            .observe(0.002);
+            .observe_us(2_000);
         let text = encode(&registry);
         assert!(
             text.contains(r#"funcmesh_test_seconds_count{func="hello",code="2xx"} 1"#),
@@ -260,6 +314,44 @@ mod tests {
             text.contains(r#"funcmesh_test_depth{queue="q"} 7"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn latencies_land_in_doubling_buckets() {
+        assert_eq!(
+            [
+                0,
+                1,
+                250,
+                251,
+                500,
+                501,
+                1_000,
+                1_001,
+                16_384_000,
+                16_384_001,
+                u64::MAX
+            ]
+            .map(bucket_of),
+            [0, 0, 0, 1, 1, 2, 2, 3, 16, 17, 17]
+        );
+        let mut registry = Registry::default();
+        let latency = Latency::default();
+        registry.register("funcmesh_test_seconds", "A test.", latency.clone());
+        for us in [100, 300, 300, 20_000_000] {
+            latency.observe_us(us);
+        }
+        let text = encode(&registry);
+        for line in [
+            r#"funcmesh_test_seconds_bucket{le="0.00025"} 1"#,
+            r#"funcmesh_test_seconds_bucket{le="0.0005"} 3"#,
+            r#"funcmesh_test_seconds_bucket{le="16.384"} 3"#,
+            r#"funcmesh_test_seconds_bucket{le="+Inf"} 4"#,
+            "funcmesh_test_seconds_count 4",
+            "funcmesh_test_seconds_sum 20.0007",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

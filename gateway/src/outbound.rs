@@ -46,8 +46,12 @@ pub(crate) fn from_envelope(
             tracing::debug!(request_id, header = %name, "reply header not valid in HTTP; dropped");
             continue;
         };
-        // hyper frames the body itself; the Func's framing does not apply here.
-        if name != header::CONTENT_LENGTH && !is_hop_by_hop(name.as_str()) {
+        // hyper frames the body itself; the Func's framing does not apply
+        // here. `x-funcmesh-bundle` is the mesh's to say, never a Func's.
+        if name != header::CONTENT_LENGTH
+            && name != X_FUNCMESH_BUNDLE
+            && !is_hop_by_hop(name.as_str())
+        {
             headers.append(name, value);
         }
     }
@@ -177,6 +181,22 @@ mod tests {
         assert!(response.headers().get("connection").is_none());
         assert_eq!(response.headers()["x-request-id"], "r1");
         assert_eq!(response.headers()["x-funcmesh-bundle"], "0123456789ab");
+    }
+
+    #[test]
+    fn a_func_never_names_the_answering_bundle_itself() {
+        let mut reply = ResponseEnvelope::new("r1", 200);
+        reply.headers = vec![("X-Funcmesh-Bundle".into(), "forged".into())];
+        let response = from_envelope(reply.clone(), "r1").unwrap();
+        assert!(response.headers().get("x-funcmesh-bundle").is_none());
+        reply.bundle = Some("0123456789abcdef0123".into());
+        let response = from_envelope(reply, "r1").unwrap();
+        let named: Vec<_> = response
+            .headers()
+            .get_all("x-funcmesh-bundle")
+            .iter()
+            .collect();
+        assert_eq!(named, ["0123456789ab"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One request's way through the gateway.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use funcmesh_bus::{Error as BusError, Message, now_ms};
@@ -18,6 +19,7 @@ use crate::inbound::{self, Received};
 use crate::outbound::{self, short_hash};
 use crate::pending::Waiter;
 use crate::reserved::{Reserved, reserved};
+use crate::stats::FuncEntry;
 use crate::{ResponseBody, rescue};
 
 impl Gateway {
@@ -41,9 +43,15 @@ impl Gateway {
             Some(endpoint) => self.reserved(endpoint, request.method(), &id),
             None => {
                 let response = self.proxied(request, remote, id, &mut slot).await;
-                let func = self.func_of(&response);
+                let short = response
+                    .headers()
+                    .get(outbound::X_FUNCMESH_BUNDLE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let lookup = || self.route_name(short);
+                let elapsed = started.elapsed();
                 self.stats
-                    .answered(&func, response.status(), started.elapsed());
+                    .answered(short, lookup, response.status(), elapsed);
                 response
             }
         };
@@ -54,27 +62,20 @@ impl Gateway {
         }
     }
 
-    /// The Func that answered `response` (by its `x-funcmesh-bundle`), for
-    /// the metrics' labels; none when no Func did.
-    fn func_of(&self, response: &Response<ResponseBody>) -> funcmesh_core::metrics::FuncName {
-        let short = response
-            .headers()
-            .get(outbound::X_FUNCMESH_BUNDLE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(funcmesh_core::metrics::NO_FUNC);
-        self.func_named(short)
+    /// The name of the Func the bundle with short hash `short` serves,
+    /// when a route names it ("" when `short` is: no Func answered).
+    fn route_name(&self, short: &str) -> Option<String> {
+        if short.is_empty() {
+            return Some(funcmesh_core::metrics::NO_FUNC.to_owned());
+        }
+        let table = self.routes.borrow();
+        let route = table.routes.iter().find(|r| r.bundle.starts_with(short))?;
+        Some(route.name.clone())
     }
 
-    /// The Func name of the bundle with short hash `short` ("" names none).
-    fn func_named(&self, short: &str) -> funcmesh_core::metrics::FuncName {
-        self.stats.func_name(short, || {
-            if short.is_empty() {
-                return Some(String::new());
-            }
-            let table = self.routes.borrow();
-            let route = table.routes.iter().find(|r| r.bundle.starts_with(short))?;
-            Some(route.name.clone())
-        })
+    /// The Func of the bundle with short hash `short`.
+    fn func_named(&self, short: &str) -> Arc<FuncEntry> {
+        self.stats.func(short, || self.route_name(short))
     }
 
     /// A request for a Func: published, and answered from its reply.
@@ -90,14 +91,14 @@ impl Gateway {
         B::Error: Into<BoxError>,
     {
         let span = tracing::info_span!(
-                "gateway.request",
-                request_id = %id,
-                http.request.method = %request.method(),
-                url.path = request.uri().path(),
-        bundle = field::Empty,
-        func = field::Empty,
-                http.response.status_code = field::Empty,
-            );
+            "gateway.request",
+            request_id = %id,
+            http.request.method = %request.method(),
+            url.path = request.uri().path(),
+            bundle = field::Empty,
+            func = field::Empty,
+            http.response.status_code = field::Empty,
+        );
         self.proxy(request, remote, id, slot).instrument(span).await
     }
 
@@ -214,12 +215,12 @@ impl Gateway {
             .map_err(|_| Error::Timeout { timeout })?
             .ok_or(Error::ReplyLost)?;
         slot.replied(reply.bundle.as_ref(), reply.timings);
-        if let Some(bundle) = &reply.bundle {
-            let span = tracing::Span::current();
+        let span = tracing::Span::current();
+        if let Some(bundle) = reply.bundle.as_deref().filter(|_| !span.is_disabled()) {
             span.record("bundle", short_hash(bundle));
             span.record(
                 "func",
-                field::display(&*self.func_named(short_hash(bundle))),
+                field::display(&self.func_named(short_hash(bundle)).name),
             );
         }
         outbound::from_envelope(reply, id)

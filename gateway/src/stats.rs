@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use funcmesh_core::metrics::{self, FuncLabels, FuncName, LatencyFamily};
+use funcmesh_core::metrics::{self, FuncLabels, FuncName, Latency, LatencyFamily};
 use http::StatusCode;
 use parking_lot::RwLock;
 use serde::Serialize;
@@ -13,9 +14,12 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct GatewayStats {
     /// Each Func's latency by status class (its count is the requests).
-    latency: Latency,
-    /// The Func names of the bundle hashes seen in answers.
-    names: RwLock<HashMap<String, FuncName>>,
+    latency: LatencyFamily<FuncLabels>,
+    /// The Funcs of the bundle hashes seen in answers, with their
+    /// histograms, so that an answer costs one map lookup and atomics.
+    funcs: RwLock<HashMap<String, Arc<FuncEntry>>>,
+    /// The Func of answers from versions no route names.
+    retired: OnceLock<Arc<FuncEntry>>,
     requests: AtomicU64,
     responses_1xx_3xx: AtomicU64,
     responses_2xx: AtomicU64,
@@ -27,15 +31,19 @@ pub struct GatewayStats {
     in_flight: AtomicUsize,
 }
 
-/// The latency histograms, by Func and status class.
+/// One Func's name and its latency histogram per status class.
 #[derive(Debug)]
-struct Latency(LatencyFamily<FuncLabels>);
-
-impl Default for Latency {
-    fn default() -> Self {
-        Self(metrics::latency_family())
-    }
+pub(crate) struct FuncEntry {
+    /// The Func's name.
+    pub(crate) name: FuncName,
+    by_class: [Latency; CLASSES.len()],
 }
+
+/// The status classes, in the order of [`FuncEntry::by_class`].
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// The `func` label of an answer from a bundle version no route names.
+pub const RETIRED: &str = "(retired)";
 
 /// The most Func names kept for labels; past it the table starts again.
 const MAX_NAMES: usize = 1024;
@@ -79,44 +87,76 @@ impl GatewayStats {
         }
     }
 
-    /// Records one answer of `func` with `status` after `elapsed`.
-    pub(crate) fn answered(&self, func: &FuncName, status: StatusCode, elapsed: Duration) {
-        let labels = FuncLabels::new(func, "code", metrics::status_class(status.as_u16()));
-        self.latency
-            .0
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
-    }
-
-    /// The Func name of bundle `hash` (a short hash, as answers carry it):
-    /// from the table of names, or `lookup` when it is not there yet.
-    pub(crate) fn func_name(
+    /// Records one answer with `status` after `elapsed`, from the bundle
+    /// with short hash `hash` ("" for none; `lookup` names its Func when
+    /// it is new here).
+    pub(crate) fn answered(
         &self,
         hash: &str,
         lookup: impl FnOnce() -> Option<String>,
-    ) -> FuncName {
-        if let Some(name) = self.names.read().get(hash) {
-            return FuncName::clone(name);
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        let class = match status.as_u16() {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        // The common case holds the read lock for two atomic additions,
+        // and touches no reference count.
+        if let Some(entry) = self.funcs.read().get(hash) {
+            return entry.by_class[class].observe(elapsed);
         }
-        // A version no longer in the table (replaced, draining) is still a
-        // Func, but its name is gone: it is labelled by its short hash.
-        let name: FuncName = lookup().unwrap_or_else(|| hash.to_owned()).into();
-        let mut names = self.names.write();
-        if names.len() >= MAX_NAMES {
-            names.clear();
+        self.func(hash, lookup).by_class[class].observe(elapsed);
+    }
+
+    /// The Func of bundle `hash` (a short hash, as answers carry it; ""
+    /// for none): from the table of Funcs, or `lookup` (its name) when it
+    /// is not there yet.
+    pub(crate) fn func(
+        &self,
+        hash: &str,
+        lookup: impl FnOnce() -> Option<String>,
+    ) -> Arc<FuncEntry> {
+        if let Some(entry) = self.funcs.read().get(hash) {
+            return Arc::clone(entry);
         }
-        names.insert(hash.to_owned(), FuncName::clone(&name));
-        name
+        // A version not in the table (replaced and draining, or not
+        // announced here yet) has no name here; one label stands for every
+        // such version, so that no reply (a forged one included) can add
+        // labels without bound. It is not remembered: the table may name
+        // it a moment later.
+        let Some(found) = lookup() else {
+            let retired = self.retired.get_or_init(|| self.entry(RETIRED.into()));
+            return Arc::clone(retired);
+        };
+        let entry = self.entry(found.into());
+        let mut funcs = self.funcs.write();
+        if funcs.len() >= MAX_NAMES {
+            funcs.clear();
+        }
+        funcs.insert(hash.to_owned(), Arc::clone(&entry));
+        entry
+    }
+
+    fn entry(&self, name: FuncName) -> Arc<FuncEntry> {
+        let by_class = CLASSES.map(|class| {
+            let labels = FuncLabels::new(&name, "code", class);
+            self.latency.get_or_create(&labels).clone()
+        });
+        Arc::new(FuncEntry { name, by_class })
     }
 
     /// Registers the histograms and, read at each scrape, the counters.
-    pub fn register(self: &std::sync::Arc<Self>, registry: &mut metrics::Registry) {
+    pub fn register(self: &Arc<Self>, registry: &mut metrics::Registry) {
         registry.register(
             "funcmesh_gateway_request_duration_seconds",
             "Time from a request's arrival to its answer, by Func and status class.",
-            self.latency.0.clone(),
+            self.latency.clone(),
         );
-        let stats = std::sync::Arc::clone(self);
+        let stats = Arc::clone(self);
         registry.register_collector(Box::new(metrics::CollectWith(
             move |e: &mut metrics::DescriptorEncoder| {
                 let s = stats.snapshot();
@@ -218,6 +258,20 @@ mod tests {
         assert_eq!(stats.snapshot().in_flight, 2);
         drop(a);
         assert!(stats.enter(2).is_some());
+    }
+
+    #[test]
+    fn versions_no_route_names_share_one_label() {
+        let stats = GatewayStats::default();
+        let hello = stats.func("0123456789ab", || Some("hello".into()));
+        assert_eq!(&*hello.name, "hello");
+        assert_eq!(&*stats.func("0123456789ab", || None).name, "hello");
+        for forged in ["aaaaaaaaaaaa", "bbbbbbbbbbbb"] {
+            assert_eq!(&*stats.func(forged, || None).name, RETIRED);
+        }
+        // Not remembered: once the table names it, so does the label.
+        let later = stats.func("aaaaaaaaaaaa", || Some("words".into()));
+        assert_eq!(&*later.name, "words");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use funcmesh_core::metrics::{
-    self, Counter, Family, FuncLabels, FuncName, Gauge, Histogram, LatencyFamily,
+    self, Counter, Family, FuncLabels, FuncName, Gauge, Latency, LatencyFamily,
 };
 
 /// Why a request did not get the function's own answer.
@@ -95,7 +95,7 @@ pub struct RunnerStats {
 
 /// The metrics kept per Func (bundle name; every version of a Func shares
 /// them).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct PerFunc {
     queue_wait: LatencyFamily<FuncLabels>,
     run: LatencyFamily<FuncLabels>,
@@ -103,56 +103,51 @@ struct PerFunc {
     calls: Family<FuncLabels, Counter>,
 }
 
-impl Default for PerFunc {
-    fn default() -> Self {
-        Self {
-            queue_wait: metrics::latency_family(),
-            run: metrics::latency_family(),
-            in_flight: Family::default(),
-            calls: Family::default(),
-        }
-    }
-}
-
 /// One Func's metrics, resolved once per bundle version so that a request
 /// pays atomics, not lookups.
 #[derive(Debug)]
 pub(crate) struct FuncMetrics {
     name: FuncName,
-    queue_wait: Histogram,
-    run: Histogram,
+    queue_wait: Latency,
+    run: Latency,
     in_flight: Gauge,
+    /// Its `outcome="ok"` counter, the common case resolved up front.
+    ok: Counter,
     calls: Family<FuncLabels, Counter>,
 }
 
 impl FuncMetrics {
     /// The request waited `queued_us` from its arrival at the gateway.
     pub(crate) fn queued(&self, queued_us: u64) {
-        self.queue_wait.observe(queued_us as f64 / 1e6);
+        self.queue_wait.observe_us(queued_us);
     }
 
     /// Counts a call of this Func as in flight until the guard is dropped.
-    pub(crate) fn entered(&self) -> FuncInFlight {
+    pub(crate) fn entered(&self) -> FuncInFlight<'_> {
         self.in_flight.inc();
-        FuncInFlight(self.in_flight.clone())
+        FuncInFlight(&self.in_flight)
     }
 
     /// One call ended with `outcome` (`ok` or a [`Failure`] label) after
     /// running `run_us` (0: it never ran).
     fn ended(&self, outcome: &'static str, run_us: u64) {
         if run_us > 0 {
-            self.run.observe(run_us as f64 / 1e6);
+            self.run.observe_us(run_us);
         }
-        self.calls
-            .get_or_create(&FuncLabels::new(&self.name, "outcome", outcome))
-            .inc();
+        match outcome {
+            "ok" => self.ok.inc(),
+            _ => self
+                .calls
+                .get_or_create(&FuncLabels::new(&self.name, "outcome", outcome))
+                .inc(),
+        };
     }
 }
 
 /// A call of one Func in flight; dropping it ends it.
-pub(crate) struct FuncInFlight(Gauge);
+pub(crate) struct FuncInFlight<'a>(&'a Gauge);
 
-impl Drop for FuncInFlight {
+impl Drop for FuncInFlight<'_> {
     fn drop(&mut self) {
         self.0.dec();
     }
@@ -177,6 +172,10 @@ impl RunnerStats {
             queue_wait: f.queue_wait.get_or_create(&labels).clone(),
             run: f.run.get_or_create(&labels).clone(),
             in_flight: f.in_flight.get_or_create(&labels).clone(),
+            ok: f
+                .calls
+                .get_or_create(&FuncLabels::new(&name, "outcome", "ok"))
+                .clone(),
             calls: f.calls.clone(),
             name,
         }
