@@ -93,6 +93,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # The same to three places, for costs of a few percent.
 ratio3() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
+# alternate ROUNDS ROUND_DURATION NAME_A URL_A NAME_B URL_B -> sets
+# ALT_A_RPS ALT_A_P99 ALT_B_RPS ALT_B_P99: two servers running side by side, loaded in turn
+# ROUNDS times for ROUND_DURATION each, so that drifting load on the
+# machine falls on both; the figures are the means of the rounds.
+alternate() {
+  local rounds=$1 each=$2 name_a=$3 url_a=$4 name_b=$5 url_b=$6 round saved=$DURATION
+  local a_rps=0 b_rps=0 a_p99=0 b_p99=0
+  DURATION=$each
+  for round in $(seq 1 "$rounds"); do
+    run "$name_a, round $round" "$url_a"
+    a_rps=$(awk -v a="$a_rps" -v b="$RPS" 'BEGIN { print a + b }') a_p99=$((a_p99 + P99))
+    run "$name_b, round $round" "$url_b"
+    b_rps=$(awk -v a="$b_rps" -v b="$RPS" 'BEGIN { print a + b }') b_p99=$((b_p99 + P99))
+  done
+  DURATION=$saved
+  ALT_A_RPS=$(awk -v a="$a_rps" -v n="$rounds" 'BEGIN { print a / n }') ALT_A_P99=$((a_p99 / rounds))
+  ALT_B_RPS=$(awk -v a="$b_rps" -v n="$rounds" 'BEGIN { print a / n }') ALT_B_P99=$((b_p99 / rounds))
+}
+
 # started NAME PID URL: records PID and waits for URL to answer 200, else
 # shows the tail of NAME's log ($BENCH_TMP/NAME.log).
 started() {

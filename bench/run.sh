@@ -12,6 +12,8 @@
 #       each, since one run of either differs from the next by more than
 #       capture costs; the mean throughput and p99 of the two, and how many
 #       exchanges the writer wrote and dropped,
+#   (f) the cost of metrics: (b) without and with `--metrics` (scraped
+#       every second), alternated in rounds as (e),
 # then prints requests/s, p50, p99 and the ratios against (a). The last line
 # is a JSON summary. Ratios, not absolute figures, are what to compare: the
 # machines are shared and noisy.
@@ -80,24 +82,34 @@ FUNCMESH_LOG=warn,funcmesh::capture=info "$RELEASE"/funcmesh dev swagger-example
 ON_PID=${pids[-1]}
 wait_ready "http://127.0.0.1:$((BASE_PORT + 4))$URL_PATH" 600
 wait_ready "http://127.0.0.1:$((BASE_PORT + 5))$URL_PATH" 600
-OFF_RPS=0 ON_RPS=0 OFF_P99=0 ON_P99=0
 ROUNDS=${CAPTURE_ROUNDS:-8}
 CAPTURE_DURATION=${CAPTURE_DURATION:-3s}
-SCENARIO_DURATION=$DURATION DURATION=$CAPTURE_DURATION
-for round in $(seq 1 "$ROUNDS"); do
-  run "capture off, round $round" "http://127.0.0.1:$((BASE_PORT + 4))$URL_PATH"
-  OFF_RPS=$(awk -v a="$OFF_RPS" -v b="$RPS" 'BEGIN { print a + b }') OFF_P99=$((OFF_P99 + P99))
-  run "capture 1.0, round $round" "http://127.0.0.1:$((BASE_PORT + 5))$URL_PATH"
-  ON_RPS=$(awk -v a="$ON_RPS" -v b="$RPS" 'BEGIN { print a + b }') ON_P99=$((ON_P99 + P99))
-done
-DURATION=$SCENARIO_DURATION
-C_RPS=$(awk -v a="$ON_RPS" -v n="$ROUNDS" 'BEGIN { print a / n }') C_P99=$((ON_P99 / ROUNDS))
-O_RPS=$(awk -v a="$OFF_RPS" -v n="$ROUNDS" 'BEGIN { print a / n }') O_P99=$((OFF_P99 / ROUNDS))
+alternate "$ROUNDS" "$CAPTURE_DURATION" \
+  "capture off" "http://127.0.0.1:$((BASE_PORT + 4))$URL_PATH" \
+  "capture 1.0" "http://127.0.0.1:$((BASE_PORT + 5))$URL_PATH"
+O_RPS=$ALT_A_RPS O_P99=$ALT_A_P99 C_RPS=$ALT_B_RPS C_P99=$ALT_B_P99
 stop "$OFF_PID" "$ON_PID"
 # The mesh logs its capture counters as it stops: "capture stats written=N dropped=N".
 capture_stat() { sed 's/\x1b\[[0-9;]*m//g' "$BENCH_TMP/capture.log" | grep 'capture stats' | grep -o "$1=[0-9]*" | cut -d= -f2; }
 C_WRITTEN=$(capture_stat written) C_DROPPED=$(capture_stat dropped)
 C_LINES=$(cat "$CAPTURE_DIR"/hello*.jsonl | wc -l)
+
+# (f) the cost of metrics: (b) without --metrics and (b) serving them,
+# scraped every second as Prometheus would, alternated as (e).
+METRICS_ADDR="127.0.0.1:$((BASE_PORT + 8))"
+FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 6))" & pids+=($!)
+PLAIN_PID=${pids[-1]}
+FUNCMESH_LOG=warn "$RELEASE"/funcmesh dev swagger-examples --listen "127.0.0.1:$((BASE_PORT + 7))" --metrics "$METRICS_ADDR" & pids+=($!)
+METRICS_PID=${pids[-1]}
+wait_ready "http://127.0.0.1:$((BASE_PORT + 6))$URL_PATH" 600
+wait_ready "http://127.0.0.1:$((BASE_PORT + 7))$URL_PATH" 600
+(while curl -fsS -o /dev/null "http://$METRICS_ADDR/metrics"; do sleep 1; done) & pids+=($!)
+SCRAPER_PID=${pids[-1]}
+alternate "$ROUNDS" "$CAPTURE_DURATION" \
+  "metrics off" "http://127.0.0.1:$((BASE_PORT + 6))$URL_PATH" \
+  "metrics on" "http://127.0.0.1:$((BASE_PORT + 7))$URL_PATH"
+MO_RPS=$ALT_A_RPS MO_P99=$ALT_A_P99 MM_RPS=$ALT_B_RPS MM_P99=$ALT_B_P99
+stop "$SCRAPER_PID" "$PLAIN_PID" "$METRICS_PID"
 
 echo
 printf '%-26s %12s %10s %10s %8s %8s\n' scenario rps p50_us p99_us ratio p99x
@@ -107,16 +119,20 @@ printf '%-26s %12.0f %10d %10d %8s %8s\n' "funcmesh dev (firehose)" "$F_RPS" "$F
 printf '%-26s %12.0f %10d %10d %8s %8s\n' "funcmesh dev (Python)" "$P_RPS" "$P_P50" "$P_P99" "$(ratio "$P_RPS" "$B_RPS")" "$(ratio "$P_P99" "$B_P99")"
 printf '%-26s %12.0f %10s %10d %8s %8s\n' "(e) capture off, mean" "$O_RPS" - "$O_P99" "$(ratio "$O_RPS" "$B_RPS")" "$(ratio "$O_P99" "$B_P99")"
 printf '%-26s %12.0f %10s %10d %8s %8s\n' "(e) capture 1.0, mean" "$C_RPS" - "$C_P99" "$(ratio "$C_RPS" "$B_RPS")" "$(ratio "$C_P99" "$B_P99")"
+printf '%-26s %12.0f %10s %10d %8s %8s\n' "(f) metrics off, mean" "$MO_RPS" - "$MO_P99" "$(ratio "$MO_RPS" "$B_RPS")" "$(ratio "$MO_P99" "$B_P99")"
+printf '%-26s %12.0f %10s %10d %8s %8s\n' "(f) metrics on, mean" "$MM_RPS" - "$MM_P99" "$(ratio "$MM_RPS" "$B_RPS")" "$(ratio "$MM_P99" "$B_P99")"
 echo "Python / WebAssembly (direct): rps $(ratio "$P_RPS" "$M_RPS"), p99 $(ratio "$P_P99" "$M_P99")"
 echo "capture 1.0 / capture off ($ROUNDS rounds of $CAPTURE_DURATION each, alternated): rps $(ratio3 "$C_RPS" "$O_RPS"), p99 $(ratio3 "$C_P99" "$O_P99"); records written $C_WRITTEN ($C_LINES lines), dropped $C_DROPPED"
+echo "metrics on / metrics off ($ROUNDS rounds of $CAPTURE_DURATION each, alternated, scraped every 1 s): rps $(ratio3 "$MM_RPS" "$MO_RPS"), p99 $(ratio3 "$MM_P99" "$MO_P99")"
 echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores; ratio = rps / bare rps, p99x = p99 / bare p99)"
 
 if [ "${MICRO:-0}" = 1 ]; then
   cargo bench --locked -p funcmesh-bench --bench instantiate >&2
 fi
 
-printf '{"scenario":"embedded","rps":%.0f,"p50_us":%d,"p99_us":%d,"baseline_rps":%.0f,"baseline_p50_us":%d,"baseline_p99_us":%d,"ratio":%s,"p99_ratio":%s,"firehose_rps":%.0f,"firehose_p99_us":%d,"firehose_ratio":%s,"python_rps":%.0f,"python_p99_us":%d,"python_ratio":%s,"python_wasm_ratio":%s,"capture_off_rps":%.0f,"capture_rps":%.0f,"capture_p99_us":%d,"capture_ratio":%s,"capture_written":%d,"capture_dropped":%d}\n' \
+printf '{"scenario":"embedded","rps":%.0f,"p50_us":%d,"p99_us":%d,"baseline_rps":%.0f,"baseline_p50_us":%d,"baseline_p99_us":%d,"ratio":%s,"p99_ratio":%s,"firehose_rps":%.0f,"firehose_p99_us":%d,"firehose_ratio":%s,"python_rps":%.0f,"python_p99_us":%d,"python_ratio":%s,"python_wasm_ratio":%s,"capture_off_rps":%.0f,"capture_rps":%.0f,"capture_p99_us":%d,"capture_ratio":%s,"capture_written":%d,"capture_dropped":%d,"metrics_off_rps":%.0f,"metrics_rps":%.0f,"metrics_p99_us":%d,"metrics_ratio":%s}\n' \
   "$M_RPS" "$M_P50" "$M_P99" "$B_RPS" "$B_P50" "$B_P99" "$(ratio "$M_RPS" "$B_RPS")" "$(ratio "$M_P99" "$B_P99")" \
   "$F_RPS" "$F_P99" "$(ratio "$F_RPS" "$B_RPS")" \
   "$P_RPS" "$P_P99" "$(ratio "$P_RPS" "$B_RPS")" "$(ratio "$P_RPS" "$M_RPS")" \
-  "$O_RPS" "$C_RPS" "$C_P99" "$(ratio3 "$C_RPS" "$O_RPS")" "$C_WRITTEN" "$C_DROPPED"
+  "$O_RPS" "$C_RPS" "$C_P99" "$(ratio3 "$C_RPS" "$O_RPS")" "$C_WRITTEN" "$C_DROPPED" \
+  "$MO_RPS" "$MM_RPS" "$MM_P99" "$(ratio3 "$MM_RPS" "$MO_RPS")"
