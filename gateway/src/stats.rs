@@ -97,13 +97,8 @@ impl GatewayStats {
         status: StatusCode,
         elapsed: Duration,
     ) {
-        let class = match status.as_u16() {
-            100..=199 => 0,
-            200..=299 => 1,
-            300..=399 => 2,
-            400..=499 => 3,
-            _ => 4,
-        };
+        let name = metrics::status_class(status.as_u16());
+        let class = CLASSES.iter().position(|c| *c == name).unwrap_or(4);
         // The common case holds the read lock for two atomic additions,
         // and touches no reference count.
         if let Some(entry) = self.funcs.read().get(hash) {
