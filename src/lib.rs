@@ -12,6 +12,8 @@
 //! - [`logging`]: `--log`, `--log-format` and the per-Func log levels.
 //! - [`metrics`]: `--metrics ADDR`, the Prometheus endpoint of every
 //!   command that serves.
+//! - [`traces`]: OpenTelemetry traces, exported over OTLP when the
+//!   standard variables ask for it.
 //! - [`vendor`]: `funcmesh bundle build`, a Python bundle's requirements
 //!   installed into its `lib/`.
 
@@ -22,4 +24,5 @@ pub mod dev;
 pub mod logging;
 pub mod metrics;
 pub mod replay;
+pub mod traces;
 pub mod vendor;

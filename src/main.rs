@@ -131,12 +131,26 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         filter: cli.log.clone(),
         format: cli.log_format,
     };
-    funcmesh::logging::init(&logging, writer, colour)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(async {
+    // The commands that serve requests export their spans when the
+    // OpenTelemetry variables ask for it.
+    let service = match &cli.command {
+        Command::Dev(_) => Some("funcmesh-dev"),
+        Command::Gateway(_) => Some("funcmesh-gateway"),
+        Command::Tron(_) => Some("funcmesh-tron"),
+        Command::Runner(_) => Some("funcmesh-runner"),
+        _ => None,
+    };
+    let traces = match service {
+        Some(service) => funcmesh::traces::Traces::from_env(service, runtime.handle().clone())
+            .context("OpenTelemetry traces")?,
+        None => None,
+    };
+    funcmesh::logging::init(&logging, writer, colour, traces.as_ref())?;
+    let code = runtime.block_on(async {
         match cli.command {
             // Replay's exit code says whether the answers differed.
             Command::Replay(args) => cli::replay::run(args).await,
@@ -144,7 +158,11 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
                 .await
                 .map(|()| std::process::ExitCode::SUCCESS),
         }
-    })
+    });
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    code
 }
 
 /// Runs `command`; `log` is how it logs, which the runners a tron starts

@@ -45,6 +45,11 @@ pub struct TraceContext {
     /// The `tracestate` header, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracestate: Option<String>,
+    /// When the component that names itself the parent sent the envelope,
+    /// in microseconds since the Unix epoch: the start of the queue-wait
+    /// span its receiver records. Set only while traces are exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_us: Option<u64>,
 }
 
 /// An HTTP request on its way to a Func.

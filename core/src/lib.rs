@@ -31,5 +31,6 @@ pub mod routing;
 pub mod shutdown;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod trace;
 
 pub use envelope::{Body, RequestEnvelope, ResponseEnvelope};

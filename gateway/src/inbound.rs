@@ -194,7 +194,8 @@ fn envelope_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     pairs
 }
 
-fn trace_context(headers: &HeaderMap) -> Option<TraceContext> {
+/// The trace context the client sent (`traceparent` and `tracestate`).
+pub(crate) fn trace_context(headers: &HeaderMap) -> Option<TraceContext> {
     let traceparent = headers.get("traceparent")?.to_str().ok()?;
     let tracestate = headers
         .get("tracestate")
@@ -203,6 +204,7 @@ fn trace_context(headers: &HeaderMap) -> Option<TraceContext> {
     Some(TraceContext {
         traceparent: traceparent.to_owned(),
         tracestate,
+        sent_us: None,
     })
 }
 

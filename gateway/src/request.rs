@@ -99,6 +99,10 @@ impl Gateway {
             func = field::Empty,
             http.response.status_code = field::Empty,
         );
+        if funcmesh_core::trace::exporting() {
+            let client = inbound::trace_context(request.headers());
+            funcmesh_core::trace::continue_trace(&span, client.as_ref());
+        }
         self.proxy(request, remote, id, slot).instrument(span).await
     }
 
@@ -185,6 +189,7 @@ impl Gateway {
             remote,
         };
         let mut envelope = inbound::envelope(&parts, received);
+        envelope.trace = funcmesh_core::trace::onward(&tracing::Span::current(), envelope.trace);
         if let Some(route) = route {
             let span = tracing::Span::current();
             span.record("bundle", short_hash(&route.bundle));

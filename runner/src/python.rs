@@ -29,6 +29,7 @@ use func_sdk::abi::RequestMeta;
 use funcmesh_core::bundle::{Bundle, Code};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use crate::wasm::{CallError, GuestResponse, InstallError};
 use pool::Pool;
@@ -280,7 +281,10 @@ impl Python {
                 ))));
             }
         };
-        let result = pool.call(op_id, encoded, body, deadline, timeout).await;
+        let result = pool
+            .call(op_id, encoded, body, deadline, timeout)
+            .instrument(tracing::debug_span!("runner.call"))
+            .await;
         if let Err(CallError::Exception {
             kind, traceback, ..
         }) = &result

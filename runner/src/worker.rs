@@ -20,6 +20,7 @@ use std::time::Duration;
 use funcmesh_bus::{Backoff, Bus, ConsumeOptions, Delivery, Message, now_ms};
 use funcmesh_core::RequestEnvelope;
 use funcmesh_core::bundle::Bundle;
+use funcmesh_core::trace;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
@@ -264,6 +265,8 @@ impl Inner {
             messaging.system = self.bus.system(),
             attempt = delivery.attempt,
         );
+        trace::queue_wait(trace::FUNC_QUEUE_WAIT, envelope.trace.as_ref());
+        trace::continue_trace(&span, envelope.trace.as_ref());
         self.deliver(delivery, &envelope, picked_up_ms)
             .instrument(span)
             .await;

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use funcmesh_bus::{Bus, Delivery, Error as BusError, Message};
 use funcmesh_core::envelope::{RequestEnvelope, ResponseEnvelope};
 use funcmesh_core::routing::RouteTable;
+use funcmesh_core::trace;
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -115,6 +116,8 @@ impl Dispatcher {
             func = tracing::field::Empty,
             messaging.system = self.bus.system()
         );
+        trace::queue_wait(trace::FIREHOSE_WAIT, envelope.trace.as_ref());
+        trace::continue_trace(&span, envelope.trace.as_ref());
         async {
             if envelope.is_expired(funcmesh_bus::now_ms()) {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);
@@ -134,6 +137,7 @@ impl Dispatcher {
             span.record("bundle", funcmesh_core::bundle::short_hash(&route.bundle));
             span.record("func", tracing::field::display(&route.name));
             envelope.bundle = Some(route.bundle);
+            envelope.trace = trace::onward(&span, envelope.trace.take());
             let message = Message::new(envelope.encode()).expires_at_ms(envelope.deadline_ms);
             match self.bus.publish(&route.queue, message).await {
                 Ok(()) => {

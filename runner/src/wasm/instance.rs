@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use func_sdk::abi;
+use tracing::Instrument as _;
 use wasmtime::{
     Engine, Extern, Memory, ModuleExport, PoolConcurrencyLimitError, ResourceLimiter, Store, Trap,
     TypedFunc, UpdateDeadline,
@@ -165,6 +166,23 @@ fn store(
 
 /// The guest part: any error here is the guest's (or the deadline's).
 async fn invoke(store: &mut Store<Host>, call: &Call) -> Result<GuestResponse, Failure> {
+    let instantiated = instantiate(store, call)
+        .instrument(tracing::debug_span!("runner.instantiate"))
+        .await?;
+    call_handler(store, call, instantiated)
+        .instrument(tracing::debug_span!("runner.call"))
+        .await
+}
+
+/// What a call needs of an instance.
+struct Instantiated {
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    handler: TypedFunc<(i32, i32), i64>,
+}
+
+/// A fresh instance, initialized, and the exports the call uses.
+async fn instantiate(store: &mut Store<Host>, call: &Call) -> Result<Instantiated, Failure> {
     let exports = &call.installed.exports;
     let instance = call.installed.pre.instantiate_async(&mut *store).await?;
     let mut func = |export: &ModuleExport| instance.get_module_export(&mut *store, export);
@@ -188,6 +206,24 @@ async fn invoke(store: &mut Store<Host>, call: &Call) -> Result<GuestResponse, F
             .call_async(&mut *store, ())
             .await?;
     }
+    Ok(Instantiated {
+        memory,
+        alloc,
+        handler,
+    })
+}
+
+/// The request written in, the handler called, its response read out.
+async fn call_handler(
+    store: &mut Store<Host>,
+    call: &Call,
+    instance: Instantiated,
+) -> Result<GuestResponse, Failure> {
+    let Instantiated {
+        memory,
+        alloc,
+        handler,
+    } = instance;
     let len = i32::try_from(call.input.len())
         .map_err(|_| Failure::Host("request exceeds 2 GiB".into()))?;
     let ptr = alloc.call_async(&mut *store, len).await?;
