@@ -82,12 +82,30 @@ pub fn subscriber(
             .with_filter(filter)
             .boxed(),
     };
-    let spans = tracer.map(|tracer| {
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_filter(filter_fn(funcmesh_core::trace::is_exported))
-    });
-    let subscriber = tracing_subscriber::registry().with(lines).with(spans);
+    let lines = tracing_subscriber::registry().with(lines);
+    // Two types rather than an `Option` layer: a `None` layer would turn
+    // every callsite the log filter disables from never into sometimes,
+    // checked again at every span and event.
+    let subscriber: Box<dyn tracing::Subscriber + Send + Sync> = match tracer {
+        Some(tracer) => Box::new(
+            lines.with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    // What each span would pay for and no reader needs:
+                    // source locations, thread names, targets, busy and
+                    // idle times (a clock read at every poll), and the
+                    // OpenTelemetry context made current at every poll
+                    // (no other instrumentation here reads it).
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_target(false)
+                    .with_tracked_inactivity(false)
+                    .with_context_activation(false)
+                    .with_filter(filter_fn(funcmesh_core::trace::is_exported)),
+            ),
+        ),
+        None => Box::new(lines),
+    };
     let base = logging.filter.clone();
     let applied = Arc::new(Mutex::new(String::new()));
     let hook: log_level::Hook = Box::new(move |levels: &LogLevels| {
@@ -109,7 +127,7 @@ pub fn subscriber(
             Err(error) => tracing::warn!(%error, "per-Func log levels refused"),
         }
     });
-    Ok((Box::new(subscriber), hook))
+    Ok((subscriber, hook))
 }
 
 /// Makes [`subscriber`] this process's, and its hook the one per-Func

@@ -14,9 +14,11 @@
 //! wrote in the envelope.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -45,9 +47,15 @@ pub const SCOPE: &str = "funcmesh";
 
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 
+/// The tracer of the spans recorded here ([`queue_wait`]), taken from the
+/// global provider once.
+static TRACER: OnceLock<BoxedTracer> = OnceLock::new();
+
 /// Says that this process exports traces (the exporter and the `tracing`
-/// layer are installed): from now on spans are linked across processes.
+/// layer are installed, the global tracer provider set): from now on spans
+/// are linked across processes.
 pub fn set_exporting() {
+    TRACER.get_or_init(|| opentelemetry::global::tracer(SCOPE));
     EXPORTING.store(true, Ordering::Release);
 }
 
@@ -114,12 +122,14 @@ pub fn queue_wait(name: &'static str, context: Option<&TraceContext>) {
         return;
     };
     let sent = (UNIX_EPOCH + Duration::from_micros(sent_us)).min(picked_up);
-    let tracer = opentelemetry::global::tracer(SCOPE);
+    let Some(tracer) = TRACER.get() else {
+        return;
+    };
     let mut span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Consumer)
         .with_start_time(sent)
-        .start_with_context(&tracer, &parent(context));
+        .start_with_context(tracer, &parent(context));
     span.end_with_timestamp(picked_up);
 }
 
