@@ -312,9 +312,8 @@ mod tests {
             assert!(sent.sent_us.is_some(), "{sent:?}");
             assert_ne!(sent.traceparent, client.traceparent);
             // The runner's side.
-            trace::queue_wait(trace::FUNC_QUEUE_WAIT, Some(&sent));
             let execute = tracing::info_span!("runner.execute", func = "hello");
-            trace::continue_trace(&execute, Some(&sent));
+            trace::continue_after_queue(&execute, trace::FUNC_QUEUE_WAIT, Some(&sent));
             execute.in_scope(|| {
                 tracing::debug_span!("runner.call").in_scope(|| tracing::warn!("guest trapped"));
             });

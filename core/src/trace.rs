@@ -10,7 +10,7 @@
 //!
 //! The spans exported are the `tracing` spans named in [`SPANS`] (the
 //! components open them for their logs too), plus the queue waits, which
-//! [`queue_wait`] records once the wait is over, from the time the sender
+//! [`continue_after_queue`] records once the wait is over, from the time the sender
 //! wrote in the envelope.
 
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ pub const SCOPE: &str = "funcmesh";
 
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 
-/// The tracer of the spans recorded here ([`queue_wait`]), taken from the
+/// The tracer of the spans recorded here (queue waits), taken from the
 /// global provider once.
 static TRACER: OnceLock<BoxedTracer> = OnceLock::new();
 
@@ -95,42 +95,50 @@ pub fn onward(span: &tracing::Span, received: Option<TraceContext>) -> Option<Tr
     if !exporting() {
         return received;
     }
-    let mut carrier = Carrier::default();
+    let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
-    let Some(traceparent) = carrier.0.remove("traceparent") else {
+    let Some(traceparent) = carrier.remove("traceparent") else {
         // The span is not exported: pass on what came.
         return received;
     };
     Some(TraceContext {
         traceparent,
-        tracestate: carrier.0.remove("tracestate").filter(|s| !s.is_empty()),
+        tracestate: carrier.remove("tracestate").filter(|s| !s.is_empty()),
         sent_us: Some(micros_since_epoch(SystemTime::now())),
     })
 }
 
-/// Records a wait in a queue, over now, as the span `name`: from when the
-/// sender stamped `context` to now, as a child of the sender's span.
-/// Nothing is recorded for a context without a send time (a client's, or
-/// an older sender's). Clocks of different hosts may disagree: a send time
-/// after now is taken as now.
-pub fn queue_wait(name: &'static str, context: Option<&TraceContext>) {
+/// Continues the trace `context` names after a wait in a queue: records
+/// the wait as the span `wait`, from when the sender stamped `context` to
+/// now, and makes `span` (not yet entered) a child of the sender's span,
+/// as [`continue_trace`] does; the context is read once for both. No wait
+/// is recorded for a context without a send time (a client's, or an older
+/// sender's). Clocks of different hosts may disagree: a send time after
+/// now is taken as now.
+pub fn continue_after_queue(
+    span: &tracing::Span,
+    wait: &'static str,
+    context: Option<&TraceContext>,
+) {
     if !exporting() {
         return;
     }
-    let picked_up = SystemTime::now();
-    let Some((context, sent_us)) = context.and_then(|c| Some((c, c.sent_us?))) else {
+    let Some(context) = context else {
         return;
     };
-    let sent = (UNIX_EPOCH + Duration::from_micros(sent_us)).min(picked_up);
-    let Some(tracer) = TRACER.get() else {
-        return;
-    };
-    let mut span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Consumer)
-        .with_start_time(sent)
-        .start_with_context(tracer, &parent(context));
-    span.end_with_timestamp(picked_up);
+    let parent = parent(context);
+    if let (Some(sent_us), Some(tracer)) = (context.sent_us, TRACER.get()) {
+        let picked_up = SystemTime::now();
+        let sent = (UNIX_EPOCH + Duration::from_micros(sent_us)).min(picked_up);
+        tracer
+            .span_builder(wait)
+            .with_kind(SpanKind::Consumer)
+            .with_start_time(sent)
+            .start_with_context(tracer, &parent)
+            .end_with_timestamp(picked_up);
+    }
+    // As in `continue_trace`.
+    let _ = span.set_parent(parent);
 }
 
 fn micros_since_epoch(at: SystemTime) -> u64 {
@@ -141,35 +149,11 @@ fn micros_since_epoch(at: SystemTime) -> u64 {
 /// The remote span `context` names, as a parent; an unreadable
 /// `traceparent` gives an empty context (a new trace).
 fn parent(context: &TraceContext) -> opentelemetry::Context {
-    let mut carrier = Carrier::default();
-    carrier
-        .0
-        .insert("traceparent".to_owned(), context.traceparent.clone());
+    let mut carrier = HashMap::from([("traceparent".to_owned(), context.traceparent.clone())]);
     if let Some(state) = &context.tracestate {
-        carrier.0.insert("tracestate".to_owned(), state.clone());
+        carrier.insert("tracestate".to_owned(), state.clone());
     }
     TraceContextPropagator::new().extract(&carrier)
-}
-
-/// The two headers of a trace context, as the propagator reads and writes
-/// them.
-#[derive(Default)]
-struct Carrier(HashMap<String, String>);
-
-impl opentelemetry::propagation::Injector for Carrier {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-}
-
-impl opentelemetry::propagation::Extractor for Carrier {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
-    }
 }
 
 #[cfg(test)]
@@ -210,6 +194,6 @@ mod tests {
         let span = tracing::info_span!("gateway.request");
         continue_trace(&span, received.as_ref());
         assert_eq!(onward(&span, received.clone()), received);
-        queue_wait(FUNC_QUEUE_WAIT, received.as_ref());
+        continue_after_queue(&span, FUNC_QUEUE_WAIT, received.as_ref());
     }
 }

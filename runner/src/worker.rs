@@ -265,8 +265,7 @@ impl Inner {
             messaging.system = self.bus.system(),
             attempt = delivery.attempt,
         );
-        trace::queue_wait(trace::FUNC_QUEUE_WAIT, envelope.trace.as_ref());
-        trace::continue_trace(&span, envelope.trace.as_ref());
+        trace::continue_after_queue(&span, trace::FUNC_QUEUE_WAIT, envelope.trace.as_ref());
         self.deliver(delivery, &envelope, picked_up_ms)
             .instrument(span)
             .await;

@@ -116,8 +116,7 @@ impl Dispatcher {
             func = tracing::field::Empty,
             messaging.system = self.bus.system()
         );
-        trace::queue_wait(trace::FIREHOSE_WAIT, envelope.trace.as_ref());
-        trace::continue_trace(&span, envelope.trace.as_ref());
+        trace::continue_after_queue(&span, trace::FIREHOSE_WAIT, envelope.trace.as_ref());
         async {
             if envelope.is_expired(funcmesh_bus::now_ms()) {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);
