@@ -27,8 +27,9 @@ impl Inner {
         envelope: &RequestEnvelope,
         picked_up_ms: u64,
     ) -> ResponseEnvelope {
+        let queued = queued_us(&envelope.id, picked_up_ms);
         let timings = Timings {
-            queued_us: queued_us(&envelope.id, picked_up_ms),
+            queued_us: queued.unwrap_or(0),
             run_us: 0,
         };
         let found = match (self.find_api(envelope), &envelope.bundle) {
@@ -53,8 +54,8 @@ impl Inner {
             func = %api.bundle.name,
             operation = field::Empty,
         );
-        if timings.queued_us > 0 {
-            api.metrics.queued(timings.queued_us);
+        if let Some(queued) = queued {
+            api.metrics.queued(queued);
         }
         let in_flight = api.metrics.entered();
         let mut resp = self.answer(&api, envelope).instrument(span).await;
@@ -200,17 +201,17 @@ fn deadline(deadline_ms: u64) -> Instant {
 }
 
 /// How long the request waited, from the timestamp in its UUIDv7 id (the
-/// gateway makes one as the request arrives); 0 for other ids. Clocks of
-/// different hosts may differ, as `Timings` says.
-fn queued_us(id: &str, picked_up_ms: u64) -> u64 {
+/// gateway makes one as the request arrives), to the millisecond (a wait
+/// within the same millisecond is 0); `None` for other ids (a client's
+/// own), whose wait is unknown. Clocks of different hosts may differ, as
+/// `Timings` says.
+fn queued_us(id: &str, picked_up_ms: u64) -> Option<u64> {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
     if hex.len() != 32 || hex.as_bytes()[12] != b'7' {
-        return 0;
+        return None;
     }
-    let Ok(created_ms) = u64::from_str_radix(&hex[..12], 16) else {
-        return 0;
-    };
-    picked_up_ms.saturating_sub(created_ms).saturating_mul(1000)
+    let created_ms = u64::from_str_radix(&hex[..12], 16).ok()?;
+    Some(picked_up_ms.saturating_sub(created_ms).saturating_mul(1000))
 }
 
 #[cfg(test)]
@@ -222,13 +223,22 @@ mod tests {
         // 0x0190_0000_0000 ms = 1_717_986_918_400.
         assert_eq!(
             queued_us("01900000-0000-7000-8000-000000000000", 1_717_986_918_405),
-            5_000
+            Some(5_000)
         );
         assert_eq!(
             queued_us("01900000-0000-4000-8000-000000000000", 1_717_986_918_405),
-            0
+            None
         );
-        assert_eq!(queued_us("req-1", 1), 0);
-        assert_eq!(queued_us("01900000-0000-7000-8000-000000000000", 0), 0);
+        assert_eq!(queued_us("req-1", 1), None);
+        // Within the same millisecond, or a clock behind: no wait, still a
+        // wait that counts.
+        assert_eq!(
+            queued_us("01900000-0000-7000-8000-000000000000", 1_717_986_918_400),
+            Some(0)
+        );
+        assert_eq!(
+            queued_us("01900000-0000-7000-8000-000000000000", 0),
+            Some(0)
+        );
     }
 }
