@@ -20,7 +20,10 @@ pub struct ExecutorConfig {
     #[serde(default = "default_epoch_tick_ms")]
     pub epoch_tick_ms: u64,
     /// Bytes of each pooled linear memory (and table) kept resident and reset
-    /// with `memset` rather than `madvise`: a fresh instance is then cheaper.
+    /// in place rather than given back with `madvise`: a fresh instance is
+    /// then cheaper. On Linux 6.7 and later only the pages a call wrote are
+    /// reset (the kernel's `PAGEMAP_SCAN` tells which); elsewhere, all of
+    /// them.
     #[serde(default = "default_keep_resident_bytes")]
     pub keep_resident_bytes: usize,
     /// How much of a call's stdout and of its stderr is kept (and logged);
