@@ -18,8 +18,8 @@ use bytes::Bytes;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 
 use crate::{
-    Acker, Bus, ConsumeOptions, Consumer, Delivery, Error, Message, QueueDepth, QueueSpec, Result,
-    Subscription, now_ms,
+    Acker, Bus, ConsumeOptions, Consumer, Delivery, Error, Message, Payload, QueueDepth, QueueSpec,
+    Result, Subscription, now_ms,
 };
 
 /// The in-process bus. Cheap to clone; clones share queues.
@@ -54,7 +54,7 @@ impl InProcBus {
     /// Puts `message` on `queue`.
     fn put(&self, queue: &str, message: Message) -> Result<()> {
         let queue = self.queue(queue)?;
-        let body = message.body;
+        let body = message.payload;
         queue.push(
             Pending {
                 body: body.clone(),
@@ -78,7 +78,7 @@ impl InProcBus {
 }
 
 struct Pending {
-    body: Bytes,
+    body: Payload,
     expires_at_ms: Option<u64>,
     attempt: u32,
 }

@@ -115,9 +115,10 @@ impl KafkaBus {
             self.link.check_limit(queue, limit)?;
         }
         let topic = self.link.config.queue_topic(queue);
+        let body = message.bytes();
         let outgoing = Outgoing {
             key: None,
-            payload: &message.body,
+            payload: &body,
             headers: headers(message.expires_at_ms, 1),
         };
         self.link.send(&topic, outgoing).await

@@ -40,7 +40,8 @@ pub use backoff::Backoff;
 pub use bus_url::redact;
 pub use error::{Error, Result};
 pub use types::{
-    Acker, ConsumeOptions, Consumer, Delivery, Message, QueueDepth, QueueSpec, Subscription, now_ms,
+    Acker, ConsumeOptions, Consumer, Delivery, Local, Message, Payload, QueueDepth, QueueSpec,
+    Subscription, now_ms,
 };
 
 use std::sync::Arc;

@@ -1,23 +1,93 @@
-use bytes::Bytes;
+use std::any::Any;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+
 use crate::Result;
+
+/// A value that can travel as itself on the in-process bus and as bytes
+/// on the others (an envelope). Its bytes are made only when something
+/// needs them: a network broker's publish, a tap, a consumer that reads
+/// bytes.
+pub trait Local: Any + Send + Sync {
+    /// The bytes a broker carries for this value.
+    fn encode(&self) -> Bytes;
+}
+
+/// What a message carries: bytes, or a value in its own type.
+#[derive(Clone)]
+pub enum Payload {
+    /// Encoded bytes, as every broker carries them.
+    Bytes(Bytes),
+    /// A value that has not been encoded (in one process, it never needs
+    /// to be).
+    Local(Arc<dyn Local>),
+}
+
+impl Payload {
+    /// The bytes: as they are, or the value encoded now.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Payload::Bytes(bytes) => bytes.clone(),
+            Payload::Local(value) => value.encode(),
+        }
+    }
+
+    /// The value when it is a `T` carried as itself; the payload back when
+    /// it is bytes (decode them) or another type.
+    pub fn into_local<T: Local>(self) -> std::result::Result<Arc<T>, Payload> {
+        let Payload::Local(value) = self else {
+            return Err(self);
+        };
+        let any: Arc<dyn Any + Send + Sync> = value.clone();
+        match any.downcast::<T>() {
+            // The count is back to what it was once `value` goes.
+            Ok(typed) => Ok(typed),
+            Err(_) => Err(Payload::Local(value)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Bytes(bytes) => write!(f, "{} bytes", bytes.len()),
+            Payload::Local(_) => f.write_str("a value in its own type"),
+        }
+    }
+}
+
+impl From<Bytes> for Payload {
+    fn from(bytes: Bytes) -> Self {
+        Payload::Bytes(bytes)
+    }
+}
 
 /// One message as published.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// The payload (an encoded envelope).
-    pub body: Bytes,
+    /// The payload (an envelope, encoded or as itself).
+    pub payload: Payload,
     /// Absolute expiry in milliseconds since the Unix epoch: after it the
     /// message is not delivered (its client has stopped waiting).
     pub expires_at_ms: Option<u64>,
 }
 
 impl Message {
-    /// A message that never expires.
+    /// A message of bytes that never expires.
     pub fn new(body: impl Into<Bytes>) -> Self {
         Self {
-            body: body.into(),
+            payload: Payload::Bytes(body.into()),
+            expires_at_ms: None,
+        }
+    }
+
+    /// A message carrying `value` as itself, encoded only where a broker or
+    /// a reader needs its bytes; never expires.
+    pub fn local(value: Arc<dyn Local>) -> Self {
+        Self {
+            payload: Payload::Local(value),
             expires_at_ms: None,
         }
     }
@@ -31,6 +101,11 @@ impl Message {
     /// Whether the message has expired by `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|at| at <= now_ms)
+    }
+
+    /// The payload's bytes (see [`Payload::to_bytes`]).
+    pub fn bytes(&self) -> Bytes {
+        self.payload.to_bytes()
     }
 }
 
@@ -129,8 +204,7 @@ pub trait Acker: Send + 'static {
 /// One message handed to a consumer. Dropping it without [`ack`](Self::ack)
 /// leaves it to be delivered again, as a consumer's death would.
 pub struct Delivery {
-    /// The payload.
-    pub body: Bytes,
+    payload: Payload,
     /// 1 for the first delivery, more for redeliveries.
     pub attempt: u32,
     /// The message's absolute expiry, if it has one.
@@ -141,7 +215,7 @@ pub struct Delivery {
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivery")
-            .field("len", &self.body.len())
+            .field("payload", &self.payload)
             .field("attempt", &self.attempt)
             .finish()
     }
@@ -150,17 +224,32 @@ impl std::fmt::Debug for Delivery {
 impl Delivery {
     /// Builds a delivery for a backend.
     pub fn new(
-        body: Bytes,
+        payload: impl Into<Payload>,
         attempt: u32,
         expires_at_ms: Option<u64>,
         acker: Box<dyn Acker>,
     ) -> Self {
         Self {
-            body,
+            payload: payload.into(),
             attempt,
             expires_at_ms,
             acker,
         }
+    }
+
+    /// The payload's bytes: as received, or the value encoded now.
+    pub fn bytes(&self) -> Bytes {
+        self.payload.to_bytes()
+    }
+
+    /// What the delivery carries.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// Replaces the payload (a reader that strips a wrapper off the bytes).
+    pub fn set_payload(&mut self, payload: impl Into<Payload>) {
+        self.payload = payload.into();
     }
 
     /// Acknowledges: the message is done.

@@ -10,6 +10,10 @@ mod body;
 
 pub use body::Body;
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use funcmesh_bus::{Local, Payload};
 use serde::{Deserialize, Serialize};
 
 /// The envelope version this build writes.
@@ -153,9 +157,28 @@ impl RequestEnvelope {
     /// [`MAX_TIMEOUT`] from then (see there).
     pub fn decode_at(bytes: &[u8], now_ms: u64) -> Result<Self, EnvelopeError> {
         let mut envelope = Self::decode(bytes)?;
-        let latest = now_ms.saturating_add(MAX_TIMEOUT.as_millis() as u64);
-        envelope.deadline_ms = envelope.deadline_ms.min(latest);
+        envelope.clamp_deadline(now_ms);
         Ok(envelope)
+    }
+
+    /// The envelope a message carries, received at `now_ms`: the value
+    /// itself when it came through the in-process bus (nothing decoded),
+    /// its bytes decoded otherwise; either way with its deadline clamped
+    /// as [`decode_at`](Self::decode_at) clamps it.
+    pub fn from_payload(payload: Payload, now_ms: u64) -> Result<Arc<Self>, EnvelopeError> {
+        match payload.into_local::<Self>() {
+            Ok(envelope) if envelope.deadline_ms <= latest_deadline(now_ms) => Ok(envelope),
+            Ok(envelope) => {
+                let mut envelope = Arc::unwrap_or_clone(envelope);
+                envelope.clamp_deadline(now_ms);
+                Ok(Arc::new(envelope))
+            }
+            Err(bytes) => Self::decode_at(&bytes.to_bytes(), now_ms).map(Arc::new),
+        }
+    }
+
+    fn clamp_deadline(&mut self, now_ms: u64) {
+        self.deadline_ms = self.deadline_ms.min(latest_deadline(now_ms));
     }
 
     /// The first value of a header (names are stored lower case).
@@ -201,6 +224,53 @@ impl ResponseEnvelope {
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
     }
+
+    /// The envelope a message carries: the value itself when it came
+    /// through the in-process bus (taken without a copy when nothing else
+    /// holds it), its bytes decoded otherwise.
+    pub fn from_payload(payload: Payload) -> Result<Self, EnvelopeError> {
+        match payload.into_local::<Self>() {
+            Ok(envelope) => Ok(Arc::unwrap_or_clone(envelope)),
+            Err(bytes) => Self::decode(&bytes.to_bytes()),
+        }
+    }
+
+    /// At least the length of [`encode`](Self::encode)'s output, without
+    /// encoding: every string may at worst be escaped six times over
+    /// (`\u00XX`), plus room for the field names and numbers.
+    pub fn encoded_len_bound(&self) -> usize {
+        let strings = self.id.len()
+            + self.bundle.as_ref().map_or(0, String::len)
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len() + 8)
+                .sum::<usize>();
+        let body = match &self.body {
+            // Kept as the client sent it: written out as it is.
+            Body::Json(raw) => raw.get().len(),
+            Body::Binary(bytes) => bytes.len().div_ceil(3) * 4,
+            other => 6 * other.as_bytes().len(),
+        };
+        6 * strings + body + 256
+    }
+}
+
+impl Local for RequestEnvelope {
+    fn encode(&self) -> Bytes {
+        Bytes::from(encode(self))
+    }
+}
+
+impl Local for ResponseEnvelope {
+    fn encode(&self) -> Bytes {
+        Bytes::from(encode(self))
+    }
+}
+
+/// The latest deadline an envelope received at `now_ms` may keep.
+fn latest_deadline(now_ms: u64) -> u64 {
+    now_ms.saturating_add(MAX_TIMEOUT.as_millis() as u64)
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -7,7 +7,7 @@
 //! the answer's headers.
 
 use bytes::Bytes;
-use funcmesh_bus::now_ms;
+use funcmesh_bus::{Payload, now_ms};
 use funcmesh_core::capture::{CaptureTimings, Exchange, ExchangeRequest};
 use funcmesh_core::envelope::Timings;
 use funcmesh_core::routing::Route;
@@ -37,9 +37,9 @@ impl Slot {
     }
 
     /// The encoded envelope as it is published, and its request id.
-    pub(crate) fn published(&mut self, body: &Bytes, id: &str) {
+    pub(crate) fn published(&mut self, body: &Payload, id: &str) {
         if self.wanted() {
-            self.request = Some(body.clone());
+            self.request = Some(body.to_bytes());
             id.clone_into(&mut self.id);
         }
     }

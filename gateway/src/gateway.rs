@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use funcmesh_bus::{Bus, ConsumeOptions, Consumer, Error as BusError, QueueSpec};
+use funcmesh_bus::{
+    Bus, ConsumeOptions, Consumer, Delivery, Error as BusError, Payload, QueueSpec,
+};
 use funcmesh_core::capture::Capture;
 use funcmesh_core::routing::RouteTable;
 use funcmesh_core::{ResponseEnvelope, queues};
@@ -190,7 +192,19 @@ async fn consume_replies(
                 continue;
             }
         };
-        match ResponseEnvelope::decode(&delivery.body) {
+        // A reply is acknowledged whatever became of it: redelivering it
+        // cannot help. One carried as itself (the in-process bus) is
+        // acknowledged first, which lets go of its only other holder, so
+        // that it is handed over without a copy.
+        let payload = delivery.payload().clone();
+        let delivery = match payload {
+            Payload::Local(_) => {
+                acknowledge(delivery, &queue).await;
+                None
+            }
+            Payload::Bytes(_) => Some(delivery),
+        };
+        match ResponseEnvelope::from_payload(payload) {
             Ok(reply) => {
                 if let Err(late) = pending.complete(reply) {
                     stats.late_reply();
@@ -199,10 +213,15 @@ async fn consume_replies(
             }
             Err(error) => tracing::warn!(%error, reply_queue = %queue, "malformed reply dropped"),
         }
-        // A reply is acknowledged whatever became of it: redelivering it cannot help.
-        if let Err(error) = delivery.ack().await {
-            tracing::warn!(%error, reply_queue = %queue, "acknowledging a reply failed");
+        if let Some(delivery) = delivery {
+            acknowledge(delivery, &queue).await;
         }
     }
     tracing::info!(reply_queue = %queue, "reply consumer stopped: the bus closed");
+}
+
+async fn acknowledge(delivery: Delivery, queue: &str) {
+    if let Err(error) = delivery.ack().await {
+        tracing::warn!(%error, reply_queue = %queue, "acknowledging a reply failed");
+    }
 }

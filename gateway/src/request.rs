@@ -203,12 +203,10 @@ impl Gateway {
                 Some(self.register(&mut envelope.id))
             }
         };
-        let message = Message {
-            body: Bytes::from(envelope.encode()),
-            expires_at_ms: Some(deadline_ms),
-        };
-        *id = envelope.id;
-        slot.published(&message.body, id);
+        id.clone_from(&envelope.id);
+        // Encoded only if the bus is a broker's (or capture wants it).
+        let message = Message::local(Arc::new(envelope)).expires_at_ms(deadline_ms);
+        slot.published(&message.payload, id);
         // From here on, leaving early (deadline, client gone) cancels the wait.
         let waiter = rx.map(|rx| Waiter::new(&self.pending, id, rx));
         self.publish(route, message).await?;

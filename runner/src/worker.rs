@@ -246,10 +246,11 @@ impl Inner {
 
     async fn process(&self, delivery: Delivery) {
         let picked_up_ms = now_ms();
-        let envelope = match RequestEnvelope::decode_at(&delivery.body, picked_up_ms) {
+        let envelope = match RequestEnvelope::from_payload(delivery.payload().clone(), picked_up_ms)
+        {
             Ok(envelope) => envelope,
             Err(error) => {
-                tracing::warn!(%error, attempt = delivery.attempt, bytes = delivery.body.len(), "malformed envelope; dead-lettering");
+                tracing::warn!(%error, attempt = delivery.attempt, bytes = delivery.bytes().len(), "malformed envelope; dead-lettering");
                 self.stats.malformed_envelope();
                 return settle(delivery.nack(false).await);
             }
@@ -284,8 +285,9 @@ impl Inner {
             tracing::debug!(status = response.status, "fire-and-forget; result dropped");
             return settle(delivery.ack().await);
         };
-        let message =
-            Message::new(self.within_limit(envelope, response)).expires_at_ms(envelope.deadline_ms);
+        let message = self
+            .within_limit(envelope, response)
+            .expires_at_ms(envelope.deadline_ms);
         match self.reply(reply_to, message, envelope.deadline_ms).await {
             Ok(()) => settle(delivery.ack().await),
             Err(error @ funcmesh_bus::Error::Closed) => {
@@ -319,18 +321,23 @@ impl Inner {
         }
     }
 
-    /// `response` encoded, or a 502 in its place when it is larger than
-    /// what may be sent back (the broker would refuse it, and the client
-    /// would wait for nothing until its deadline).
+    /// `response` as the message that carries it back, or a 502 in its
+    /// place when it is larger than what may be sent back (the broker would
+    /// refuse it, and the client would wait for nothing until its
+    /// deadline). An answer that surely fits travels as itself, encoded
+    /// only by a broker's bus; one that may not is encoded here to measure.
     fn within_limit(
         &self,
         envelope: &RequestEnvelope,
         response: funcmesh_core::ResponseEnvelope,
-    ) -> Vec<u8> {
-        let encoded = response.encode();
+    ) -> Message {
         let limit = self.response_limit();
+        if response.encoded_len_bound() <= limit {
+            return Message::local(Arc::new(response));
+        }
+        let encoded = response.encode();
         if encoded.len() <= limit {
-            return encoded;
+            return Message::new(encoded);
         }
         tracing::warn!(
             bytes = encoded.len(),
@@ -348,7 +355,7 @@ impl Inner {
             ),
         );
         refused.bundle = response.bundle;
-        refused.encode()
+        Message::new(refused.encode())
     }
 
     /// The largest answer sent back: the configured limit, lowered to the

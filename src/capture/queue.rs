@@ -171,7 +171,7 @@ impl QueueCapture {
                     }
                 },
             };
-            let Some(record) = self.record(&delivery.body) else {
+            let Some(record) = self.record(&delivery.bytes()) else {
                 captured.skipped += 1;
                 continue;
             };

@@ -36,7 +36,7 @@ pub async fn send<T>(
                 }
                 next = announcements.next() => match next {
                     Some(Ok(delivery)) => {
-                        let announced = control::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.body);
+                        let announced = control::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.bytes());
                         if let Some(shown) = announced.as_ref().and_then(&shows) {
                             return Ok(shown);
                         }

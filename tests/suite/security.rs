@@ -172,7 +172,7 @@ mod security {
                 .expect("the poisoned request was never answered")
                 .unwrap()
                 .unwrap();
-            let answer = funcmesh_core::ResponseEnvelope::decode(&delivery.body).unwrap();
+            let answer = funcmesh_core::ResponseEnvelope::decode(&delivery.bytes()).unwrap();
             assert_eq!((answer.id.as_str(), answer.status), ("poison-1", 200));
             // The runners are not wedged: clients are served.
             for _ in 0..8 {

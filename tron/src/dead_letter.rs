@@ -97,7 +97,7 @@ impl DeadLetters {
     }
 
     async fn handle(&self, delivery: Delivery) {
-        let request = RequestEnvelope::decode_at(&delivery.body, now_ms()).ok();
+        let request = RequestEnvelope::decode_at(&delivery.bytes(), now_ms()).ok();
         if let Some(request) = &request {
             if request.is_expired(now_ms()) {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);
@@ -109,7 +109,7 @@ impl DeadLetters {
                 return settle(delivery.nack(true).await);
             }
         }
-        match self.park(&delivery.body, request.as_ref()).await {
+        match self.park(&delivery.bytes(), request.as_ref()).await {
             Ok(()) => settle(delivery.ack().await),
             Err(error) => {
                 tracing::warn!(%error, queue = %self.parked, "could not park a dead letter; retrying");

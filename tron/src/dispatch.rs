@@ -100,9 +100,11 @@ impl Dispatcher {
     }
 
     async fn dispatch(&self, delivery: Delivery) {
-        let mut envelope = match RequestEnvelope::decode_at(&delivery.body, funcmesh_bus::now_ms())
-        {
-            Ok(envelope) => envelope,
+        let now = funcmesh_bus::now_ms();
+        let mut envelope = match RequestEnvelope::from_payload(delivery.payload().clone(), now) {
+            // Forwarded with its route: the delivery keeps its own copy
+            // until it is settled.
+            Ok(envelope) => Arc::unwrap_or_clone(envelope),
             Err(error) => {
                 tracing::warn!(%error, "undecodable envelope on the firehose; dead-lettering it");
                 settle(delivery.nack(false).await);
@@ -137,7 +139,8 @@ impl Dispatcher {
             span.record("func", tracing::field::display(&route.name));
             envelope.bundle = Some(route.bundle);
             envelope.trace = trace::onward(&span, envelope.trace.take());
-            let message = Message::new(envelope.encode()).expires_at_ms(envelope.deadline_ms);
+            let envelope = Arc::new(envelope);
+            let message = Message::local(Arc::clone(&envelope) as _).expires_at_ms(envelope.deadline_ms);
             match self.bus.publish(&route.queue, message).await {
                 Ok(()) => {
                     self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
@@ -175,7 +178,7 @@ impl Dispatcher {
             settle(delivery.ack().await);
             return;
         };
-        let message = Message::new(response.encode()).expires_at_ms(request.deadline_ms);
+        let message = Message::local(Arc::new(response)).expires_at_ms(request.deadline_ms);
         match self.bus.publish(reply_to, message).await {
             Ok(()) => settle(delivery.ack().await),
             Err(BusError::UnknownQueue(_)) => {

@@ -343,7 +343,7 @@ mod tests {
             .unwrap();
         }
         let first = s.next().await.unwrap().unwrap();
-        assert_eq!(first.body, "m3", "the three oldest were dropped");
+        assert_eq!(first.bytes(), "m3", "the three oldest were dropped");
         first.ack().await.unwrap();
         assert_eq!(s.rx.len(), backlog - 1);
     }
@@ -357,6 +357,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((d.attempt, d.expires_at_ms), (1, None));
-        assert_eq!(d.body, "m");
+        assert_eq!(d.bytes(), "m");
     }
 }

@@ -95,7 +95,7 @@ pub(crate) async fn to_queue(link: &Link, queue: &str, message: Message) -> Resu
         &exchange,
         &routing_key,
         true,
-        &message.body,
+        &message.bytes(),
         properties,
     )
     .await?

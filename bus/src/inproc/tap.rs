@@ -9,17 +9,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::NoAck;
-use crate::{Delivery, Result, Subscription};
+use crate::{Delivery, Payload, Result, Subscription};
 
 /// How many copies a tap may fall behind before it loses some.
 pub(crate) const TAP_BACKLOG: usize = 1024;
 
 struct Tap {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Payload>,
     lost: Arc<AtomicU64>,
 }
 
@@ -47,8 +46,9 @@ impl Taps {
     }
 
     /// Hands a copy of a published message to every tap; forgets the taps
-    /// that were dropped.
-    pub(crate) fn offer(&self, body: &Bytes) {
+    /// that were dropped. A value carried as itself is shared, not encoded:
+    /// the tap's reader encodes it, off the publisher's path.
+    pub(crate) fn offer(&self, body: &Payload) {
         let mut taps = self.taps.lock();
         if taps.is_empty() {
             return;
@@ -73,7 +73,7 @@ impl Taps {
 /// The receiving end of one tap.
 pub(crate) struct TapStream {
     queue: String,
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Payload>,
     lost: Arc<AtomicU64>,
     reported: u64,
 }

@@ -51,7 +51,7 @@ pub(crate) async fn to_queue(link: &Link, queue: &str, message: Message) -> Resu
         headers.insert(EXPIRES_AT, at.to_string());
         headers
     });
-    send(link, queue, message.body, headers).await
+    send(link, queue, message.bytes(), headers).await
 }
 
 /// Puts `body` with `headers` on `queue`, whichever kind it is.

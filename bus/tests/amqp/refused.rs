@@ -27,7 +27,7 @@ async fn an_expiration_the_broker_does_not_take_is_refused_and_the_bus_goes_on()
     let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     for _ in 0..3 {
         let d = run.next(&mut c).await;
-        assert_eq!(d.body, "fine");
+        assert_eq!(d.bytes(), "fine");
         d.ack().await.unwrap();
     }
     run.finish().await;

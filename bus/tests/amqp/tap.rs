@@ -35,7 +35,7 @@ async fn unknown_queues_and_full_queues_still_answer_through_the_exchange() {
     );
     assert_eq!(bus.depth("q").await.unwrap().ready, 2);
     for copy in ["1", "2", "3"] {
-        assert_eq!(run.next(&mut tap).await.body, copy);
+        assert_eq!(run.next(&mut tap).await.bytes(), copy);
     }
     assert_quiet(&mut tap, Duration::from_millis(300)).await;
     run.finish().await;
@@ -85,7 +85,7 @@ async fn a_tap_keeps_receiving_after_the_connection_is_closed() {
         .await
         .unwrap();
     bus.publish("jobs", Message::new("first")).await.unwrap();
-    assert_eq!(run.next(&mut tap).await.body, "first");
+    assert_eq!(run.next(&mut tap).await.bytes(), "first");
     run.next(&mut jobs).await.ack().await.unwrap();
 
     assert_eq!(close_connections(&run.ns), 1, "one connection per bus");
@@ -107,13 +107,13 @@ async fn a_tap_keeps_receiving_after_the_connection_is_closed() {
             Err(other) => panic!("unexpected {other}"),
         }
         if let Ok(copy) = tokio::time::timeout(Duration::from_millis(200), tap.next()).await {
-            assert_eq!(copy.unwrap().unwrap().body, "probe");
+            assert_eq!(copy.unwrap().unwrap().bytes(), "probe");
             break;
         }
     }
     publish_numbered(&**bus, "jobs", "after", 5).await;
     for i in 0..5 {
-        assert_eq!(run.next(&mut tap).await.body, format!("after{i}"));
+        assert_eq!(run.next(&mut tap).await.bytes(), format!("after{i}"));
     }
     // The queue's consumer got every probe and every later message.
     let got = take_set(&mut jobs, probes + 5, Duration::from_secs(5)).await;

@@ -56,7 +56,7 @@ async fn amqps_works_with_the_ca_the_url_names_and_a_client_certificate() {
             .unwrap();
         let mut c = bus.consume("tls", ConsumeOptions::default()).await.unwrap();
         let d = run.next(&mut c).await;
-        assert_eq!(d.body, params);
+        assert_eq!(d.bytes(), params);
         d.ack().await.unwrap();
     }
     run.finish().await;

@@ -72,7 +72,7 @@ pub fn numbered(prefix: &str, n: usize) -> Vec<String> {
 
 /// A delivery's body as text.
 pub fn text(delivery: &Delivery) -> String {
-    String::from_utf8(delivery.body.to_vec()).unwrap()
+    String::from_utf8(delivery.bytes().to_vec()).unwrap()
 }
 
 /// The next delivery, failing the test after `wait`.

@@ -23,7 +23,7 @@ pub async fn round_trip(url: &str) {
         .expect("no delivery within 20 s")
         .expect("the consumer ended")
         .unwrap();
-    assert_eq!(delivery.body, "over tls");
+    assert_eq!(delivery.bytes(), "over tls");
     delivery.ack().await.unwrap();
 }
 

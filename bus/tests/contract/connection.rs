@@ -26,11 +26,13 @@ pub async fn a_consumer_started_before_the_connection_starts_with_it<B: Backend>
     common::wait_connected(&bus).await;
     bus.publish("q", Message::new("hello")).await.unwrap();
     let d = common::next_within(&mut c, B::SHAPE.wait).await;
-    assert_eq!(d.body, "hello");
+    assert_eq!(d.bytes(), "hello");
     d.ack().await.unwrap();
     bus.broadcast("routes", Bytes::from("v1")).await.unwrap();
     assert_eq!(
-        common::next_within(&mut routes, B::SHAPE.wait).await.body,
+        common::next_within(&mut routes, B::SHAPE.wait)
+            .await
+            .bytes(),
         "v1"
     );
     drop(bus);
@@ -111,7 +113,7 @@ pub async fn everything_comes_back_after_the_connection_is_lost<B: Backend>() {
 
     // The consumer that existed before the loss keeps receiving.
     let d = run.next(&mut jobs).await;
-    assert_eq!(d.body, "after");
+    assert_eq!(d.bytes(), "after");
     d.ack().await.unwrap();
     // The reply queue is back under the same name (on NATS its
     // subscription comes back a moment after the connection).
@@ -127,7 +129,7 @@ pub async fn everything_comes_back_after_the_connection_is_lost<B: Backend>() {
         },
     )
     .await;
-    assert_eq!(run.next(&mut replies).await.body, "reply");
+    assert_eq!(run.next(&mut replies).await.bytes(), "reply");
     heard_again(&*run.bus, &mut routes).await;
     run.finish().await;
 }
@@ -138,7 +140,7 @@ async fn heard_again(bus: &dyn funcmesh_bus::Bus, routes: &mut Consumer) {
     loop {
         bus.broadcast("routes", Bytes::from("v3")).await.unwrap();
         if let Ok(d) = tokio::time::timeout(Duration::from_millis(200), routes.next()).await {
-            assert_eq!(d.unwrap().unwrap().body, "v3");
+            assert_eq!(d.unwrap().unwrap().bytes(), "v3");
             return;
         }
         assert!(

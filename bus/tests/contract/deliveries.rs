@@ -28,7 +28,7 @@ pub async fn a_dropped_delivery_comes_back_as_attempt_two<B: Backend>() {
     drop(first);
     // Given back at once, not left to a server's ack wait.
     let again = next_within(&mut c, Duration::from_secs(2)).await;
-    assert_eq!((&again.body[..], again.attempt), (&b"once more"[..], 2));
+    assert_eq!((&again.bytes()[..], again.attempt), (&b"once more"[..], 2));
     again.ack().await.unwrap();
     assert_quiet(&mut c, Duration::from_millis(300)).await;
     run.finish().await;
@@ -51,7 +51,7 @@ pub async fn a_delivery_dropped_with_its_consumer_goes_to_another<B: Backend>() 
     drop(d);
     let mut second = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     let again = next_within(&mut second, B::SHAPE.given_back_within).await;
-    assert_eq!(again.body, "work");
+    assert_eq!(again.bytes(), "work");
     // Where a consumer fetches ahead, the broker may hand the given-back
     // message to the dying consumer once more before it is gone (see
     // `given_back_attempts`): that return counts too.
@@ -83,7 +83,7 @@ pub async fn prefetch_bounds_unacknowledged_deliveries<B: Backend>() {
     let third = run.next(&mut c).await;
     if B::SHAPE.ordered {
         assert_eq!(held, ["0", "1"]);
-        assert_eq!(third.body, "2");
+        assert_eq!(third.bytes(), "2");
     } else {
         assert!(!held.contains(&text(&third)), "{third:?} again");
     }
@@ -202,7 +202,7 @@ pub async fn delivery_limit_dead_letters_after_max_deliveries<B: Backend>() {
         let mut c = bus.consume(queue, options).await.unwrap();
         for attempt in 1..=max {
             let d = run.next(&mut c).await;
-            assert_eq!((&d.body[..], d.attempt), (queue.as_bytes(), attempt));
+            assert_eq!((&d.bytes()[..], d.attempt), (queue.as_bytes(), attempt));
             // Dropped or given back, both count.
             if attempt == 2 {
                 drop(d);
@@ -213,7 +213,7 @@ pub async fn delivery_limit_dead_letters_after_max_deliveries<B: Backend>() {
         assert_quiet(&mut c, Duration::from_millis(500)).await;
         let mut dead = bus.consume("dead", options).await.unwrap();
         let d = run.next(&mut dead).await;
-        assert_eq!(d.body, queue);
+        assert_eq!(d.bytes(), queue);
         d.ack().await.unwrap();
         run.depth_becomes(queue, QueueDepth::default()).await;
     }
@@ -222,7 +222,7 @@ pub async fn delivery_limit_dead_letters_after_max_deliveries<B: Backend>() {
     let mut c = bus.consume("jobs", options).await.unwrap();
     run.next(&mut c).await.nack(false).await.unwrap();
     let mut dead = bus.consume("dead", options).await.unwrap();
-    assert_eq!(run.next(&mut dead).await.body, "poison");
+    assert_eq!(run.next(&mut dead).await.bytes(), "poison");
     run.finish().await;
 }
 
@@ -255,7 +255,7 @@ pub async fn a_dead_letter_never_expires_and_counts_afresh<B: Backend>() {
         .await
         .unwrap();
     let d = run.next(&mut dead).await;
-    assert_eq!(d.body, "poison");
+    assert_eq!(d.bytes(), "poison");
     assert_eq!(d.expires_at_ms, None, "a dead letter does not expire");
     assert_eq!(d.attempt, 1, "a dead letter starts counting again");
     d.ack().await.unwrap();

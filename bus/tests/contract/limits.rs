@@ -32,7 +32,7 @@ pub async fn an_expired_message_is_never_delivered_nor_dead_lettered<B: Backend>
     let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     let d = run.next(&mut c).await;
     assert_eq!(
-        (&d.body[..], d.expires_at_ms),
+        (&d.bytes()[..], d.expires_at_ms),
         (&b"fresh"[..], Some(fresh_until))
     );
     d.ack().await.unwrap();
@@ -155,10 +155,10 @@ pub async fn a_message_over_the_bus_limit_is_refused_for_good<B: Backend>() {
         assert!(matches!(err, Error::Refused(_)), "{queue}: {err}");
         bus.publish(queue, Message::new("small")).await.unwrap();
     }
-    assert_eq!(run.next(&mut replies).await.body, "small");
+    assert_eq!(run.next(&mut replies).await.bytes(), "small");
     let mut c = bus.consume("q", ConsumeOptions::default()).await.unwrap();
     let d = run.next(&mut c).await;
-    assert_eq!(d.body, "small");
+    assert_eq!(d.bytes(), "small");
     d.ack().await.unwrap();
     run.finish().await;
 }

@@ -152,7 +152,7 @@ pub async fn another_bus_in_the_namespace_knows_the_queues_and_their_limits<B: B
         .consume("dlq", ConsumeOptions::default())
         .await
         .unwrap();
-    assert_eq!(run.next(&mut dead).await.body, "x");
+    assert_eq!(run.next(&mut dead).await.bytes(), "x");
     assert_quiet(&mut c, Duration::from_secs(1)).await;
     run.finish().await;
 }

@@ -28,7 +28,7 @@ pub async fn a_reply_queue_carries_replies_until_they_expire<B: Backend>() {
         .await
         .unwrap();
     let d = run.next(&mut replies).await;
-    assert_eq!((&d.body[..], d.attempt), (&b"answer"[..], 1));
+    assert_eq!((&d.bytes()[..], d.attempt), (&b"answer"[..], 1));
     assert_eq!(d.expires_at_ms, Some(until));
     d.ack().await.unwrap();
     // An expired reply is not handed out.

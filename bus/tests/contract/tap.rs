@@ -70,9 +70,9 @@ pub async fn a_given_back_message_is_copied_once<B: Backend>() {
     bus.publish("q", Message::new("once")).await.unwrap();
     run.next(&mut consumer).await.nack(true).await.unwrap();
     let again = run.next(&mut consumer).await;
-    assert_eq!((&again.body[..], again.attempt), (&b"once"[..], 2));
+    assert_eq!((&again.bytes()[..], again.attempt), (&b"once"[..], 2));
     again.ack().await.unwrap();
-    assert_eq!(run.next(&mut tap).await.body, "once");
+    assert_eq!(run.next(&mut tap).await.bytes(), "once");
     assert_quiet(&mut tap, Duration::from_secs(1)).await;
     run.finish().await;
 }

@@ -34,7 +34,7 @@ async fn a_delivery_held_across_a_short_reconnect_can_still_be_acked() {
     assert_eq!(bus.depth("jobs").await.unwrap(), QueueDepth::default());
     // And the consumer still pulls.
     bus.publish("jobs", Message::new("next")).await.unwrap();
-    assert_eq!(run.next(&mut jobs).await.body, "next");
+    assert_eq!(run.next(&mut jobs).await.bytes(), "next");
     run.finish().await;
 }
 

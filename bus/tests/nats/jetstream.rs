@@ -28,7 +28,7 @@ async fn a_transient_queue_lives_in_memory_and_works_the_same() {
         .unwrap();
     for i in 0..3 {
         let d = run.next(&mut c).await;
-        assert_eq!(d.body, format!("m{i}"));
+        assert_eq!(d.bytes(), format!("m{i}"));
         d.ack().await.unwrap();
     }
     let ns = run.ns.clone();
@@ -59,7 +59,7 @@ async fn a_consumer_at_its_prefetch_gives_back_at_once() {
     while seen.len() < 5 {
         let d = next_within(&mut c, Duration::from_secs(1)).await;
         seen.push((text(&d), d.attempt));
-        match (&d.body[..], d.attempt) {
+        match (&d.bytes()[..], d.attempt) {
             (b"0", 1) => d.nack(true).await.unwrap(),
             (b"0", 2) => drop(d),
             _ => d.ack().await.unwrap(),
@@ -108,7 +108,7 @@ async fn a_dead_consumers_deliveries_come_back() {
         .unwrap();
     let again = next_within(&mut jobs, ACK_WAIT + Duration::from_secs(3)).await;
     eprintln!("redelivered after {:?}", died.elapsed());
-    assert_eq!((&again.body[..], again.attempt), (&b"work"[..], 2));
+    assert_eq!((&again.bytes()[..], again.attempt), (&b"work"[..], 2));
     // Settling on a closed bus is an error, not a panic.
     assert!(matches!(held.ack().await, Err(Error::Closed)));
     again.ack().await.unwrap();
@@ -154,7 +154,7 @@ async fn a_message_whose_consumers_die_is_dead_lettered_after_max_deliveries() {
         .await
         .unwrap();
     let d = next_within(&mut dead, ACK_WAIT + Duration::from_secs(3)).await;
-    assert_eq!((&d.body[..], d.attempt), (&b"crash"[..], 1));
+    assert_eq!((&d.bytes()[..], d.attempt), (&b"crash"[..], 1));
     d.ack().await.unwrap();
     assert_quiet(&mut jobs, Duration::from_millis(300)).await;
     assert_eq!(run.bus.depth("jobs").await.unwrap(), QueueDepth::default());

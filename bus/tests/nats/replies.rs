@@ -82,7 +82,7 @@ async fn concurrent_replies_are_all_confirmed() {
     let mut seen = BTreeSet::new();
     while seen.len() < 600 {
         let d = run.next(&mut replies).await;
-        assert!(seen.insert(d.body.clone()), "delivered twice: {d:?}");
+        assert!(seen.insert(d.bytes().clone()), "delivered twice: {d:?}");
     }
     assert_quiet(&mut replies, Duration::from_millis(200)).await;
     run.finish().await;

@@ -40,12 +40,12 @@ async fn a_listened_star_is_a_wildcard_and_a_broadcast_one_is_not() {
         .broadcast("runner.stats", Bytes::from("s"))
         .await
         .unwrap();
-    assert_eq!(run.next(&mut any_runner).await.body, "s");
+    assert_eq!(run.next(&mut any_runner).await.bytes(), "s");
     run.bus
         .broadcast("runner.*", Bytes::from("star"))
         .await
         .unwrap();
-    assert_eq!(run.next(&mut any_runner).await.body, "star");
+    assert_eq!(run.next(&mut any_runner).await.bytes(), "star");
     run.finish().await;
 }
 
@@ -65,8 +65,8 @@ async fn a_full_queue_still_answers_queue_full_with_a_tap() {
         matches!(&err, Error::QueueFull { queue, .. } if queue == "q"),
         "{err}"
     );
-    assert_eq!(run.next(&mut tap).await.body, "1");
-    assert_eq!(run.next(&mut tap).await.body, "2");
+    assert_eq!(run.next(&mut tap).await.bytes(), "1");
+    assert_eq!(run.next(&mut tap).await.bytes(), "2");
     assert_quiet(&mut tap, Duration::from_millis(300)).await;
     run.finish().await;
 }

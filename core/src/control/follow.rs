@@ -44,7 +44,7 @@ pub async fn follow(
                     None => return,
                 },
             };
-            let Some(fresh) = super::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.body)
+            let Some(fresh) = super::decode::<RoutesAnnouncement>(ROUTES_TOPIC, &delivery.bytes())
             else {
                 continue;
             };
@@ -137,7 +137,7 @@ mod tests {
         let mut hellos = bus.listen(HELLO_TOPIC).await.unwrap();
         let mut routes = follow(Arc::clone(&bus), "gateway", "g1").await.unwrap();
         let hello = hellos.next().await.unwrap().unwrap();
-        let hello: Hello = super::super::try_decode(&hello.body).unwrap();
+        let hello: Hello = super::super::try_decode(&hello.bytes()).unwrap();
         assert_eq!(
             (hello.component.as_str(), hello.id.as_str()),
             ("gateway", "g1")

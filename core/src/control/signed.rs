@@ -182,12 +182,14 @@ impl Subscription for Verified {
                 Err(error) => return Some(Err(error)),
             };
             let now = now_ms();
-            let opened = open(&self.token, &self.topic, &delivery.body, now).and_then(
-                |(message, sent, mac)| self.seen.admit(mac, sent, now).map(|()| message.len()),
-            );
+            let body = delivery.bytes();
+            let opened =
+                open(&self.token, &self.topic, &body, now).and_then(|(message, sent, mac)| {
+                    self.seen.admit(mac, sent, now).map(|()| message.len())
+                });
             match opened {
                 Ok(len) => {
-                    delivery.body.truncate(len);
+                    delivery.set_payload(body.slice(..len));
                     return Some(Ok(delivery));
                 }
                 Err(why) => self.refuse(why, now),

@@ -51,6 +51,22 @@ proptest! {
     }
 
     #[test]
+    fn the_bound_on_a_response_s_length_holds(
+        status in 100u16..600,
+        body in arb_body(),
+        headers in proptest::collection::vec(("[a-z-]{1,12}", "[\\x00-\\x1f\"\\\\a\\PC]{0,20}"), 0..6),
+        id in "[\\x00-\\x7f]{0,40}",
+    ) {
+        let mut resp = ResponseEnvelope::new(id, status);
+        resp.body = body;
+        resp.headers = headers;
+        resp.bundle = Some("abc".into());
+        resp.timings.run_us = u64::MAX;
+        resp.timings.queued_us = u64::MAX;
+        prop_assert!(resp.encoded_len_bound() >= resp.encode().len());
+    }
+
+    #[test]
     fn response_round_trips(status in 100u16..600, body in arb_body(), run in any::<u64>()) {
         let mut resp = ResponseEnvelope::new("id", status);
         resp.body = body;
@@ -139,4 +155,41 @@ fn a_far_deadline_is_clamped_when_read() {
     fair.deadline_ms = now + 30_000;
     let read = RequestEnvelope::decode_at(&fair.encode(), now).unwrap();
     assert_eq!(read.deadline_ms, now + 30_000);
+}
+
+#[test]
+fn an_envelope_carried_as_itself_is_taken_as_it_is() {
+    let now = 1_700_000_000_000;
+    let mut sent = request();
+    sent.deadline_ms = now + 30_000;
+    let sent = Arc::new(sent);
+    let payload = Payload::Local(Arc::clone(&sent) as _);
+    let read = RequestEnvelope::from_payload(payload, now).unwrap();
+    assert!(Arc::ptr_eq(&read, &sent), "copied or decoded");
+    // The same envelope as bytes reads the same.
+    let bytes = Payload::Bytes(Bytes::from(sent.encode()));
+    assert_eq!(*RequestEnvelope::from_payload(bytes, now).unwrap(), *sent);
+    // Another type carried as itself is read from its bytes.
+    let reply = Payload::Local(Arc::new(ResponseEnvelope::new("r1", 200)));
+    assert!(RequestEnvelope::from_payload(reply, now).is_err());
+}
+
+#[test]
+fn a_far_deadline_carried_as_itself_is_clamped_too() {
+    let now = 1_700_000_000_000;
+    let mut poison = request();
+    poison.deadline_ms = u64::MAX;
+    let read = RequestEnvelope::from_payload(Payload::Local(Arc::new(poison)), now).unwrap();
+    assert_eq!(read.deadline_ms, now + MAX_TIMEOUT.as_millis() as u64);
+}
+
+#[test]
+fn a_reply_carried_as_itself_is_taken_without_a_copy_when_alone() {
+    let mut reply = ResponseEnvelope::new("r1", 201);
+    reply.body = Body::Text("made".into());
+    let sent = Arc::new(reply.clone());
+    let read = ResponseEnvelope::from_payload(Payload::Local(sent)).unwrap();
+    assert_eq!(read, reply);
+    let bytes = Payload::Bytes(Bytes::from(reply.encode()));
+    assert_eq!(ResponseEnvelope::from_payload(bytes).unwrap(), reply);
 }

@@ -183,7 +183,7 @@ pub async fn backend(bus: &InProcBus, queue: &str, mode: Mode) -> mpsc::Unbounde
     let (bus, queue) = (bus.clone(), queue.to_owned());
     tokio::spawn(async move {
         while let Some(Ok(delivery)) = consumer.next().await {
-            let envelope = RequestEnvelope::decode(&delivery.body)
+            let envelope = RequestEnvelope::decode(&delivery.bytes())
                 .expect("the gateway published a bad envelope");
             if mode == Mode::Echo && envelope.reply_to.is_some() {
                 reply(&bus, &envelope, echo(&envelope, &queue)).await;

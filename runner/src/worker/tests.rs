@@ -148,7 +148,7 @@ async fn next_reply_on(bus: &InProcBus, queue: &str) -> ResponseEnvelope {
         .unwrap()
         .unwrap()
         .unwrap();
-    let resp = ResponseEnvelope::decode(&delivery.body).unwrap();
+    let resp = ResponseEnvelope::decode(&delivery.bytes()).unwrap();
     delivery.ack().await.unwrap();
     resp
 }
@@ -585,12 +585,12 @@ impl Bus for Refusing {
         self.bus.declare(spec).await
     }
     async fn publish(&self, queue: &str, message: Message) -> funcmesh_bus::Result<()> {
-        if message.body.len() > self.limit {
+        if message.bytes().len() > self.limit {
             self.refused
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return Err(funcmesh_bus::Error::Refused(format!(
                 "message size {} is larger than {}",
-                message.body.len(),
+                message.bytes().len(),
                 self.limit
             )));
         }

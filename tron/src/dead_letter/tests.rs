@@ -64,10 +64,13 @@ async fn a_poison_request_is_answered_502_and_parked() {
     crash_on_every_delivery(&bus, 2).await;
 
     let reply = next(&mut replies).await.expect("the client is answered");
-    let reply = ResponseEnvelope::decode(&reply.body).unwrap();
+    let reply = ResponseEnvelope::decode(&reply.bytes()).unwrap();
     assert_eq!((reply.id.as_str(), reply.status), (poison.id.as_str(), 502));
     let kept = next(&mut parked).await.expect("the dead letter is parked");
-    assert_eq!(RequestEnvelope::decode(&kept.body).unwrap().id, poison.id);
+    assert_eq!(
+        RequestEnvelope::decode(&kept.bytes()).unwrap().id,
+        poison.id
+    );
 }
 
 #[tokio::test]
@@ -89,6 +92,6 @@ async fn an_undecodable_dead_letter_is_parked_as_it_came() {
         .await
         .unwrap();
     let kept = next(&mut parked).await.expect("parked");
-    assert_eq!(&kept.body[..], b"not an envelope");
+    assert_eq!(&kept.bytes()[..], b"not an envelope");
     assert!(next(&mut replies).await.is_none());
 }

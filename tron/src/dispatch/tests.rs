@@ -47,7 +47,7 @@ async fn take(bus: &InProcBus, queue: &str) -> Vec<u8> {
         .unwrap()
         .unwrap()
         .unwrap();
-    let body = d.body.to_vec();
+    let body = d.bytes().to_vec();
     d.ack().await.unwrap();
     body
 }

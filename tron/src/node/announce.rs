@@ -42,24 +42,24 @@ async fn run(node: Weak<TronNode>) {
             changed = routes.changed() => if changed.is_err() { return },
             _ = tick.tick() => {}
             Some(Ok(delivery)) = next(&mut hello) => {
-                if let Some(hello) = control::decode::<Hello>(HELLO_TOPIC, &delivery.body) {
+                if let Some(hello) = control::decode::<Hello>(HELLO_TOPIC, &delivery.bytes()) {
                     tracing::debug!(component = %hello.component, id = %hello.id, "hello; announcing the routes");
                 }
             }
             Some(Ok(delivery)) = next(&mut capture) => {
-                let change = control::decode::<CaptureChange>(CAPTURE_TOPIC, &delivery.body);
+                let change = control::decode::<CaptureChange>(CAPTURE_TOPIC, &delivery.bytes());
                 if let (Some(change), Some(node)) = (change, node.upgrade()) {
                     node.change_capture(&change);
                 }
             }
             Some(Ok(delivery)) = next(&mut log_levels) => {
-                let change = control::decode::<LogLevelChange>(LOG_LEVEL_TOPIC, &delivery.body);
+                let change = control::decode::<LogLevelChange>(LOG_LEVEL_TOPIC, &delivery.bytes());
                 if let (Some(change), Some(node)) = (change, node.upgrade()) {
                     node.change_log_level(&change);
                 }
             }
             Some(Ok(delivery)) = next(&mut stats) => {
-                if let (Some(beat), Some(node)) = (control::decode::<RunnerHeartbeat>(RUNNER_STATS_TOPIC, &delivery.body), node.upgrade()) {
+                if let (Some(beat), Some(node)) = (control::decode::<RunnerHeartbeat>(RUNNER_STATS_TOPIC, &delivery.bytes()), node.upgrade()) {
                     node.heard(beat);
                 }
                 continue;

@@ -58,7 +58,7 @@ impl Lease {
                     }
                     next = claims.next() => match next {
                         Some(Ok(delivery)) => {
-                            if let Some(heard) = control::decode::<ScalerClaim>(SCALER_TOPIC, &delivery.body) {
+                            if let Some(heard) = control::decode::<ScalerClaim>(SCALER_TOPIC, &delivery.bytes()) {
                                 state.heard(heard, Instant::now());
                             }
                         }

@@ -293,7 +293,7 @@ async fn next_beat(heard: &mut Option<Consumer>) -> Option<Beat> {
         return std::future::pending().await;
     };
     match consumer.next().await {
-        Some(Ok(delivery)) => serde_json::from_slice(&delivery.body).ok(),
+        Some(Ok(delivery)) => serde_json::from_slice(&delivery.bytes()).ok(),
         Some(Err(_)) => None,
         None => {
             *heard = None;

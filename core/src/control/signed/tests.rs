@@ -14,7 +14,7 @@ fn token(fill: char) -> MeshToken {
 /// What the listener passes on within a short wait, `None` if nothing.
 async fn received(listener: &mut Consumer) -> Option<Bytes> {
     match tokio::time::timeout(Duration::from_millis(300), listener.next()).await {
-        Ok(Some(Ok(delivery))) => Some(delivery.body),
+        Ok(Some(Ok(delivery))) => Some(delivery.bytes()),
         _ => None,
     }
 }
