@@ -6,6 +6,8 @@
 //! and `/api/x`, never `/apiary`); among those, the longest base path wins.
 //! Exact hosts beat wildcards, and wildcards beat any-host.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -82,13 +84,131 @@ pub fn base_path_matches(base: &str, path: &str) -> bool {
 }
 
 /// An immutable table; a change builds a new one and swaps the `Arc`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Build one with [`new`](Self::new) (or deserialize one): beyond a few
+/// routes a lookup goes through an index made there, so that it costs the
+/// same with a hundred routes or ten thousand.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(from = "TableWire")]
 pub struct RouteTable {
     /// Bumped on every change, so that a pushed table never replaces a newer one.
     pub generation: u64,
     /// Routes, most specific first.
     pub routes: Vec<Route>,
+    #[serde(skip)]
+    index: Index,
 }
+
+/// A table as it travels: the index is made again where it is read.
+#[derive(Deserialize)]
+struct TableWire {
+    generation: u64,
+    routes: Vec<Route>,
+}
+
+impl From<TableWire> for RouteTable {
+    fn from(wire: TableWire) -> Self {
+        RouteTable::new(wire.generation, wire.routes)
+    }
+}
+
+impl PartialEq for RouteTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.generation == other.generation && self.routes == other.routes
+    }
+}
+
+impl std::fmt::Debug for RouteTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteTable")
+            .field("generation", &self.generation)
+            .field("routes", &self.routes)
+            .finish()
+    }
+}
+
+/// Base path → the positions (in the sorted table) of the routes there.
+type ByBase = HashMap<String, Vec<usize>>;
+
+/// Where each route is, by its host (lower case) and base path.
+#[derive(Clone, Default)]
+struct Index {
+    exact: HashMap<String, ByBase>,
+    /// By the suffix after `*.`.
+    wildcard: HashMap<String, ByBase>,
+    any: ByBase,
+}
+
+impl Index {
+    fn new(routes: &[Route]) -> Self {
+        let mut index = Index::default();
+        for (position, route) in routes.iter().enumerate() {
+            let by_base = match route.host.as_deref() {
+                None => &mut index.any,
+                Some(host) => match host.strip_prefix("*.") {
+                    Some(suffix) => index
+                        .wildcard
+                        .entry(suffix.to_ascii_lowercase())
+                        .or_default(),
+                    None => index.exact.entry(host.to_ascii_lowercase()).or_default(),
+                },
+            };
+            by_base
+                .entry(route.base_path.clone())
+                .or_default()
+                .push(position);
+        }
+        index
+    }
+
+    /// The position of the most specific route for `host` and `path`: the
+    /// first, in the table's order, of those whose host matches and whose
+    /// base path is `path` cut at a segment boundary.
+    fn lookup(&self, host: &str, path: &str) -> Option<usize> {
+        let lower = match host.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(host.to_ascii_lowercase()),
+            false => Cow::Borrowed(host),
+        };
+        let exact = self.exact.get(lower.as_ref());
+        // `*.suffix` matches a host with at least one label before `.suffix`.
+        let wildcards = || {
+            lower
+                .match_indices('.')
+                .filter(|(at, _)| *at > 0)
+                .filter_map(|(at, _)| self.wildcard.get(&lower[at + 1..]))
+        };
+        let mut best: Option<usize> = None;
+        for base in base_paths(path) {
+            let found = exact
+                .into_iter()
+                .chain(wildcards())
+                .chain(std::iter::once(&self.any))
+                .filter_map(|by_base| by_base.get(base)?.first().copied())
+                .min();
+            best = match (best, found) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        best
+    }
+}
+
+/// Every base path that serves `path` (see [`base_path_matches`]): `""`,
+/// `path` cut before each `/`, and `path` itself.
+fn base_paths(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::once("")
+        .chain(
+            path.match_indices('/')
+                .map(|(at, _)| &path[..at])
+                .filter(|base| !base.is_empty()),
+        )
+        .chain((!path.is_empty()).then_some(path))
+}
+
+/// Up to this many routes, a lookup scans the table: faster than the
+/// index's hashing for the few routes of one team's mesh.
+const SCAN_UP_TO: usize = 16;
 
 impl RouteTable {
     /// A table from routes (any order).
@@ -104,7 +224,15 @@ impl RouteTable {
                 .then(b.base_path.len().cmp(&a.base_path.len()))
                 .then(a.base_path.cmp(&b.base_path))
         });
-        Self { generation, routes }
+        let index = match routes.len() > SCAN_UP_TO {
+            true => Index::new(&routes),
+            false => Index::default(),
+        };
+        Self {
+            generation,
+            routes,
+            index,
+        }
     }
 
     /// An empty table, shared.
@@ -112,13 +240,17 @@ impl RouteTable {
         Arc::new(Self::default())
     }
 
-    /// The route for a request to `host` (no port) and `path`.
+    /// The route for a request to `host` (no port) and `path`: the first
+    /// in the table's order (the most specific host, then the longest base
+    /// path) that serves them.
     pub fn lookup(&self, host: &str, path: &str) -> Option<&Route> {
-        // Routes are sorted by host rank, then by base path length: the first
-        // match is the most specific one.
-        self.routes
-            .iter()
-            .find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path))
+        if self.routes.len() <= SCAN_UP_TO {
+            return self
+                .routes
+                .iter()
+                .find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path));
+        }
+        self.routes.get(self.index.lookup(host, path)?)
     }
 }
 

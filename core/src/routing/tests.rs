@@ -94,3 +94,71 @@ fn same_place_ignores_host_case() {
     assert!(route(Some("A.com"), "/x").same_place(&route(Some("a.com"), "/x")));
     assert!(!route(None, "/x").same_place(&route(Some("a.com"), "/x")));
 }
+
+/// What the index must answer: the first route, in the table's order,
+/// whose host and base path serve the request.
+fn scanned<'a>(t: &'a RouteTable, host: &str, path: &str) -> Option<&'a Route> {
+    t.routes
+        .iter()
+        .find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path))
+}
+
+/// The index's answer, whatever the table's size.
+fn indexed<'a>(t: &'a RouteTable, host: &str, path: &str) -> Option<&'a Route> {
+    Index::new(&t.routes)
+        .lookup(host, path)
+        .map(|at| &t.routes[at])
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_index_answers_what_a_scan_of_the_table_answers(
+        routes in proptest::collection::vec(
+            (
+                proptest::option::of(proptest::sample::select(vec![
+                    "a.example.com", "A.Example.com", "*.example.com", "*.com", "b.org", "*.", "x.",
+                ])),
+                proptest::sample::select(vec!["", "/api", "/api/v2", "/a", "/api/", "/x/y/z"]),
+            ),
+            0..40,
+        ),
+        host in proptest::sample::select(vec![
+            "a.example.com", "b.example.com", "example.com", "b.org", "x.", "a.x.", ".com", "z.com",
+        ]),
+        path in proptest::sample::select(vec![
+            "", "/", "/api", "/api/", "/api/v2/pets", "/apiary", "/a", "/a/b", "/x/y/z/w", "//api",
+        ]),
+    ) {
+        let t = RouteTable::new(1, routes.iter().map(|(h, b)| route(*h, b)).collect());
+        proptest::prop_assert_eq!(indexed(&t, host, path), scanned(&t, host, path));
+        proptest::prop_assert_eq!(t.lookup(host, path), scanned(&t, host, path));
+        let read: RouteTable = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+        proptest::prop_assert_eq!(&read, &t);
+        proptest::prop_assert_eq!(read.lookup(host, path), scanned(&t, host, path));
+    }
+}
+
+#[test]
+fn a_lookup_among_ten_thousand_routes_finds_its_route() {
+    let routes = (0..10_000)
+        .map(|i| route(Some(&format!("h{i}.example.com")), &format!("/f{i}")))
+        .chain([route(None, "/hello")])
+        .collect();
+    let t = RouteTable::new(1, routes);
+    let read: RouteTable = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+    assert_eq!(
+        read.lookup("h9999.example.com", "/f9999/x")
+            .map(|r| &r.name),
+        Some(&"f9999".to_owned()),
+        "a table read from the bus has its index"
+    );
+    assert_eq!(
+        t.lookup("h9999.example.com", "/f9999/x").map(|r| &r.name),
+        Some(&"f9999".to_owned())
+    );
+    assert_eq!(
+        t.lookup("other", "/hello/greet").map(|r| &r.name),
+        Some(&"hello".to_owned())
+    );
+    assert!(t.lookup("h1.example.com", "/f2").is_none());
+}
