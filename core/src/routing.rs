@@ -177,20 +177,15 @@ impl Index {
                 .filter(|(at, _)| *at > 0)
                 .filter_map(|(at, _)| self.wildcard.get(&lower[at + 1..]))
         };
-        let mut best: Option<usize> = None;
-        for base in base_paths(path) {
-            let found = exact
-                .into_iter()
-                .chain(wildcards())
-                .chain(std::iter::once(&self.any))
-                .filter_map(|by_base| by_base.get(base)?.first().copied())
-                .min();
-            best = match (best, found) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        }
-        best
+        base_paths(path)
+            .flat_map(|base| {
+                exact
+                    .into_iter()
+                    .chain(wildcards())
+                    .chain(std::iter::once(&self.any))
+                    .filter_map(move |by_base| by_base.get(base)?.first().copied())
+            })
+            .min()
     }
 }
 
@@ -245,12 +240,17 @@ impl RouteTable {
     /// path) that serves them.
     pub fn lookup(&self, host: &str, path: &str) -> Option<&Route> {
         if self.routes.len() <= SCAN_UP_TO {
-            return self
-                .routes
-                .iter()
-                .find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path));
+            return self.scan(host, path);
         }
         self.routes.get(self.index.lookup(host, path)?)
+    }
+
+    /// [`lookup`](Self::lookup) by reading the routes in order: the first
+    /// whose host and base path serve the request.
+    fn scan(&self, host: &str, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|r| r.host_rank(host).is_some() && base_path_matches(&r.base_path, path))
     }
 }
 
