@@ -71,12 +71,19 @@ to_us() { # "450.00us" | "2.10ms" | "1.02s" -> microseconds
 }
 
 # run NAME URL -> sets RPS P50 P99 (and prints wrk's summary): a 2 s warm-up,
-# then DURATION of load with the same connections.
+# then DURATION of load with the same connections. With WRK_SCRIPT set, wrk
+# runs that Lua script, given the words of WRK_SCRIPT_ARGS.
 run() {
-  local name=$1 url=$2 out
-  interruptible wrk -t"$THREADS" -c"$CONNECTIONS" -d2s --timeout "$WRK_TIMEOUT" "$url" >/dev/null # warm-up
-  interruptible wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency "$url" \
-    >"$BENCH_TMP/wrk.out"
+  local name=$1 url=$2 out script=() script_args=()
+  if [ -n "${WRK_SCRIPT:-}" ]; then
+    script=(-s "$WRK_SCRIPT")
+    # shellcheck disable=SC2206 # the script's arguments, a word each
+    script_args=(-- ${WRK_SCRIPT_ARGS:-})
+  fi
+  interruptible wrk -t"$THREADS" -c"$CONNECTIONS" -d2s --timeout "$WRK_TIMEOUT" \
+    ${script[@]+"${script[@]}"} "$url" ${script_args[@]+"${script_args[@]}"} >/dev/null # warm-up
+  interruptible wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency \
+    ${script[@]+"${script[@]}"} "$url" ${script_args[@]+"${script_args[@]}"} >"$BENCH_TMP/wrk.out"
   out=$(cat "$BENCH_TMP/wrk.out")
   echo "--- $name" >&2
   echo "$out" | sed -n '/Thread Stats/,/Requests\/sec/p' | grep -v '^ *[0-9]*%' >&2 || true
@@ -87,6 +94,16 @@ run() {
   RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   P50=$(to_us "$(echo "$out" | awk '$1 == "50%" {print $2}')")
   P99=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+}
+
+# rss_mb PID...: the summed VmRSS of the processes, in MB (one decimal).
+rss_mb() {
+  local kb=0 p v
+  for p in "$@"; do
+    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    kb=$((kb + ${v:-0}))
+  done
+  awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -112,11 +129,12 @@ alternate() {
   ALT_B_RPS=$(awk -v a="$b_rps" -v n="$rounds" 'BEGIN { print a / n }') ALT_B_P99=$((b_p99 / rounds))
 }
 
-# started NAME PID URL: records PID and waits for URL to answer 200, else
-# shows the tail of NAME's log ($BENCH_TMP/NAME.log).
+# started NAME PID URL: records PID and waits (READY_SECONDS, default 60)
+# for URL to answer 200, else shows the tail of NAME's log
+# ($BENCH_TMP/NAME.log).
 started() {
   pids+=("$2")
-  if ! wait_ready "$3" 60; then
+  if ! wait_ready "$3" "${READY_SECONDS:-60}"; then
     tail -n 20 "$BENCH_TMP/$1.log" >&2
     return 1
   fi
@@ -142,18 +160,46 @@ start_cluster() {
   fi
 }
 
-# ceiling_and_mesh CEILING_BIN SERVER BUS_URL LABEL: the two scenarios of a
+# two_process_ceiling BIN SERVER NAME LABEL PORT -> sets C2_RPS C2_P50 C2_P99:
+# a broker ceiling as two processes, as a mesh request crosses two (the
+# gateway's and the runner's): `BIN --echo` answers the requests on queues
+# named after NAME, and `BIN --front` serves HTTP on PORT and publishes them.
+# Both get the window CEILING_PREFETCH; their output goes to
+# $BENCH_TMP/echo.log and $BENCH_TMP/front.log.
+two_process_ceiling() {
+  local bin=$1 server=$2 name=$3 label=$4 port=$5
+  local url="http://127.0.0.1:$port$URL_PATH"
+  "$bin" --echo "127.0.0.1:$port" "$server" "$name" "$CEILING_PREFETCH" \
+    >"$BENCH_TMP/echo.log" 2>&1 &
+  pids+=($!)
+  "$bin" --front "127.0.0.1:$port" "$server" "$name" "$CEILING_PREFETCH" \
+    >"$BENCH_TMP/front.log" 2>&1 &
+  if ! started front $! "$url"; then
+    tail -n 20 "$BENCH_TMP/echo.log" >&2
+    return 1
+  fi
+  run "$label ceiling, two processes" "$url"
+  C2_RPS=$RPS C2_P50=$P50 C2_P99=$P99
+  # The front first, so that the echo, which deletes the queues, goes last.
+  stop "${pids[-1]}"
+  stop "${pids[-1]}"
+}
+
+# ceiling_and_mesh CEILING_BIN SERVER BUS_URL LABEL: the three scenarios of a
 # broker benchmark (nats.sh, kafka.sh), one after the other on one broker:
-#   (a) CEILING_BIN, the raw round trip, started as
+#   (a) CEILING_BIN, the raw round trip in one process, started as
 #       `CEILING_BIN LISTEN SERVER NAME WINDOW` on BASE_PORT;
-#   (b) funcmesh as three processes on BUS_URL, under a namespace of the
+#   (b) the same round trip as two processes (two_process_ceiling), the
+#       front on BASE_PORT + 4;
+#   (c) funcmesh as three processes on BUS_URL, under a namespace of the
 #       run's own (BUS_URL takes `?namespace=...`), serving BUNDLES.
 # Callers set DURATION, CONNECTIONS, THREADS, BASE_PORT, BUNDLES,
 # CEILING_PREFETCH, RUNNER_CONCURRENCY and URL_PATH, and have built the
-# release binaries into RELEASE. Sets C_RPS C_P50 C_P99 and M_RPS M_P50
-# M_P99; the ceiling's output stays in $BENCH_TMP/ceiling.log. What outlives
-# the processes on the broker (the mesh's namespace, and the ceiling's
-# queues if it could not delete them) goes with
+# release binaries into RELEASE. Sets C_RPS C_P50 C_P99, C2_RPS C2_P50
+# C2_P99 and M_RPS M_P50 M_P99; the ceilings' output stays in
+# $BENCH_TMP/ceiling.log, echo.log and front.log. What outlives the
+# processes on the broker (the mesh's namespace, and the ceilings' queues
+# if they could not delete them) goes with
 # `CEILING_BIN --delete-namespace NAME SERVER` on exit.
 ceiling_and_mesh() {
   local bin=$1 server=$2 bus=$3 label=$4
@@ -171,6 +217,8 @@ ceiling_and_mesh() {
   C_RPS=$RPS C_P50=$P50 C_P99=$P99
   stop "${pids[-1]}"
 
+  two_process_ceiling "$bin" "$server" "$CEILING_NAME-2" "$label" "$((BASE_PORT + 4))" || exit 1
+
   local mesh="http://127.0.0.1:$((BASE_PORT + 1))$URL_PATH"
   start_cluster "$bus?namespace=$MESH_NAMESPACE" "127.0.0.1:$((BASE_PORT + 1))" \
     "127.0.0.1:$((BASE_PORT + 2))" "$BUNDLES" "$RUNNER_CONCURRENCY" || exit 1
@@ -181,7 +229,9 @@ ceiling_and_mesh() {
 
 ceiling_and_mesh_cleanup() {
   stop_all
-  "$CEILING_BIN" --delete-namespace "$MESH_NAMESPACE" "$BROKER_SERVER" 2>/dev/null || true
-  "$CEILING_BIN" --delete-namespace "$CEILING_NAME" "$BROKER_SERVER" 2>/dev/null || true
+  local name
+  for name in "$MESH_NAMESPACE" "$CEILING_NAME" "$CEILING_NAME-2"; do
+    "$CEILING_BIN" --delete-namespace "$name" "$BROKER_SERVER" 2>/dev/null || true
+  done
   rm -rf "$BENCH_TMP"
 }

@@ -32,16 +32,6 @@ cargo build --release --locked -p funcmesh --bins >&2
 RELEASE=${CARGO_TARGET_DIR:-target}/release
 trap_exit
 
-# rss_mb PID...: the summed VmRSS of the processes, in MB (one decimal).
-rss_mb() {
-  local kb=0 p v
-  for p in "$@"; do
-    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-    kb=$((kb + ${v:-0}))
-  done
-  awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'
-}
-
 # touch_examples BASE_URL: one request to each example, so that each is
 # installed and has run; an example that is not there (another BUNDLES)
 # answers 404, which is fine here.

@@ -1,7 +1,12 @@
-//! The HTTP front both broker ceilings share (`amqp_ceiling`, `nats_ceiling`):
-//! a hyper server whose every request is one [`RoundTrip`] over the broker,
-//! and the table of requests waiting for their replies, matched by a
-//! correlation id. Only the broker side differs between the two.
+//! The HTTP front the broker ceilings share (`amqp_ceiling`, `nats_ceiling`,
+//! `kafka_ceiling`): a hyper server whose every request is one [`RoundTrip`]
+//! over the broker, the table of requests waiting for their replies, matched
+//! by a correlation id, and the command line. Only the broker side differs
+//! between them.
+//!
+//! Each ceiling runs as one process (the front and the echo together) or as
+//! two (`--front` and `--echo` on the same NAME), as a mesh request crosses
+//! two processes, the gateway's and the runner's.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -97,6 +102,15 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Returns on SIGINT or SIGTERM: what an `--echo` process serves until.
+pub async fn until_stopped() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => Ok(stopped?),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
 /// Listens on `listen` and accepts HTTP connections until SIGINT or
 /// SIGTERM; every request is one round trip of `front`. `name` prefixes
 /// what it prints: the address it listens on, then `queues` (where the
@@ -167,13 +181,40 @@ pub fn run_name() -> String {
     format!("funcmesh-bench-{}-{nanos:08x}", std::process::id())
 }
 
+/// Which part of a round trip a ceiling process plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The HTTP front and the echo in one process: the one-process ceiling.
+    Both,
+    /// The HTTP front alone; an [`Role::Echo`] process on the same NAME
+    /// answers its requests.
+    Front,
+    /// The echo alone: it answers NAME's requests until SIGINT or SIGTERM,
+    /// and deletes NAME's queues, streams or topics as it stops.
+    Echo,
+}
+
+impl Role {
+    /// Whether the process serves HTTP.
+    pub fn front(self) -> bool {
+        self != Self::Echo
+    }
+
+    /// Whether the process answers requests.
+    pub fn echo(self) -> bool {
+        self != Self::Front
+    }
+}
+
 /// What a broker ceiling's command line asks for:
-/// `CEILING [LISTEN] [SERVER] [NAME] [WINDOW]` or
+/// `CEILING [--front|--echo] [LISTEN] [SERVER] [NAME] [WINDOW]` or
 /// `CEILING --delete-namespace NS [SERVER]`.
 pub enum Command {
-    /// Serve HTTP on `listen`, over the broker at `server`, with queues
-    /// named after `name` and at most `window` requests out at the echo.
+    /// Play `role` over the broker at `server`, serving HTTP on `listen`
+    /// (unless only the echo), with queues named after `name` and at most
+    /// `window` requests out at the echo.
     Serve {
+        role: Role,
         listen: String,
         server: String,
         name: String,
@@ -188,24 +229,42 @@ impl Command {
     /// Reads the process's arguments; `listen` and `server` are the defaults.
     pub fn from_args(listen: &str, server: &str) -> anyhow::Result<Self> {
         let mut args = std::env::args().skip(1).peekable();
-        if args.peek().map(String::as_str) == Some("--delete-namespace") {
+        let role = match args.peek().map(String::as_str) {
+            Some("--delete-namespace") => {
+                args.next();
+                let namespace = args
+                    .next()
+                    .context("--delete-namespace needs a namespace")?;
+                let server = args.next().unwrap_or_else(|| server.to_owned());
+                return Ok(Self::DeleteNamespace { namespace, server });
+            }
+            Some("--front") => Role::Front,
+            Some("--echo") => Role::Echo,
+            _ => Role::Both,
+        };
+        if role != Role::Both {
             args.next();
-            let namespace = args
-                .next()
-                .context("--delete-namespace needs a namespace")?;
-            let server = args.next().unwrap_or_else(|| server.to_owned());
-            return Ok(Self::DeleteNamespace { namespace, server });
         }
+        let listen = args.next().unwrap_or_else(|| listen.to_owned());
+        let server = args.next().unwrap_or_else(|| server.to_owned());
+        let name = match args.next() {
+            Some(name) => name,
+            None if role == Role::Both => run_name(),
+            // Two processes must agree on it.
+            None => anyhow::bail!("--front and --echo need a NAME, the same for both"),
+        };
+        let window = match args.next() {
+            Some(n) => n
+                .parse()
+                .context("the window must be a number below 65536")?,
+            None => 64,
+        };
         Ok(Self::Serve {
-            listen: args.next().unwrap_or_else(|| listen.to_owned()),
-            server: args.next().unwrap_or_else(|| server.to_owned()),
-            name: args.next().unwrap_or_else(run_name),
-            window: match args.next() {
-                Some(n) => n
-                    .parse()
-                    .context("the window must be a number below 65536")?,
-                None => 64,
-            },
+            role,
+            listen,
+            server,
+            name,
+            window,
         })
     }
 }

@@ -5,19 +5,26 @@
 //! Per HTTP request, the front publishes a small persistent JSON message to a
 //! durable quorum queue, with a publisher confirm, a correlation id and its
 //! own exclusive reply queue as `reply_to`. An echo consumer on its own
-//! connection (prefetch 2 x cores, manual acks) publishes each request's body
+//! connection (prefetch PREFETCH, manual acks) publishes each request's body
 //! back to its `reply_to` with a confirm, and only then acks the request. The
 //! front answers the HTTP client with the reply.
 //!
 //!   amqp_ceiling [LISTEN] [AMQP_URL] [QUEUE_PREFIX] [PREFETCH]
+//!   amqp_ceiling --echo LISTEN AMQP_URL QUEUE_PREFIX [PREFETCH]
+//!   amqp_ceiling --front LISTEN AMQP_URL QUEUE_PREFIX [PREFETCH]
+//!   amqp_ceiling --delete-namespace QUEUE_PREFIX [AMQP_URL]
 //!
-//! The prefix keeps runs apart; the request queue is deleted on SIGINT or
-//! SIGTERM. PREFETCH (default 2 x cores, as the mesh's runners) shows how
-//! much of the ceiling is the consumer's window.
+//! The first form runs the front and the echo in one process; `--echo` and
+//! `--front`, started on the same prefix, run them as two (the echo ignores
+//! LISTEN), as a mesh request crosses two processes. The prefix (default: a
+//! random one) keeps runs apart; the echo deletes the request queue on
+//! SIGINT or SIGTERM. `--delete-namespace` deletes what a killed ceiling left
+//! (its request queue), or a mesh on `amqp://...?namespace=NS` (its queues,
+//! listed with `rabbitmqctl`, and its exchanges).
+//! PREFETCH (default 64, the runner's concurrency in the benchmark) shows
+//! how much of the ceiling is the consumer's window.
 
 #[path = "../ceiling.rs"]
-// Its command line has no namespace to delete, so `Command` goes unused.
-#[allow(dead_code)]
 mod ceiling;
 
 use std::sync::Arc;
@@ -29,12 +36,12 @@ use hyper::Request;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
-use ceiling::{RoundTrip, Waiters, request_body};
+use ceiling::{Command, RoundTrip, Waiters, request_body};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
@@ -49,37 +56,146 @@ struct Front {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8091".to_owned());
-    let url = args
-        .next()
-        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
-    let prefix = args.next().unwrap_or_else(ceiling::run_name);
-    let requests = ShortString::try_new(format!("{prefix}.requests"))
-        .context("QUEUE_PREFIX makes a queue name over 255 bytes")?;
-    let prefetch = match args.next() {
-        Some(n) => n.parse().context("PREFETCH must be a number below 65536")?,
-        None => u16::try_from(2 * std::thread::available_parallelism()?.get())?,
+    let (role, listen, url, prefix, prefetch) =
+        match Command::from_args("127.0.0.1:8091", "amqp://guest:guest@127.0.0.1:5672/%2f")? {
+            Command::DeleteNamespace { namespace, server } => {
+                return delete_namespace(&server, &namespace).await;
+            }
+            Command::Serve {
+                role,
+                listen,
+                server,
+                name,
+                window,
+            } => (role, listen, server, name, window),
+        };
+    let requests = requests_queue(&prefix)?;
+
+    // Either side may start first: both declare the request queue.
+    let echo = if role.echo() {
+        let conn = connect(&url).await?;
+        let channel = confirmed_channel(&conn).await?;
+        declare_requests(&channel, &requests).await?;
+        tokio::spawn(echo(channel.clone(), requests.clone(), prefetch));
+        Some((conn, channel))
+    } else {
+        None
     };
 
-    let echo_conn = connect(&url).await?;
-    let echo_channel = confirmed_channel(&echo_conn).await?;
-    declare_requests(&echo_channel, &requests).await?;
-    tokio::spawn(echo(echo_channel.clone(), requests.clone(), prefetch));
+    let served = if role.front() {
+        let conn = connect(&url).await?;
+        let front = Arc::new(Front::start(&conn, requests.clone()).await?);
+        let served = ceiling::serve("amqp_ceiling", &listen, requests.as_str(), front).await;
+        conn.close(200, "bye".into()).await?;
+        served
+    } else {
+        eprintln!("amqp_ceiling: answering the requests of {requests}");
+        ceiling::until_stopped().await
+    };
 
-    let front_conn = connect(&url).await?;
-    let front = Arc::new(Front::start(&front_conn, requests.clone()).await?);
+    // The echo owns the request queue.
+    if let Some((conn, channel)) = echo {
+        channel
+            .queue_delete(requests.clone(), QueueDeleteOptions::default())
+            .await
+            .with_context(|| format!("deleting {requests}"))?;
+        conn.close(200, "bye".into()).await?;
+    }
+    served
+}
 
-    ceiling::serve("amqp_ceiling", &listen, requests.as_str(), front.clone()).await?;
+/// The request queue of the ceiling whose queues are named after `prefix`.
+fn requests_queue(prefix: &str) -> anyhow::Result<ShortString> {
+    ShortString::try_new(format!("{prefix}.requests"))
+        .context("QUEUE_PREFIX makes a queue name over 255 bytes")
+}
 
-    front
-        .channel
-        .queue_delete(requests.clone(), QueueDeleteOptions::default())
-        .await
-        .with_context(|| format!("deleting {requests}"))?;
-    front_conn.close(200, "bye".into()).await?;
-    echo_conn.close(200, "bye".into()).await?;
+/// Deletes what a run left on the broker under `namespace`: the queues
+/// named `namespace.*` (a mesh's, listed with `rabbitmqctl` where it is
+/// installed, as AMQP cannot list queues), a ceiling's request queue
+/// `namespace.requests`, and a mesh's two exchanges.
+async fn delete_namespace(url: &str, namespace: &str) -> anyhow::Result<()> {
+    let prefix = format!("{namespace}.");
+    let mut queues: Vec<String> = match std::process::Command::new("rabbitmqctl")
+        .args(["-q", "list_queues", "--no-table-headers", "name"])
+        .output()
+    {
+        Ok(listed) if listed.status.success() => String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|name| name.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let requests = requests_queue(namespace)?;
+    if !queues.iter().any(|name| name == requests.as_str()) {
+        queues.push(requests.to_string());
+    }
+    let conn = connect(url).await?;
+    // A channel per deletion: an error closes its channel. RabbitMQ takes
+    // the deletion of a queue or exchange that is not there as done. A
+    // deletion the broker does not answer (seen with a thousand quorum
+    // queues on two cores) is reported, and the others go on, unless
+    // GIVE_UP deletions in a row went unanswered.
+    let mut failed = 0;
+    let mut unanswered = 0;
+    for queue in &queues {
+        if unanswered == GIVE_UP {
+            eprintln!(
+                "amqp_ceiling: the broker answered none of the last {GIVE_UP} deletions; \
+                 giving up on the other queues under {namespace}"
+            );
+            failed += 1;
+            break;
+        }
+        let deleted = tokio::time::timeout(DELETE_TIMEOUT, async {
+            conn.create_channel()
+                .await?
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+        })
+        .await;
+        match deleted {
+            Ok(Ok(_)) => unanswered = 0,
+            Ok(Err(error)) => {
+                eprintln!("amqp_ceiling: deleting queue {queue}: {error:#}");
+                failed += 1;
+            }
+            Err(_) => {
+                eprintln!("amqp_ceiling: deleting queue {queue}: the broker did not answer");
+                failed += 1;
+                unanswered += 1;
+            }
+        }
+    }
+    for exchange in ["funcmesh.control", "funcmesh.work"] {
+        let exchange = format!("{prefix}{exchange}");
+        let deleted = tokio::time::timeout(DELETE_TIMEOUT, async {
+            conn.create_channel()
+                .await?
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+        })
+        .await;
+        if let Err(error) = flatten(deleted) {
+            eprintln!("amqp_ceiling: deleting exchange {exchange}: {error:#}");
+            failed += 1;
+        }
+    }
+    let _ = tokio::time::timeout(DELETE_TIMEOUT, conn.close(200, "bye".into())).await;
+    ensure!(failed == 0, "{failed} deletions under {namespace} failed");
     Ok(())
+}
+
+/// How long one deletion may take.
+const DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How many deletions in a row may go unanswered before the rest are not
+/// tried.
+const GIVE_UP: u32 = 3;
+
+fn flatten<T>(outcome: Result<lapin::Result<T>, tokio::time::error::Elapsed>) -> anyhow::Result<T> {
+    Ok(outcome.context("the broker did not answer")??)
 }
 
 async fn connect(url: &str) -> anyhow::Result<Connection> {

@@ -14,10 +14,16 @@
 //! partition, assigned, outside any group) and answers the HTTP client.
 //!
 //!   kafka_ceiling [LISTEN] [BROKERS] [TOPIC_PREFIX] [PREFETCH]
+//!   kafka_ceiling --echo LISTEN BROKERS TOPIC_PREFIX [PREFETCH]
+//!   kafka_ceiling --front LISTEN BROKERS TOPIC_PREFIX [PREFETCH]
 //!   kafka_ceiling --delete-namespace NS [BROKERS]
 //!
-//! The topics, `TOPIC_PREFIX.requests` and `TOPIC_PREFIX.replies` (default:
-//! a random prefix), are created at start and deleted on SIGINT or SIGTERM.
+//! The first form runs the front and the echo in one process; `--echo` and
+//! `--front`, started on the same prefix, run them as two (the echo ignores
+//! LISTEN), as a mesh request crosses two processes. The topics,
+//! `TOPIC_PREFIX.requests` and `TOPIC_PREFIX.replies` (default: a random
+//! prefix), are created by whichever side starts first and deleted by the
+//! echo on SIGINT or SIGTERM.
 //! BROKERS defaults to 127.0.0.1:9092; PREFETCH to 64, the runner's
 //! concurrency in the benchmark. `--delete-namespace` deletes every topic of
 //! the funcmesh namespace NS (the topics a mesh on `kafka://...?namespace=NS`
@@ -29,6 +35,7 @@
 //! as means: the request produced and confirmed, then from that confirmation
 //! to the reply at the front, which is the reply produced and confirmed plus
 //! the two fetches (the echo's of the request, the front's of the reply).
+//! Run as two processes, each prints the legs it saw.
 
 #[path = "../ceiling.rs"]
 mod ceiling;
@@ -44,6 +51,7 @@ use hyper::Request;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, Headers as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -113,37 +121,52 @@ impl Mean {
 }
 
 impl Timings {
-    /// One line: the mean of each leg of a round trip.
+    /// One line: the mean of each leg of a round trip this process saw.
     fn summary(&self) -> String {
-        let fetches = self
-            .reply_received
-            .us()
-            .saturating_sub(self.reply_delivered.us());
-        format!(
-            "where the time goes: means of {} round trips: request produced and confirmed \
-             {} us; confirmed request to reply at the front {} us, of which the reply's \
-             production {} us and the two fetches (echo, front) {fetches} us",
-            self.reply_received.count(),
-            self.request_delivered.us(),
-            self.reply_received.us(),
-            self.reply_delivered.us(),
-        )
+        let mut legs = Vec::new();
+        if self.reply_received.count() > 0 {
+            legs.push(format!(
+                "means of {} round trips: request produced and confirmed {} us; confirmed \
+                 request to reply at the front {} us",
+                self.reply_received.count(),
+                self.request_delivered.us(),
+                self.reply_received.us(),
+            ));
+        }
+        if self.reply_delivered.count() > 0 {
+            legs.push(format!(
+                "reply produced and confirmed {} us",
+                self.reply_delivered.us()
+            ));
+        }
+        if self.reply_received.count() > 0 && self.reply_delivered.count() > 0 {
+            let fetches = self
+                .reply_received
+                .us()
+                .saturating_sub(self.reply_delivered.us());
+            legs.push(format!("the two fetches (echo, front) {fetches} us"));
+        }
+        if legs.is_empty() {
+            legs.push("no round trips".to_owned());
+        }
+        format!("where the time goes: {}", legs.join("; "))
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (listen, brokers, prefix, prefetch) =
+    let (role, listen, brokers, prefix, prefetch) =
         match Command::from_args("127.0.0.1:8093", DEFAULT_BROKERS)? {
             Command::DeleteNamespace { namespace, server } => {
                 return delete_namespace(&server, &namespace).await;
             }
             Command::Serve {
+                role,
                 listen,
                 server,
                 name,
                 window,
-            } => (listen, server, name, usize::from(window)),
+            } => (role, listen, server, name, usize::from(window)),
         };
     let request_topic = format!("{prefix}.requests");
     let reply_topic = format!("{prefix}.replies");
@@ -154,74 +177,92 @@ async fn main() -> anyhow::Result<()> {
         &[(&request_topic, REQUEST_PARTITIONS), (&reply_topic, 1)],
     )
     .await?;
-
-    let echo_consumer: StreamConsumer = client(&brokers)
-        .set("group.id", format!("{prefix}.echo"))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
-        .set("fetch.min.bytes", "1")
-        .create()
-        .context("creating the echo consumer")?;
-    echo_consumer
-        .subscribe(&[&request_topic])
-        .with_context(|| format!("subscribing to {request_topic}"))?;
-    let echo_consumer = Arc::new(echo_consumer);
     let timings = Arc::new(Timings::default());
-    let echo = tokio::spawn(echo(
-        echo_consumer.clone(),
-        producer(&brokers)?,
-        request_topic.clone(),
-        prefetch,
-        timings.clone(),
-    ));
 
-    let replies: StreamConsumer = client(&brokers)
-        .set("group.id", format!("{reply_topic}.front"))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .set("fetch.min.bytes", "1")
-        .create()
-        .context("creating the reply consumer")?;
-    // The topic is new: from its start is from before the first request.
-    let mut assignment = TopicPartitionList::new();
-    assignment.add_partition_offset(&reply_topic, 0, Offset::Beginning)?;
-    replies
-        .assign(&assignment)
-        .with_context(|| format!("reading {reply_topic}"))?;
-    let replies = Arc::new(replies);
-    let waiters = Arc::new(Waiters::default());
-    let routing = tokio::spawn(route_replies(replies.clone(), waiters.clone()));
-    let front = Arc::new(Front {
-        producer: producer(&brokers)?,
-        request_topic: request_topic.clone(),
-        reply_topic: reply_topic.clone(),
-        waiters,
-        timings: timings.clone(),
-    });
+    let echo = if role.echo() {
+        let consumer: StreamConsumer = client(&brokers)
+            .set("group.id", format!("{prefix}.echo"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.min.bytes", "1")
+            .create()
+            .context("creating the echo consumer")?;
+        consumer
+            .subscribe(&[&request_topic])
+            .with_context(|| format!("subscribing to {request_topic}"))?;
+        let consumer = Arc::new(consumer);
+        let task = tokio::spawn(echo(
+            consumer.clone(),
+            producer(&brokers)?,
+            request_topic.clone(),
+            prefetch,
+            timings.clone(),
+        ));
+        Some((consumer, task))
+    } else {
+        None
+    };
 
-    let served = ceiling::serve(
-        "kafka_ceiling",
-        &listen,
-        &format!("topic {request_topic}"),
-        front.clone(),
-    )
-    .await;
+    let (served, replies) = if role.front() {
+        let replies: StreamConsumer = client(&brokers)
+            .set("group.id", format!("{reply_topic}.front"))
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.min.bytes", "1")
+            .create()
+            .context("creating the reply consumer")?;
+        // The topic is new: from its start is from before the first request.
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(&reply_topic, 0, Offset::Beginning)?;
+        replies
+            .assign(&assignment)
+            .with_context(|| format!("reading {reply_topic}"))?;
+        let replies = Arc::new(replies);
+        let waiters = Arc::new(Waiters::default());
+        let routing = tokio::spawn(route_replies(replies.clone(), waiters.clone()));
+        let front = Arc::new(Front {
+            producer: producer(&brokers)?,
+            request_topic: request_topic.clone(),
+            reply_topic: reply_topic.clone(),
+            waiters,
+            timings: timings.clone(),
+        });
+        let served = ceiling::serve(
+            "kafka_ceiling",
+            &listen,
+            &format!("topic {request_topic}"),
+            front,
+        )
+        .await;
+        routing.abort();
+        let _ = routing.await;
+        (served, Some(replies))
+    } else {
+        eprintln!("kafka_ceiling: answering the requests of topic {request_topic}");
+        (ceiling::until_stopped().await, None)
+    };
 
     // The consumers are closed before their topics go: one whose topic was
     // deleted under it was seen never to finish closing. Closing waits for
     // the broker, so it runs off the runtime's threads.
-    echo.abort();
-    routing.abort();
-    let _ = echo.await;
-    let _ = routing.await;
+    let echo_consumer = match echo {
+        Some((consumer, task)) => {
+            task.abort();
+            let _ = task.await;
+            Some(consumer)
+        }
+        None => None,
+    };
     eprintln!("kafka_ceiling: {}", timings.summary());
+    let owns_topics = echo_consumer.is_some();
     tokio::task::spawn_blocking(move || drop((echo_consumer, replies))).await?;
-    let deleted = delete_topics(&admin, &[&request_topic, &reply_topic]).await;
-    served?;
-    deleted?;
-    Ok(())
+    // The echo owns the topics.
+    if owns_topics {
+        delete_topics(&admin, &[&request_topic, &reply_topic]).await?;
+    }
+    served
 }
 
 /// Settings every client starts from.
@@ -266,7 +307,11 @@ async fn create_topics(
         .await
         .context("creating topics")?
     {
-        result.map_err(|(name, code)| anyhow::anyhow!("creating topic {name}: {code}"))?;
+        match result {
+            // The other process of a two-process ceiling made it first.
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => anyhow::bail!("creating topic {name}: {code}"),
+        }
     }
     Ok(())
 }

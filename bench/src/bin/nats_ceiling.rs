@@ -11,9 +11,14 @@
 //! acks the request. The front answers the HTTP client with the reply.
 //!
 //!   nats_ceiling [LISTEN] [NATS_URL] [STREAM] [PREFETCH]
+//!   nats_ceiling --echo LISTEN NATS_URL STREAM [PREFETCH]
+//!   nats_ceiling --front LISTEN NATS_URL STREAM [PREFETCH]
 //!   nats_ceiling --delete-namespace NS [NATS_URL]
 //!
-//! The stream (default: a random name) is deleted on SIGINT or SIGTERM.
+//! The first form runs the front and the echo in one process; `--echo` and
+//! `--front`, started on the same STREAM, run them as two (the echo ignores
+//! LISTEN), as a mesh request crosses two processes. The stream (default: a
+//! random name) is deleted by the echo on SIGINT or SIGTERM.
 //! PREFETCH defaults to 64, the runner's concurrency in the benchmark.
 //! `--delete-namespace` deletes every stream of the funcmesh namespace NS
 //! (the streams a mesh on `nats://...?namespace=NS` leaves behind), and the
@@ -54,23 +59,26 @@ struct Front {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (listen, url, name, prefetch) = match Command::from_args("127.0.0.1:8092", DEFAULT_URL)? {
-        Command::DeleteNamespace { namespace, server } => {
-            return delete_namespace(&server, &namespace).await;
-        }
-        Command::Serve {
-            listen,
-            server,
-            name,
-            window,
-        } => (listen, server, name, i64::from(window)),
-    };
+    let (role, listen, url, name, prefetch) =
+        match Command::from_args("127.0.0.1:8092", DEFAULT_URL)? {
+            Command::DeleteNamespace { namespace, server } => {
+                return delete_namespace(&server, &namespace).await;
+            }
+            Command::Serve {
+                role,
+                listen,
+                server,
+                name,
+                window,
+            } => (role, listen, server, name, i64::from(window)),
+        };
     let subject = format!("{name}.requests");
 
+    // Either side may start first: both make sure the stream is there.
     let echo_client = connect(&url).await?;
     let echo_js = jetstream::new(echo_client.clone());
     let stream = echo_js
-        .create_stream(stream::Config {
+        .get_or_create_stream(stream::Config {
             name: name.clone(),
             subjects: vec![subject.clone()],
             retention: RetentionPolicy::WorkQueue,
@@ -80,33 +88,38 @@ async fn main() -> anyhow::Result<()> {
         })
         .await
         .with_context(|| format!("creating stream {name}"))?;
-    let consumer = stream
-        .create_consumer(consumer::pull::Config {
-            durable_name: Some(CONSUMER.to_owned()),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: Duration::from_secs(5),
-            max_ack_pending: prefetch,
-            ..consumer::pull::Config::default()
-        })
-        .await
-        .with_context(|| format!("creating the consumer of {name}"))?;
-    let echo = tokio::spawn(echo(echo_client, consumer, prefetch));
+    let echo = if role.echo() {
+        let consumer = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(CONSUMER.to_owned()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(5),
+                max_ack_pending: prefetch,
+                ..consumer::pull::Config::default()
+            })
+            .await
+            .with_context(|| format!("creating the consumer of {name}"))?;
+        Some(tokio::spawn(echo(echo_client, consumer, prefetch)))
+    } else {
+        None
+    };
 
-    let front_client = connect(&url).await?;
-    let front = Arc::new(Front::start(front_client.clone(), subject).await?);
+    let served = if role.front() {
+        let front_client = connect(&url).await?;
+        let front = Arc::new(Front::start(front_client, subject).await?);
+        ceiling::serve("nats_ceiling", &listen, &format!("stream {name}"), front).await
+    } else {
+        eprintln!("nats_ceiling: answering the requests of stream {name}");
+        ceiling::until_stopped().await
+    };
 
-    let served = ceiling::serve(
-        "nats_ceiling",
-        &listen,
-        &format!("stream {name}"),
-        front.clone(),
-    )
-    .await;
-
-    // Stopped first: deleting the stream would end it with an error.
+    // The echo owns the stream. It stops first: deleting the stream would
+    // end it with an error.
+    let Some(echo) = echo else {
+        return served;
+    };
     echo.abort();
-    let deleted = front
-        .js
+    let deleted = echo_js
         .delete_stream(&name)
         .await
         .with_context(|| format!("deleting stream {name}"));
