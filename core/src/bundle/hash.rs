@@ -122,7 +122,10 @@ impl<'a> Contents<'a> {
     pub(super) fn pack(&self) -> Result<(String, Vec<u8>)> {
         let mut both = (Sha256::new(), Vec::new());
         self.write(&mut both)?;
-        let (hasher, bytes) = both;
+        let (hasher, mut bytes) = both;
+        // A tron keeps every pack for as long as it serves the bundle: not
+        // the spare capacity the vector grew by (up to as much again).
+        bytes.shrink_to_fit();
         Ok((hex::encode(hasher.finalize()), bytes))
     }
 
