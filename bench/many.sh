@@ -15,7 +15,9 @@
 #
 # Every count runs under a namespace of its own, deleted after it. Starting
 # a mesh with 1,000 Funcs declares 1,000 queues; READY_SECONDS (default 600)
-# bounds the wait for every Func to answer.
+# bounds the wait for every Func to answer. On 2 cores, 1,000 quorum queues
+# are about what RabbitMQ takes: once, deleting them stalled the broker (see
+# bench/README.md); run this on a broker of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
