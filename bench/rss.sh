@@ -28,9 +28,23 @@ case "$BUS" in
   amqp*) ensure_rabbitmq ;;
   nats*) ensure_nats ;;
 esac
-cargo build --release --locked -p funcmesh --bins >&2
+SERVER=${BUS%%\?*}
+case "$BUS" in
+  amqp*) CEILING=amqp_ceiling ;;
+  nats*) CEILING=nats_ceiling ;;
+  *) CEILING=kafka_ceiling SERVER=${SERVER#kafka://} ;;
+esac
+cargo build --release --locked -p funcmesh --bins -p funcmesh-bench --bin "$CEILING" >&2
 RELEASE=${CARGO_TARGET_DIR:-target}/release
-trap_exit
+NAMESPACE="fmrss$RUN_ID"
+# The cluster's queues (or streams, or topics) outlive it: the ceiling of
+# the bus deletes its namespace.
+cleanup() {
+  stop_all
+  "$RELEASE/$CEILING" --delete-namespace "$NAMESPACE" "$SERVER" >/dev/null 2>&1 || true
+  rm -rf "$BENCH_TMP"
+}
+trap_exit cleanup
 
 # touch_examples BASE_URL: one request to each example, so that each is
 # installed and has run; an example that is not there (another BUNDLES)
@@ -48,7 +62,7 @@ verdict() { # MB TARGET
 
 # (a) the cluster
 LISTEN="127.0.0.1:$BASE_PORT"
-start_cluster "$BUS?namespace=fmrss$RUN_ID" "$LISTEN" "127.0.0.1:$((BASE_PORT + 1))" \
+start_cluster "$BUS?namespace=$NAMESPACE" "$LISTEN" "127.0.0.1:$((BASE_PORT + 1))" \
   "$BUNDLES" 8 || exit 1
 TRON_PID=${pids[-3]} RUNNER_PID=${pids[-2]} GATEWAY_PID=${pids[-1]}
 touch_examples "http://$LISTEN"
