@@ -132,55 +132,35 @@ async fn delete_namespace(url: &str, namespace: &str) -> anyhow::Result<()> {
     if !queues.iter().any(|name| name == requests.as_str()) {
         queues.push(requests.to_string());
     }
+    let exchanges = ["funcmesh.control", "funcmesh.work"].map(|name| format!("{prefix}{name}"));
+    let targets = queues.iter().map(|name| (Target::Queue, name));
+    let targets = targets.chain(exchanges.iter().map(|name| (Target::Exchange, name)));
     let conn = connect(url).await?;
-    // A channel per deletion: an error closes its channel. RabbitMQ takes
-    // the deletion of a queue or exchange that is not there as done. A
-    // deletion the broker does not answer (seen with a thousand quorum
+    // A deletion the broker does not answer (seen with a thousand quorum
     // queues on two cores) is reported, and the others go on, unless
     // GIVE_UP deletions in a row went unanswered.
     let mut failed = 0;
     let mut unanswered = 0;
-    for queue in &queues {
+    for (target, name) in targets {
         if unanswered == GIVE_UP {
             eprintln!(
                 "amqp_ceiling: the broker answered none of the last {GIVE_UP} deletions; \
-                 giving up on the other queues under {namespace}"
+                 giving up on the others under {namespace}"
             );
             failed += 1;
             break;
         }
-        let deleted = tokio::time::timeout(DELETE_TIMEOUT, async {
-            conn.create_channel()
-                .await?
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-        })
-        .await;
-        match deleted {
-            Ok(Ok(_)) => unanswered = 0,
+        match tokio::time::timeout(DELETE_TIMEOUT, target.delete(&conn, name)).await {
+            Ok(Ok(())) => unanswered = 0,
             Ok(Err(error)) => {
-                eprintln!("amqp_ceiling: deleting queue {queue}: {error:#}");
+                eprintln!("amqp_ceiling: deleting {target} {name}: {error:#}");
                 failed += 1;
             }
             Err(_) => {
-                eprintln!("amqp_ceiling: deleting queue {queue}: the broker did not answer");
+                eprintln!("amqp_ceiling: deleting {target} {name}: the broker did not answer");
                 failed += 1;
                 unanswered += 1;
             }
-        }
-    }
-    for exchange in ["funcmesh.control", "funcmesh.work"] {
-        let exchange = format!("{prefix}{exchange}");
-        let deleted = tokio::time::timeout(DELETE_TIMEOUT, async {
-            conn.create_channel()
-                .await?
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-        })
-        .await;
-        if let Err(error) = flatten(deleted) {
-            eprintln!("amqp_ceiling: deleting exchange {exchange}: {error:#}");
-            failed += 1;
         }
     }
     let _ = tokio::time::timeout(DELETE_TIMEOUT, conn.close(200, "bye".into())).await;
@@ -188,15 +168,47 @@ async fn delete_namespace(url: &str, namespace: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What [`delete_namespace`] deletes.
+#[derive(Clone, Copy)]
+enum Target {
+    Queue,
+    Exchange,
+}
+
+impl Target {
+    /// Deletes `name` on a channel of its own, as an error closes its
+    /// channel. RabbitMQ takes the deletion of a queue or exchange that is
+    /// not there as done.
+    async fn delete(self, conn: &Connection, name: &str) -> lapin::Result<()> {
+        let channel = conn.create_channel().await?;
+        match self {
+            Self::Queue => channel
+                .queue_delete(name.into(), QueueDeleteOptions::default())
+                .await
+                .map(drop),
+            Self::Exchange => {
+                channel
+                    .exchange_delete(name.into(), ExchangeDeleteOptions::default())
+                    .await
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Queue => "queue",
+            Self::Exchange => "exchange",
+        })
+    }
+}
+
 /// How long one deletion may take.
 const DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 /// How many deletions in a row may go unanswered before the rest are not
 /// tried.
 const GIVE_UP: u32 = 3;
-
-fn flatten<T>(outcome: Result<lapin::Result<T>, tokio::time::error::Elapsed>) -> anyhow::Result<T> {
-    Ok(outcome.context("the broker did not answer")??)
-}
 
 async fn connect(url: &str) -> anyhow::Result<Connection> {
     Connection::connect(url, ConnectionProperties::default())
