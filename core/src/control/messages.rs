@@ -71,6 +71,12 @@ pub struct StatsSnapshot {
     pub in_flight: u64,
     /// Time spent in calls, instantiation included, in microseconds.
     pub run_us_total: u64,
+    /// Time requests held one of its slots, in microseconds: the call, and
+    /// around it the answer's publication and the delivery's settlement.
+    /// What the scaler sizes the pool by (`in_flight` counts slots); 0
+    /// from a runner that does not report it.
+    #[serde(default)]
+    pub busy_us_total: u64,
     /// Deliveries skipped because their client had stopped waiting.
     pub expired: u64,
     /// Deliveries that were not envelopes (dead-lettered).

@@ -47,6 +47,7 @@ fn heartbeat() -> RunnerHeartbeat {
             answered: 9,
             in_flight: 1,
             run_us_total: 1234,
+            busy_us_total: 1500,
             failures: BTreeMap::from([("trap".to_owned(), 1)]),
             ..StatsSnapshot::default()
         },
@@ -59,6 +60,19 @@ where
     T: Serialize + for<'de> Deserialize<'de>,
 {
     try_decode(&encode(message)).unwrap()
+}
+
+#[test]
+fn a_heartbeat_without_the_busy_time_reads_as_zero() {
+    // As a runner from before the field sends it, during a rolling upgrade.
+    let mut older: serde_json::Value = serde_json::from_slice(&encode(&heartbeat())).unwrap();
+    older["stats"]
+        .as_object_mut()
+        .unwrap()
+        .remove("busy_us_total");
+    let beat: RunnerHeartbeat = try_decode(older.to_string().as_bytes()).unwrap();
+    assert_eq!(beat.stats.busy_us_total, 0);
+    assert_eq!(beat.stats.run_us_total, 1234);
 }
 
 #[test]

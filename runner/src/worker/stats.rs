@@ -2,6 +2,7 @@
 //! updates them without a lock; the tron reads [`StatsSnapshot`]s.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
 
 use funcmesh_core::metrics::{
     self, Counter, Family, FuncLabels, FuncName, Gauge, Latency, LatencyFamily,
@@ -87,6 +88,7 @@ pub struct RunnerStats {
     answered: AtomicU64,
     in_flight: AtomicU64,
     run_us_total: AtomicU64,
+    busy_us_total: AtomicU64,
     expired: AtomicU64,
     malformed_envelopes: AtomicU64,
     publish_failures: AtomicU64,
@@ -160,7 +162,7 @@ impl RunnerStats {
     pub(crate) fn started(&self) -> InFlight<'_> {
         self.requests.fetch_add(1, Relaxed);
         self.in_flight.fetch_add(1, Relaxed);
-        InFlight(self)
+        InFlight(self, Instant::now())
     }
 
     /// The metrics of Func `name`.
@@ -286,6 +288,7 @@ impl RunnerStats {
             answered: self.answered.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
             run_us_total: self.run_us_total.load(Relaxed),
+            busy_us_total: self.busy_us_total.load(Relaxed),
             expired: self.expired.load(Relaxed),
             malformed_envelopes: self.malformed_envelopes.load(Relaxed),
             publish_failures: self.publish_failures.load(Relaxed),
@@ -294,11 +297,14 @@ impl RunnerStats {
     }
 }
 
-/// Counts a request as in flight until dropped.
-pub(crate) struct InFlight<'a>(&'a RunnerStats);
+/// Counts a request as in flight until dropped, and the time it held its
+/// slot when it is.
+pub(crate) struct InFlight<'a>(&'a RunnerStats, Instant);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
+        let busy_us = self.1.elapsed().as_micros() as u64;
+        self.0.busy_us_total.fetch_add(busy_us, Relaxed);
         self.0.in_flight.fetch_sub(1, Relaxed);
     }
 }

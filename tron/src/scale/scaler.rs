@@ -148,7 +148,7 @@ impl Scaler {
         let rates = state.estimator.update(
             now_ms,
             state.counters.completed,
-            state.counters.run_us,
+            state.counters.busy_us,
             depth,
         );
         let observation = Observation {

@@ -11,7 +11,7 @@
 //! the next tick does pass, worth one runner's calls at most, and the
 //! rule's scale-down window is what keeps noise from shrinking the pool.
 //!
-//! The mean service time is run time over completions in the last
+//! The mean service time is busy time over completions in the last
 //! [`SERVICE_WINDOW_MS`]; when nothing completed there, the last one known
 //! is kept, so that a pool woken from zero is sized by what its calls took
 //! before.
@@ -36,7 +36,7 @@ pub struct Rates {
 struct Sample {
     at_ms: u64,
     completed: u64,
-    run_us: u64,
+    busy_us: u64,
     depth: u64,
 }
 
@@ -55,24 +55,24 @@ impl Estimator {
         Self::default()
     }
 
-    /// Takes the counters at `at_ms`: calls `completed` and their run time
-    /// `run_us` (microseconds), both since any fixed start and never
+    /// Takes the counters at `at_ms`: calls `completed` and the time they
+    /// held a runner's slot, `busy_us` (microseconds), both since any fixed start and never
     /// decreasing, and the queue `depth` now. The first call only sets the
     /// baseline (arrival rate 0). Counters that go back are taken as a
     /// restart of the counting: the history is dropped, the service time
     /// known is kept. A time not after the last one changes nothing.
-    pub fn update(&mut self, at_ms: u64, completed: u64, run_us: u64, depth: u64) -> Rates {
+    pub fn update(&mut self, at_ms: u64, completed: u64, busy_us: u64, depth: u64) -> Rates {
         let now = Sample {
             at_ms,
             completed,
-            run_us,
+            busy_us,
             depth,
         };
         if let Some(last) = self.samples.back() {
             if at_ms <= last.at_ms {
                 return self.last;
             }
-            if completed < last.completed || run_us < last.run_us {
+            if completed < last.completed || busy_us < last.busy_us {
                 self.samples.clear();
             }
         }
@@ -117,7 +117,7 @@ impl Estimator {
     fn service_time(&self, now: &Sample) -> Option<f64> {
         let base = self.base(now.at_ms.saturating_sub(SERVICE_WINDOW_MS));
         let done = now.completed - base.completed;
-        (done > 0).then(|| (now.run_us - base.run_us) as f64 / done as f64 / 1e6)
+        (done > 0).then(|| (now.busy_us - base.busy_us) as f64 / done as f64 / 1e6)
     }
 }
 
