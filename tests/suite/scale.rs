@@ -6,6 +6,7 @@
 
 mod scaling {
     use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::time::{Duration, Instant};
 
     use funcmesh_testkit::{eventually, eventually_some};
@@ -76,7 +77,14 @@ mod scaling {
             tasks.spawn(async move {
                 let mut statuses = Vec::new();
                 while !done(sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
-                    statuses.push(call_at(gateway, "GET", SLOW).send().await.status);
+                    let id = format!("scale-{}", NEXT_ID.fetch_add(1, Relaxed));
+                    let resp = call_at(gateway, "GET", SLOW)
+                        .header("x-request-id", &id)
+                        .send()
+                        .await;
+                    let answered = resp.header("x-request-id");
+                    assert_eq!(answered, Some(id.as_str()), "the answer to another request");
+                    statuses.push(resp.status);
                 }
                 statuses
             });
@@ -88,6 +96,20 @@ mod scaling {
         statuses
     }
 
+    /// A request id unique within the test binary.
+    static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+    /// The replies a gateway received for requests already answered or
+    /// given up (a request run twice answers twice), from its metrics.
+    async fn late_replies(metrics: SocketAddr) -> f64 {
+        let resp = call_at(metrics, "GET", "/metrics").send().await;
+        let text = String::from_utf8_lossy(&resp.body);
+        let series = "funcmesh_gateway_late_replies_total ";
+        let value = text.lines().find_map(|line| line.strip_prefix(series));
+        let value = value.unwrap_or_else(|| panic!("no {series}in\n{text}"));
+        value.trim().parse().unwrap()
+    }
+
     /// The tron's scaling decisions logged so far.
     fn decisions(cluster: &Cluster) -> usize {
         cluster.logs_of("tron").matches("pool=default ").count()
@@ -95,11 +117,13 @@ mod scaling {
 
     /// From zero to what a burst needs (never past max), no decision under
     /// steady load once ramped, and back to zero when the load stops; every
-    /// request answered 200.
+    /// request answered 200, once, with its own answer.
     #[test]
     fn a_pool_scales_from_zero_with_the_load_and_back() {
         let _serial = serial();
         let cluster = cluster();
+        let metrics = free_port();
+        cluster.set_env("gateway", "FUNCMESH_METRICS", &metrics.to_string());
         block_on_showing_logs(&cluster, async {
             let admin = free_port();
             cluster.start_tron_with("tron", admin, SCALING);
@@ -172,6 +196,9 @@ mod scaling {
                 pool["current"] == 0 && pool["ready"] == 0
             })
             .await;
+            // No request ran twice through the scale-downs: none was
+            // answered a second time.
+            assert_eq!(late_replies(metrics).await, 0.0, "replies after the answer");
         });
     }
 
