@@ -7,8 +7,10 @@
 //! delivery dropped unsettled) sends a copy to the end of the queue with its
 //! delivery number raised, then settles the original; once the queue's
 //! delivery limit is reached it goes to the dead-letter queue instead.
-//! A partition given to another consumer has what is settled there
-//! committed and the rest forgotten: its new owner delivers it again.
+//! A partition given to another consumer is no longer read at once, but
+//! stays claimed until what was delivered from it is settled (5 s at
+//! most); then its position is committed and it is handed over. What is
+//! still out past that is its new owner's to deliver again.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -8,12 +8,13 @@
 //! since the member's last one. The topic's one partition orders every
 //! beat, so no clock is compared (hosts whose clocks differ agree on who
 //! is alive), and nobody ages while the broker is unreachable. The live members, sorted by id, split the partitions in
-//! ranges, as Kafka's range assignor would; each consumer gives away what
-//! is no longer in its range at once (after committing what is settled
-//! there), and takes on a partition of its range only once no live member
-//! says it reads it. A partition thus changes hands without ever being
-//! read by nobody for longer than a beat, and a killed consumer's
-//! partitions go to the others one session after its last beat.
+//! ranges, as Kafka's range assignor would; each consumer stops reading
+//! what is no longer in its range at once and gives it away once what it
+//! delivered from there is settled (committing it), and takes on a
+//! partition of its range only once no live member says it reads it. A
+//! partition thus changes hands without a message run twice, read by
+//! nobody for the time its last deliveries take and a beat, and a killed
+//! consumer's partitions go to the others one session after its last beat.
 //!
 //! Why not the broker's groups: on tansu 0.6, the test broker, a group
 //! whose member's session ends stays formed with the old assignments

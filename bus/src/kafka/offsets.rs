@@ -23,6 +23,9 @@ struct OffsetsInner {
     /// The partitions this consumer reads; a message of any other (one
     /// still buffered after its partition was given away) is not handed out.
     owned: BTreeSet<i32>,
+    /// Partitions no longer read, still claimed until what was delivered
+    /// from them is settled (see [`Offsets::drain`]).
+    draining: BTreeSet<i32>,
     partitions: HashMap<i32, Partition>,
     /// Numbers each partition's ownership, so that a settle from before a
     /// partition was given away does not move the position of a later owner.
@@ -48,9 +51,40 @@ impl Partition {
 }
 
 impl Offsets {
-    /// The partitions owned.
+    /// The partitions claimed: read, or draining.
     pub(crate) fn owned(&self) -> BTreeSet<i32> {
+        let inner = self.inner.lock();
+        inner.owned.union(&inner.draining).copied().collect()
+    }
+
+    /// The partitions read.
+    pub(crate) fn reading(&self) -> BTreeSet<i32> {
         self.inner.lock().owned.clone()
+    }
+
+    /// Stops handing out messages of `partitions` while keeping them
+    /// claimed: what was delivered from them is still settled here, and
+    /// their positions still move and are committed, until [`Self::drained`]
+    /// says nothing is out there.
+    pub(crate) fn drain(&self, partitions: &BTreeSet<i32>) {
+        let mut inner = self.inner.lock();
+        for partition in partitions {
+            if inner.owned.remove(partition) {
+                inner.draining.insert(*partition);
+            }
+        }
+    }
+
+    /// The draining partitions with nothing out.
+    pub(crate) fn drained(&self) -> BTreeSet<i32> {
+        let inner = self.inner.lock();
+        let idle = |p: &&i32| {
+            inner
+                .partitions
+                .get(*p)
+                .is_none_or(|part| part.out.is_empty())
+        };
+        inner.draining.iter().filter(idle).copied().collect()
     }
 
     /// Records partitions taken on.
@@ -123,13 +157,15 @@ impl Offsets {
         self.inner.lock().partitions.clear();
     }
 
-    /// Gives partitions away, returning the positions to commit: what is
-    /// settled there; the rest is the next owner's to deliver again.
+    /// Gives partitions away (read or draining), returning the positions to
+    /// commit: what is settled there; the rest is the next owner's to
+    /// deliver again.
     pub(crate) fn released(&self, topic: &str, released: &BTreeSet<i32>) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
         let mut inner = self.inner.lock();
         for partition in released {
             inner.owned.remove(partition);
+            inner.draining.remove(partition);
             if let Some(part) = inner.partitions.remove(partition)
                 && (part.position() > part.committed || part.moved)
             {
@@ -196,6 +232,37 @@ mod tests {
         assert_ne!(old, new);
         assert!(!offsets.settled(2, 40, old), "out before: moves nothing");
         assert!(offsets.settled(2, 41, new));
+    }
+
+    #[test]
+    fn a_draining_partition_stays_claimed_until_what_is_out_is_settled() {
+        let offsets = owning(&[1, 2]);
+        let epoch = offsets.taken(1, 7).unwrap_or_default();
+        offsets.taken(1, 8);
+        offsets.drain(&BTreeSet::from([1]));
+        assert_eq!(offsets.reading(), BTreeSet::from([2]));
+        assert_eq!(offsets.owned(), BTreeSet::from([1, 2]), "still claimed");
+        assert_eq!(offsets.taken(1, 9), None, "buffered after: not handed out");
+        assert!(offsets.drained().is_empty(), "7 and 8 are out");
+        assert!(offsets.settled(1, 7, epoch));
+        assert!(offsets.settled(1, 8, epoch));
+        assert_eq!(offsets.drained(), BTreeSet::from([1]));
+        let list = offsets.released("t", &BTreeSet::from([1]));
+        assert_eq!(
+            list.find_partition("t", 1).map(|e| e.offset()),
+            Some(Offset::Offset(9)),
+            "everything delivered is committed: its next owner starts after it"
+        );
+        assert_eq!(offsets.owned(), BTreeSet::from([2]));
+        assert!(offsets.drained().is_empty());
+    }
+
+    #[test]
+    fn a_partition_drained_before_anything_came_is_drained_at_once() {
+        let offsets = owning(&[4]);
+        offsets.drain(&BTreeSet::from([4]));
+        assert_eq!(offsets.drained(), BTreeSet::from([4]));
+        assert_eq!(offsets.released("t", &BTreeSet::from([4])).count(), 0);
     }
 
     #[test]

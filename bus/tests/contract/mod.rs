@@ -59,6 +59,7 @@ macro_rules! contract_suite {
                 a_delivery_dropped_with_its_consumer_goes_to_another,
                 prefetch_bounds_unacknowledged_deliveries,
                 competing_consumers_share_the_work,
+                a_consumer_that_joins_gets_nothing_another_holds,
                 a_dropped_consumer_gives_back_its_prefetch_and_lets_work_in_hand_finish,
                 delivery_limit_dead_letters_after_max_deliveries,
                 a_dead_letter_never_expires_and_counts_afresh;

@@ -1,9 +1,10 @@
 //! A work queue consumer's upkeep: its beats, the partitions it gives away
 //! and takes on (see `members`), and the commits of positions that moved.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::{Offset, TopicPartitionList};
@@ -13,6 +14,11 @@ use crate::kafka::link::{Outgoing, REQUEST_TIMEOUT};
 use crate::kafka::members::{BEAT, Beat, Plan, View};
 use crate::kafka::topics;
 use crate::{Consumer, now_ms};
+
+/// How long a partition given away stays claimed, unread, while what was
+/// delivered from it is settled. Past it, the partition is handed over with
+/// those deliveries still out, and its next owner delivers them again.
+const HANDOVER_DRAIN: Duration = Duration::from_secs(5);
 
 impl Shared {
     /// Keeps this consumer's share of the queue: beats, what changes hands,
@@ -30,6 +36,8 @@ impl Shared {
         let mut reconnections = self.link.reconnections();
         reconnections.mark_unchanged();
         let mut up = self.link.watch_up();
+        // The partitions draining, and until when they may.
+        let mut draining: HashMap<i32, Instant> = HashMap::new();
         loop {
             let event = tokio::select! {
                 () = self.commit.notified() => Event::Settled,
@@ -50,16 +58,19 @@ impl Shared {
                 Event::Settled => {
                     tokio::time::sleep(COMMIT_BATCH).await;
                     self.commit_moved();
+                    // The last delivery out of a draining partition: its
+                    // next owner hears at once that it may take it on.
+                    if self.hand_over_drained(&mut draining).await {
+                        self.beat(&view, &members, false);
+                    }
                 }
                 Event::Beat => {
                     if heard.is_none() {
                         heard = self.hear(&members).await;
                     }
+                    self.hand_over_drained(&mut draining).await;
                     self.beat(&view, &members, false);
-                    let plan = view.plan(&self.offsets.owned());
-                    if self.apply(plan).await {
-                        self.beat(&view, &members, false);
-                    }
+                    self.follow(&mut view, &mut draining, &members).await;
                 }
                 Event::Down => {
                     // What is settled from now on is not committed: a
@@ -74,12 +85,21 @@ impl Shared {
                     heard = None;
                     self.read_again().await;
                 }
-                Event::Heard(Some(beat)) => view.record(beat),
+                Event::Heard(Some(beat)) => {
+                    // At once, not at the next tick: a newcomer's range is
+                    // given up, and a partition let go is taken on, up to
+                    // a beat sooner each.
+                    view.record(beat);
+                    self.follow(&mut view, &mut draining, &members).await;
+                }
                 Event::Heard(None) => {}
             }
             if self.done.load(Ordering::Acquire) && Arc::strong_count(&self) == 1 {
+                // Every delivery is settled (each held this upkeep's state).
                 self.commit_moved();
-                self.release(self.offsets.owned()).await;
+                let owned = self.offsets.owned();
+                self.stop_reading(&self.offsets.reading());
+                self.hand_over(owned).await;
                 self.beat(&view, &members, true);
                 return;
             }
@@ -92,7 +112,7 @@ impl Shared {
     /// (tansu in memory answers a fetch there with nothing, not with an
     /// out-of-range error): such a partition is read from its start.
     async fn read_again(self: &Arc<Self>) {
-        let owned = self.offsets.owned();
+        let owned = self.offsets.reading();
         if owned.is_empty() {
             return;
         }
@@ -227,12 +247,33 @@ impl Shared {
         });
     }
 
-    /// Gives partitions away and takes others on; whether anything changed.
-    async fn apply(self: &Arc<Self>, plan: Plan) -> bool {
+    /// Gives away and takes on what the members heard so far call for, and
+    /// says so at once when anything changed.
+    async fn follow(
+        self: &Arc<Self>,
+        view: &mut View,
+        draining: &mut HashMap<i32, Instant>,
+        members: &str,
+    ) {
+        let mut plan = view.plan(&self.offsets.owned());
+        plan.release
+            .retain(|partition| !draining.contains_key(partition));
+        if self.apply(plan, draining).await {
+            self.hand_over_drained(draining).await;
+            self.beat(view, members, false);
+        }
+    }
+
+    /// Stops reading the partitions to give away (they drain, in
+    /// `draining`, until [`Self::hand_over_drained`]) and takes others on;
+    /// whether anything changed.
+    async fn apply(self: &Arc<Self>, plan: Plan, draining: &mut HashMap<i32, Instant>) -> bool {
         let changed = !plan.release.is_empty() || !plan.acquire.is_empty();
         if !plan.release.is_empty() {
             tracing::debug!(queue = %self.queue, partitions = ?plan.release, "giving partitions away");
-            self.release(plan.release).await;
+            self.stop_reading(&plan.release);
+            let until = Instant::now() + HANDOVER_DRAIN;
+            draining.extend(plan.release.iter().map(|partition| (*partition, until)));
         }
         if !plan.acquire.is_empty() {
             tracing::debug!(queue = %self.queue, partitions = ?plan.acquire, "taking partitions on");
@@ -250,18 +291,52 @@ impl Shared {
         changed
     }
 
-    /// Stops reading `partitions` and commits what is settled there before
-    /// another consumer may take them on.
-    async fn release(self: &Arc<Self>, partitions: BTreeSet<i32>) {
+    /// Stops reading `partitions`, which stay claimed while what was
+    /// delivered from them is settled.
+    fn stop_reading(&self, partitions: &BTreeSet<i32>) {
         if partitions.is_empty() {
             return;
         }
         let mut list = TopicPartitionList::new();
-        for partition in &partitions {
+        for partition in partitions {
             list.add_partition(&self.topic, *partition);
         }
         if let Err(error) = self.consumer.incremental_unassign(&list) {
             tracing::warn!(queue = %self.queue, %error, "giving partitions away");
+        }
+        self.offsets.drain(partitions);
+    }
+
+    /// Hands over the draining partitions with nothing out, and those that
+    /// have drained for [`HANDOVER_DRAIN`]; whether there were any.
+    async fn hand_over_drained(self: &Arc<Self>, draining: &mut HashMap<i32, Instant>) -> bool {
+        let now = Instant::now();
+        let mut done = self.offsets.drained();
+        let late: BTreeSet<i32> = draining
+            .iter()
+            .filter(|(partition, until)| **until <= now && !done.contains(partition))
+            .map(|(partition, _)| *partition)
+            .collect();
+        if !late.is_empty() {
+            tracing::warn!(
+                queue = %self.queue, partitions = ?late,
+                "partitions handed over with deliveries still out: their next owner delivers those again"
+            );
+        }
+        done.extend(late);
+        draining.retain(|partition, _| !done.contains(partition));
+        if done.is_empty() {
+            return false;
+        }
+        self.hand_over(done).await;
+        true
+    }
+
+    /// Gives `partitions` away, committing what is settled there before
+    /// another consumer may take them on.
+    async fn hand_over(self: &Arc<Self>, partitions: BTreeSet<i32>) {
+        if partitions.is_empty() {
+            return;
         }
         let positions = self.offsets.released(&self.topic, &partitions);
         if positions.count() == 0 {
