@@ -399,9 +399,9 @@ pub struct ScalingFlags {
     pub scale_tolerance_pct: u32,
     /// How long a clear drop must hold before a pool shrinks, in
     /// milliseconds (at the scale-down window or more, every drop waits
-    /// the whole window). Default 1000; 5000 on kafka://, where each
-    /// runner that joins stalls the queue's consumers for about 3 s while
-    /// its partitions are handed over.
+    /// the whole window). Default 1000; 5000 on kafka://, where the queue
+    /// stalls for a moment while partitions change hands as runners join,
+    /// and throughput reads low then.
     #[arg(long, env = "FUNCMESH_SCALE_CLEAR_DROP_WINDOW_MS", value_parser = positive::<u64>)]
     pub scale_clear_drop_window_ms: Option<u64>,
     /// A pool whose min is 0 goes to zero runners after this long with

@@ -54,7 +54,14 @@
 //!   less as soon as their queue has gone, which would read as a clear
 //!   drop).
 //!   Neither happens until the rule has watched the pool for that window
-//!   (a tron that just took over does not know what came before);
+//!   (a tron that just took over does not know what came before), nor
+//!   before the runners of the pool's last growth have been ready for
+//!   [`COMPLETIONS_WINDOW_MS`] (the window its arrival rate is taken
+//!   over): until then the rate was measured, at least in part, on fewer
+//!   runners, and clients that wait for their answers send at the rate
+//!   those served, which reads as a drop the moment the new runners take
+//!   the queue (up to [`GROWTH_HOLD_MAX_MS`] when they never all come
+//!   up);
 //! - **to zero after idle**: with `min = 0`, a pool that has work, or had
 //!   some within `idle_ms`, keeps one runner; after `idle_ms` with nothing
 //!   queued, in flight or arriving, it goes to zero;
@@ -93,11 +100,29 @@ pub struct Rule {
     /// The ticks of the last [`STANDING_TICKS`] (and the one before) in
     /// which the pool had ready runners, to tell a standing backlog.
     busy: VecDeque<Busy>,
+    /// The runners asked for at the last tick.
+    last_current: Option<u32>,
+    /// The last growth, while it holds the pool from shrinking.
+    growth: Option<Growth>,
 }
 
 /// Ticks over which a backlog must stand before the calls queued count as
 /// calls that want a runner.
 const STANDING_TICKS: u64 = 4;
+
+/// The longest a growth whose runners do not all come up holds the pool
+/// from shrinking.
+pub const GROWTH_HOLD_MAX_MS: u64 = 30_000;
+
+/// The pool's last growth, until its runners have been ready long enough
+/// for the arrival rate to be measured on them alone.
+#[derive(Debug, Clone, Copy)]
+struct Growth {
+    /// When the rule saw the pool grown.
+    at_ms: u64,
+    /// Since when every runner asked for has been ready.
+    ready_since: Option<u64>,
+}
 
 /// One tick's recommendation, kept for the scale-down windows.
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +157,8 @@ impl Rule {
             watching_since: None,
             idle_since: None,
             busy: VecDeque::new(),
+            last_current: None,
+            growth: None,
         }
     }
 
@@ -151,6 +178,7 @@ impl Rule {
     pub fn decide(&mut self, seen: &Observation) -> Decision {
         let now = seen.at_ms;
         let watching_since = *self.watching_since.get_or_insert(now);
+        let growing = self.follow_growth(seen);
         let Some(Recommendation {
             runners: recommended,
             reason,
@@ -200,6 +228,14 @@ impl Rule {
             within.map(of).max().unwrap_or(0)
         };
         let mut floor = current;
+        if growing {
+            // Measured on fewer runners than the pool has now: see
+            // `follow_growth`. Above `max`, though, down at once.
+            return match current > self.limits.max() {
+                true => decision(seen, self.limits.max(), Reason::Max),
+                false => decision(seen, current, Reason::Growth),
+            };
+        }
         // A queue of more than a runner's worth is work the pool has not
         // caught up with, whatever the rate reads (just after a step the
         // runners' heartbeats lag, and the rate reads low): no drop is
@@ -227,6 +263,37 @@ impl Rule {
             (desired, why) = (self.limits.max(), Reason::Max);
         }
         decision(seen, desired, why)
+    }
+
+    /// Follows the pool's last growth; whether it still holds the pool
+    /// from shrinking: until every runner asked for has been ready for
+    /// [`COMPLETIONS_WINDOW_MS`], or for [`GROWTH_HOLD_MAX_MS`] after the
+    /// growth when they never all come up.
+    fn follow_growth(&mut self, seen: &Observation) -> bool {
+        let now = seen.at_ms;
+        if self.last_current.is_some_and(|last| seen.current > last) {
+            self.growth = Some(Growth {
+                at_ms: now,
+                ready_since: None,
+            });
+        }
+        self.last_current = Some(seen.current);
+        let Some(growth) = self.growth.as_mut() else {
+            return false;
+        };
+        if seen.ready < seen.current {
+            growth.ready_since = None;
+        } else if growth.ready_since.is_none() {
+            growth.ready_since = Some(now);
+        }
+        let settled = growth
+            .ready_since
+            .is_some_and(|since| now.saturating_sub(since) >= COMPLETIONS_WINDOW_MS);
+        if settled || now.saturating_sub(growth.at_ms) >= GROWTH_HOLD_MAX_MS {
+            self.growth = None;
+            return false;
+        }
+        true
     }
 
     /// What the pool needs now, within its limits; `None` when it may go

@@ -41,6 +41,9 @@ pub enum Reason {
     Step,
     /// Held at the highest count recommended within the scale-down window.
     Window,
+    /// Held while the runners of the last growth have not been ready for
+    /// long enough to measure the load on them.
+    Growth,
     /// Work arrived for a pool at zero, or is still there: one runner at
     /// least.
     Wake,
@@ -59,6 +62,7 @@ impl fmt::Display for Reason {
             Reason::Max => "pool max",
             Reason::Step => "step limit",
             Reason::Window => "scale-down window",
+            Reason::Growth => "new runners not measured yet",
             Reason::Wake => "work waiting",
             Reason::Warm => "not idle long enough",
             Reason::Idle => "idle",

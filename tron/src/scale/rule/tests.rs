@@ -538,3 +538,66 @@ fn no_drop_is_clear_while_calls_are_queued() {
     pool.tick(254.0, 0, Some(SERVICE));
     assert_eq!(pool.tick(254.0, 0, Some(SERVICE)).desired, 2);
 }
+
+#[test]
+fn no_drop_until_the_new_runners_have_been_measured() {
+    // 16 clients that wait for each answer, on one runner of 8: 8 queued,
+    // a guessed service time, so the pool grows to 2. The second runner is
+    // ready a tick later; the rate measured so far is what one runner
+    // served, half a pool of two: it reads as a clear drop, which it is
+    // not until the rate is measured on both.
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
+    let seen = |at_ms, current, ready, rate, in_flight| Observation {
+        at_ms,
+        depth: 0,
+        in_flight,
+        arrival_rate: rate,
+        service_time: Some(SERVICE),
+        current,
+        ready,
+    };
+    let up = rule.decide(&Observation {
+        depth: 8,
+        service_time: None,
+        ..seen(1_000, 1, 1, 0.0, 8)
+    });
+    assert_eq!(up.desired, 2, "{up}");
+    let one_runner = 8.0 / SERVICE * 0.6;
+    let mut at_ms = 2_000;
+    for (current, ready) in [(2, 1), (2, 2), (2, 2), (2, 2)] {
+        let decision = rule.decide(&seen(at_ms, current, ready, one_runner, 5));
+        assert_eq!(
+            (decision.desired, decision.reason),
+            (2, Reason::Growth),
+            "{at_ms} ms: {decision}"
+        );
+        at_ms += 1_000;
+    }
+    // Both runners ready for 3 s: a drop measured on them is followed.
+    let decision = rule.decide(&seen(at_ms, 2, 2, one_runner, 5));
+    assert_eq!((decision.desired, decision.reason), (1, Reason::Load));
+}
+
+#[test]
+fn a_growth_whose_runners_never_come_up_holds_for_a_bounded_time() {
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
+    let seen = |at_ms, current, ready| Observation {
+        at_ms,
+        depth: 0,
+        in_flight: 1,
+        arrival_rate: 50.0,
+        service_time: Some(SERVICE),
+        current,
+        ready,
+    };
+    rule.decide(&seen(0, 1, 1));
+    let mut held = 0;
+    for second in 1..=40 {
+        let decision = rule.decide(&seen(second * 1_000, 3, 1));
+        if decision.reason == Reason::Growth {
+            held = second;
+        }
+    }
+    // Grown at 1 s: held through 30 s, not at 31 s.
+    assert_eq!(held * 1_000, GROWTH_HOLD_MAX_MS, "held until then");
+}
