@@ -143,18 +143,42 @@ mod scaling {
             println!("cold start (request to answer, from zero runners): {cold:?}");
 
             // Steady load that two runners carry: after the ramp, no change.
-            // Eighteen clients, since a client spends part of each call in
-            // the gateway and on the bus, not in a runner's slot: about 12
-            // calls in flight (the middle of what two runners of 8 carry),
-            // where twelve clients put about 8 there, the edge between one
-            // runner and two.
-            let steady = tokio::spawn(load_for(cluster.gateway, Duration::from_secs(14), 18));
+            // Sixteen clients: never more calls than two runners of 8 take,
+            // and more than one takes as long as a client spends more than
+            // half of each call in a runner's slot (two thirds to five
+            // sixths of it here, the rest in the gateway and on the bus);
+            // twelve put the load at the edge between one runner and two.
+            let load = Duration::from_secs(34);
+            let started = Instant::now();
+            let steady = tokio::spawn(load_for(cluster.gateway, load, 16));
             eventually(
-                Duration::from_secs(10),
-                "two runners for eighteen clients",
-                || async { current(&cluster, admin).await == 2 },
+                Duration::from_secs(15),
+                "more than one runner for sixteen clients",
+                || async { current(&cluster, admin).await >= 2 },
             )
             .await;
+            // The ramp is over once no decision has come for as long as a
+            // step up and what it overshot given back take: the new
+            // runners started and measured (4 s), and the scale-down
+            // window (3 s), and a tick.
+            let mut last = (decisions(&cluster), Instant::now());
+            while last.1.elapsed() < Duration::from_secs(8) {
+                tokio::time::sleep(Duration::from_millis(250)).await; // sampling
+                let now = decisions(&cluster);
+                if now != last.0 {
+                    last = (now, Instant::now());
+                }
+            }
+            let left = load.saturating_sub(started.elapsed());
+            assert!(
+                left >= Duration::from_secs(8),
+                "the ramp took until {left:?} before the end"
+            );
+            assert_eq!(
+                current(&cluster, admin).await,
+                2,
+                "two runners for sixteen clients"
+            );
             let before = decisions(&cluster);
             let statuses = steady.await.unwrap();
             let after = decisions(&cluster);
