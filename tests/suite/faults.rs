@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
-use common::{block_on, call_at};
+use common::{block_on, block_on_showing_logs, call_at};
 use funcmesh_core::queues;
 use funcmesh_testkit::{eventually, eventually_some, try_eventually};
 
@@ -131,8 +131,8 @@ fn a_runner_killed_under_load_loses_no_request() {
 #[test]
 fn a_request_that_kills_every_runner_is_dead_lettered_with_a_502() {
     let _serial = serial();
-    block_on(async {
-        let cluster = Cluster::new(BROKER.url);
+    let cluster = Cluster::new(BROKER.url);
+    block_on_showing_logs(&cluster, async {
         cluster.start_tron("tron");
         cluster.start_gateway("gateway");
         // No runner: this test's consumer plays the runners, each of which
@@ -168,6 +168,69 @@ fn a_request_that_kills_every_runner_is_dead_lettered_with_a_502() {
                 .is_ok_and(|depth| depth.ready == 1)
         };
         eventually(Duration::from_secs(10), "the dead letter is parked", parked).await;
+    });
+}
+
+/// A tron that starts while a request waits on the firehose routes it once
+/// its bundles are loaded, not before: it is not answered 404 for a route
+/// the tron serves.
+#[test]
+fn a_tron_that_starts_with_a_request_waiting_routes_it() {
+    use funcmesh_bus::{ConsumeOptions, Message, QueueSpec};
+    use funcmesh_core::envelope::{Body, RequestEnvelope, VERSION};
+
+    let _serial = serial();
+    let cluster = Cluster::new(BROKER.url);
+    block_on_showing_logs(&cluster, async {
+        let bus = funcmesh_bus::connect(&cluster.bus).await.unwrap();
+        let policy = funcmesh_tron::policy::QueuePolicy::default();
+        policy
+            .declare_shared(&*bus, queues::FIREHOSE)
+            .await
+            .unwrap();
+        let reply = queues::reply_queue("waiting-test");
+        bus.declare(&QueueSpec::reply(&reply)).await.unwrap();
+        let request = RequestEnvelope {
+            version: VERSION.into(),
+            id: "waiting-1".into(),
+            method: "POST".into(),
+            scheme: "http".into(),
+            host: "127.0.0.1".into(),
+            path: "/faults/echo".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            reply_to: Some(reply.clone()),
+            deadline_ms: funcmesh_bus::now_ms() + 60_000,
+            trace: None,
+            bundle: None,
+            remote_addr: None,
+        };
+        // Once the bus has connected (it connects in the background).
+        let publish = || async {
+            let message = Message::new(request.encode());
+            bus.publish(queues::FIREHOSE, message).await.ok()
+        };
+        eventually_some(Duration::from_secs(10), "the request published", publish).await;
+        cluster.start_tron("tron");
+
+        let queue = queues::func_queue(None, "/faults");
+        let options = ConsumeOptions { prefetch: 1 };
+        let consume = || async { bus.consume(&queue, options).await.ok() };
+        let what = format!("the Func queue {queue} appears");
+        let mut func = eventually_some(Duration::from_secs(60), &what, consume).await;
+        let routed = tokio::time::timeout(Duration::from_secs(30), func.next()).await;
+        let routed = match routed {
+            Ok(Some(Ok(delivery))) => delivery,
+            other => panic!("not routed: {:?}", other.map(|o| o.map(|r| r.map(|_| ())))),
+        };
+        let envelope = RequestEnvelope::decode(&routed.bytes()).unwrap();
+        assert_eq!(envelope.id, "waiting-1");
+        routed.ack().await.unwrap();
+        // And nothing was answered in its place.
+        let mut replies = bus.consume(&reply, options).await.unwrap();
+        let answered = tokio::time::timeout(Duration::from_secs(1), replies.next()).await;
+        assert!(answered.is_err(), "answered in its place: {answered:?}");
     });
 }
 

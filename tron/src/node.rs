@@ -215,7 +215,6 @@ impl TronNode {
             depths: Mutex::default(),
         });
         node.declare_shared().await;
-        node.spawn_consumers();
         if let Some(listener) = admin_listener {
             node.spawn_admin(listener);
         }
@@ -229,6 +228,9 @@ impl TronNode {
                 tracing::error!("bundle {} not loaded: {error:#}", dir.display());
             }
         }
+        // Only now the firehose: a request taken before its bundle was
+        // loaded would be answered 404 (it waits on the queue meanwhile).
+        node.spawn_consumers();
         if node.options.watch {
             let handle = node.watch()?;
             *node.watching.lock() = Some(handle);
