@@ -22,6 +22,6 @@ fn kafka_broker(verb: &str) {
 }
 
 include!("suite/faults.rs");
-// The scaling suite does not run on Kafka yet: under its steady load (16
-// clients, two runners' worth) the pool goes back and forth between 2 and
-// 3 runners every few seconds (docs/scaling.md says why).
+// The scaling suite does not run on Kafka yet: under a steady load of two
+// runners' worth (16 clients on 2026-12-07) the pool went back and forth
+// between 2 and 3 runners every few seconds (docs/scaling.md says why).

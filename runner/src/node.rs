@@ -22,6 +22,9 @@ use tokio::task::JoinSet;
 use crate::{BundleSource, Executor, ExecutorConfig, Runner, RunnerConfig};
 use source::FetchSource;
 
+/// How long a runner that stops waits for its last heartbeat to be sent.
+const LAST_HEARTBEAT_WAIT: Duration = Duration::from_secs(1);
+
 /// How a runner node runs.
 #[derive(Clone)]
 pub struct RunnerOptions {
@@ -197,11 +200,22 @@ impl RunnerNode {
         self.applied.subscribe()
     }
 
-    /// Stops taking requests, finishes those in flight, then returns.
+    /// Stops taking requests, finishes those in flight, says so in a last
+    /// heartbeat, then returns.
     pub async fn shutdown(&self) {
         self.shutdown.trigger();
         let mut tasks = std::mem::take(&mut *self.tasks.lock());
         while tasks.join_next().await.is_some() {}
+        // Nothing in flight any more, and the calls finished while
+        // draining: otherwise a tron would count the calls of the last
+        // heartbeat as running until it forgets this runner.
+        let body = control::encode(&self.heartbeat());
+        let last = self.bus.broadcast(RUNNER_STATS_TOPIC, body);
+        match tokio::time::timeout(LAST_HEARTBEAT_WAIT, last).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "last heartbeat not sent"),
+            Err(_) => tracing::debug!("last heartbeat not sent in time"),
+        }
     }
 
     /// Serves the routes of `announced`: installs their bundles (in the

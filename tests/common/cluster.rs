@@ -265,6 +265,23 @@ impl Cluster {
         child.wait().unwrap();
     }
 
+    /// Stops a process with SIGTERM, as an orchestrator does, and waits
+    /// until it has exited.
+    pub fn terminate(&self, name: &str) {
+        let mut child = self
+            .procs
+            .lock()
+            .unwrap()
+            .remove(name)
+            .expect("no such process");
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: signals a child of this cluster, not yet waited for.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        child.wait().unwrap();
+    }
+
     /// Whether the named process is still running.
     pub fn running(&self, name: &str) -> bool {
         let mut procs = self.procs.lock().unwrap();

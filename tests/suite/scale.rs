@@ -143,17 +143,18 @@ mod scaling {
             println!("cold start (request to answer, from zero runners): {cold:?}");
 
             // Steady load that two runners carry: after the ramp, no change.
-            // Sixteen clients: never more calls than two runners of 8 take,
-            // and more than one takes as long as a client spends more than
-            // half of each call in a runner's slot (two thirds to five
-            // sixths of it here, the rest in the gateway and on the bus);
-            // twelve put the load at the edge between one runner and two.
+            // Fifteen clients: fewer calls than two runners of 8 take (16
+            // would be exactly two runners' worth, a call more reads as
+            // three), and more than one takes as long as a client spends
+            // more than half of each call in a runner's slot (two thirds to
+            // five sixths of it here, the rest in the gateway and on the
+            // bus); twelve put the load at the edge between one and two.
             let load = Duration::from_secs(34);
             let started = Instant::now();
-            let steady = tokio::spawn(load_for(cluster.gateway, load, 16));
+            let steady = tokio::spawn(load_for(cluster.gateway, load, 15));
             eventually(
                 Duration::from_secs(15),
-                "more than one runner for sixteen clients",
+                "more than one runner for fifteen clients",
                 || async { current(&cluster, admin).await >= 2 },
             )
             .await;
@@ -177,7 +178,7 @@ mod scaling {
             assert_eq!(
                 current(&cluster, admin).await,
                 2,
-                "two runners for sixteen clients"
+                "two runners for fifteen clients"
             );
             let before = decisions(&cluster);
             let statuses = steady.await.unwrap();
@@ -285,6 +286,47 @@ mod scaling {
                 alive.len() >= 2 && !alive.contains(&pids[0])
             })
             .await;
+        });
+    }
+
+    /// A runner told to stop says, once it has drained, that it runs
+    /// nothing: the tron does not count the calls of its last heartbeat
+    /// as running until it forgets the runner (they read as load).
+    #[test]
+    fn a_runner_that_stops_reports_nothing_in_flight() {
+        let _serial = serial();
+        let cluster = cluster();
+        block_on_showing_logs(&cluster, async {
+            cluster.start_tron("tron");
+            cluster.start_gateway("gateway");
+            cluster.start_runner_with("runner1", 8);
+            let gateway = cluster.gateway;
+            let mut load = tokio::task::JoinSet::new();
+            for _ in 0..8 {
+                load.spawn(async move {
+                    loop {
+                        let call = call_at(gateway, "GET", "/faults/slow?ms=200");
+                        let _ = call.try_send().await;
+                    }
+                });
+            }
+            // The runner the tron heard from, and its calls in flight.
+            let in_flight = || async {
+                let status = cluster.status_at(cluster.admin).await?;
+                status["runners"][0]["stats"]["in_flight"].as_u64()
+            };
+            let wait = Duration::from_secs(30);
+            eventually(wait, "a heartbeat with calls in flight", || async {
+                in_flight().await.is_some_and(|n| n > 0)
+            })
+            .await;
+            cluster.terminate("runner1");
+            // Within the 5 s the tron keeps a runner it no longer hears.
+            eventually(Duration::from_secs(4), "nothing in flight", || async {
+                in_flight().await == Some(0)
+            })
+            .await;
+            load.abort_all();
         });
     }
 
