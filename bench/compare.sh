@@ -57,7 +57,11 @@ serve() {
     amqp | nats)
       local bus="amqp://guest:guest@127.0.0.1:5672/%2f"
       [ "$scenario" = nats ] && bus="nats://127.0.0.1:4222"
-      RELEASE=$(dirname "$bin") start_cluster "$bus?namespace=$namespace" "$listen" \
+      # start_cluster runs $RELEASE/funcmesh: a directory of this build's
+      # own, whatever the binary is called.
+      local dir="$BENCH_TMP/bin-$port"
+      mkdir -p "$dir" && ln -sf "$(realpath "$bin")" "$dir/funcmesh"
+      RELEASE=$dir start_cluster "$bus?namespace=$namespace" "$listen" \
         "127.0.0.1:$((port + 50))" "$BUNDLES" "$CONNECTIONS"
       ;;
   esac
