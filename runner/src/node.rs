@@ -209,12 +209,12 @@ impl RunnerNode {
         // Nothing in flight any more, and the calls finished while
         // draining: otherwise a tron would count the calls of the last
         // heartbeat as running until it forgets this runner.
-        let body = control::encode(&self.heartbeat());
-        let last = self.bus.broadcast(RUNNER_STATS_TOPIC, body);
-        match tokio::time::timeout(LAST_HEARTBEAT_WAIT, last).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::debug!(%error, "last heartbeat not sent"),
-            Err(_) => tracing::debug!("last heartbeat not sent in time"),
+        let last = self.send_heartbeat();
+        if tokio::time::timeout(LAST_HEARTBEAT_WAIT, last)
+            .await
+            .is_err()
+        {
+            tracing::debug!("last heartbeat not sent in time");
         }
     }
 
@@ -329,14 +329,19 @@ impl RunnerNode {
                 loop {
                     tick.tick().await;
                     let Some(node) = weak.upgrade() else { return };
-                    let body = control::encode(&node.heartbeat());
-                    if let Err(error) = node.bus.broadcast(RUNNER_STATS_TOPIC, body).await {
-                        tracing::debug!(%error, "heartbeat not sent");
-                    }
+                    node.send_heartbeat().await;
                 }
             };
             tokio::select! { () = stop => {}, () = beat => {} }
         });
+    }
+
+    /// Broadcasts this runner's heartbeat.
+    async fn send_heartbeat(&self) {
+        let body = control::encode(&self.heartbeat());
+        if let Err(error) = self.bus.broadcast(RUNNER_STATS_TOPIC, body).await {
+            tracing::debug!(%error, "heartbeat not sent");
+        }
     }
 
     fn heartbeat(&self) -> RunnerHeartbeat {

@@ -255,12 +255,7 @@ impl Cluster {
 
     /// Kills a process with SIGKILL, as a crash would.
     pub fn kill(&self, name: &str) {
-        let mut child = self
-            .procs
-            .lock()
-            .unwrap()
-            .remove(name)
-            .expect("no such process");
+        let mut child = self.take(name);
         child.kill().unwrap();
         child.wait().unwrap();
     }
@@ -268,18 +263,19 @@ impl Cluster {
     /// Stops a process with SIGTERM, as an orchestrator does, and waits
     /// until it has exited.
     pub fn terminate(&self, name: &str) {
-        let mut child = self
-            .procs
-            .lock()
-            .unwrap()
-            .remove(name)
-            .expect("no such process");
+        let mut child = self.take(name);
         let pid = libc::pid_t::try_from(child.id()).unwrap();
         // SAFETY: signals a child of this cluster, not yet waited for.
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
         child.wait().unwrap();
+    }
+
+    /// The named process, no longer the cluster's to stop.
+    fn take(&self, name: &str) -> std::process::Child {
+        let taken = self.procs.lock().unwrap().remove(name);
+        taken.expect("no such process")
     }
 
     /// Whether the named process is still running.
