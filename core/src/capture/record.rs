@@ -96,7 +96,9 @@ impl CaptureRecord {
 
 /// Every record of a capture file, in order; blank lines are skipped. A
 /// malformed line is an error naming the file and the line, and reading
-/// goes on past it.
+/// goes on past it. A last line without its newline that does not parse is
+/// a record still being written (a gateway appends while this reads) and
+/// is left out; one that parses is a record.
 pub fn read_records(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<CaptureRecord, RecordError>>, RecordError> {
@@ -105,19 +107,37 @@ pub fn read_records(
         path: name.clone(),
         source,
     })?;
-    let lines = std::io::BufReader::new(file).lines().enumerate();
-    Ok(lines.filter_map(move |(index, line)| match line {
-        Err(source) => Some(Err(RecordError::Io {
-            path: name.clone(),
-            source,
-        })),
-        Ok(line) if line.trim().is_empty() => None,
-        Ok(line) => Some(
-            CaptureRecord::decode(&line).map_err(|message| RecordError::Malformed {
-                path: name.clone(),
-                line: index + 1,
-                message,
-            }),
-        ),
+    let mut reader = std::io::BufReader::new(file);
+    let mut index = 0;
+    Ok(std::iter::from_fn(move || {
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(source) => {
+                    return Some(Err(RecordError::Io {
+                        path: name.clone(),
+                        source,
+                    }));
+                }
+            }
+            index += 1;
+            let complete = line.last() == Some(&b'\n');
+            let text = String::from_utf8_lossy(&line);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let decoded = CaptureRecord::decode(text.trim_end_matches(['\n', '\r']));
+            return match decoded {
+                Ok(record) => Some(Ok(record)),
+                Err(_) if !complete => None,
+                Err(message) => Some(Err(RecordError::Malformed {
+                    path: name.clone(),
+                    line: index,
+                    message,
+                })),
+            };
+        }
     }))
 }

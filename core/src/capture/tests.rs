@@ -245,6 +245,40 @@ fn malformed_lines_name_their_file_and_line() {
 }
 
 #[test]
+fn a_last_line_still_being_written_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.jsonl");
+    let good = {
+        let writer = CaptureWriter::start(WriterConfig::new(dir.path())).unwrap();
+        writer.offer(exchange("c", "r1"));
+        writer.flush();
+        fs::read_to_string(&path).unwrap()
+    };
+    // As a reader sees a file while a gateway appends: the next record
+    // cut where its bytes so far end.
+    let half = &good[..good.len() / 2];
+    fs::write(&path, format!("{good}{half}")).unwrap();
+    let got: Vec<_> = read_records(&path).unwrap().collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].is_ok());
+    // Once its newline is there, a line that does not parse is an error.
+    fs::write(&path, format!("{good}{half}\n")).unwrap();
+    let got: Vec<_> = read_records(&path).unwrap().collect();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("c.jsonl:2")
+    );
+    // A whole last record without its newline is read.
+    fs::write(&path, format!("{good}{}", good.trim_end())).unwrap();
+    assert!(read_records(&path).unwrap().all(|r| r.is_ok()));
+    assert_eq!(read_records(&path).unwrap().count(), 2);
+}
+
+#[test]
 fn an_envelope_without_masked_headers_is_written_as_published() {
     let redaction = Redaction::default();
     let mut plain = request("p1");
