@@ -57,15 +57,6 @@ impl Drop for BrokerStopped {
 /// that wait near 6 s on a loaded machine, where 200 came close to 10.
 #[test]
 fn a_runner_killed_under_load_loses_no_request() {
-    if BROKER.url == common::cluster::KAFKA {
-        // A known loss, in docs/errors-and-guarantees.md ("What survives
-        // what"): on Kafka one to five of these requests went unanswered,
-        // even with a 30 s deadline, in about half the runs.
-        eprintln!(
-            "SKIPPED on Kafka: a runner killed under load loses requests there (docs/errors-and-guarantees.md)"
-        );
-        return;
-    }
     let _serial = serial();
     block_on(async {
         let cluster = Cluster::new(BROKER.url);

@@ -42,6 +42,14 @@ use rdkafka::ClientConfig;
 use crate::bus_url::{self, MAX_NAMESPACE_LEN, TlsFiles, TlsPem, redact};
 use crate::{Error, Result};
 
+/// The most messages a producer puts in one record batch. A consumer that
+/// takes a partition on from a committed position reads from this many
+/// messages before it, so that it is given the batch that holds the
+/// position even by a broker that answers a fetch with whole batches
+/// starting at or after the offset asked (tansu 0.6 does; Kafka gives the
+/// batch that holds it), and drops what comes before the position.
+pub(crate) const MAX_BATCH: i64 = 64;
+
 /// The longest topic name Kafka accepts.
 const MAX_TOPIC_LEN: usize = 249;
 
@@ -312,10 +320,12 @@ impl KafkaConfig {
     }
 
     /// Settings of the producer: every message is sent at once (no batching
-    /// delay), to a random partition, and confirmed by every replica.
+    /// delay), to a random partition, and confirmed by every replica; what
+    /// queued meanwhile goes in batches of at most [`MAX_BATCH`].
     pub(crate) fn producer(&self) -> ClientConfig {
         let mut config = self.client();
         config
+            .set("batch.num.messages", MAX_BATCH.to_string())
             .set("linger.ms", "0")
             .set("sticky.partitioning.linger.ms", "0")
             .set("acks", "all")

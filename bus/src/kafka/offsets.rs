@@ -27,6 +27,10 @@ struct OffsetsInner {
     /// from them is settled (see [`Offsets::drain`]).
     draining: BTreeSet<i32>,
     partitions: HashMap<i32, Partition>,
+    /// For a partition read again from before its committed position (see
+    /// [`Offsets::start_at`]), that position: what comes before it was
+    /// settled by whoever committed it, and is not handed out again.
+    starts: HashMap<i32, i64>,
     /// Numbers each partition's ownership, so that a settle from before a
     /// partition was given away does not move the position of a later owner.
     next_epoch: u64,
@@ -55,6 +59,18 @@ impl Offsets {
     pub(crate) fn owned(&self) -> BTreeSet<i32> {
         let inner = self.inner.lock();
         inner.owned.union(&inner.draining).copied().collect()
+    }
+
+    /// How many messages received here the group's lag still counts: from
+    /// each partition's committed position (or the one about to be) up to
+    /// the last message received, whether settled or not.
+    pub(crate) fn held(&self) -> u64 {
+        let inner = self.inner.lock();
+        inner
+            .partitions
+            .values()
+            .map(|part| u64::try_from(part.next - part.committed).unwrap_or(0))
+            .sum()
     }
 
     /// The partitions read.
@@ -92,6 +108,13 @@ impl Offsets {
         self.inner.lock().owned.extend(partitions);
     }
 
+    /// Records where the partitions in `starts` are to be handed out from:
+    /// their committed positions, read from a little before (see
+    /// `consume::upkeep`), so the messages before are dropped as they come.
+    pub(crate) fn start_at(&self, starts: &HashMap<i32, i64>) {
+        self.inner.lock().starts.extend(starts);
+    }
+
     /// Records a message received; its partition's epoch, or `None` when
     /// the partition is not this consumer's (any more).
     pub(crate) fn taken(&self, partition: i32, offset: i64) -> Option<u64> {
@@ -99,6 +122,13 @@ impl Offsets {
         let inner = &mut *inner;
         if !inner.owned.contains(&partition) {
             return None;
+        }
+        if let Some(start) = inner.starts.get(&partition).copied() {
+            if offset < start {
+                // Settled before, by whoever committed the position.
+                return None;
+            }
+            inner.starts.remove(&partition);
         }
         let part = inner.partitions.entry(partition).or_insert_with(|| {
             inner.next_epoch += 1;
@@ -166,6 +196,7 @@ impl Offsets {
         for partition in released {
             inner.owned.remove(partition);
             inner.draining.remove(partition);
+            inner.starts.remove(partition);
             if let Some(part) = inner.partitions.remove(partition)
                 && (part.position() > part.committed || part.moved)
             {
@@ -201,6 +232,47 @@ mod tests {
             list.find_partition("t", 0).map(|e| e.offset()),
             Some(Offset::Offset(12))
         );
+        assert!(offsets.settled(0, 12, epoch));
+        let list = offsets.to_commit("t");
+        assert_eq!(
+            list.find_partition("t", 0).map(|e| e.offset()),
+            Some(Offset::Offset(13))
+        );
+    }
+
+    #[test]
+    fn what_is_held_runs_from_the_committed_position_to_the_last_received() {
+        let offsets = owning(&[0, 1]);
+        let epoch = offsets.taken(0, 10).unwrap_or_default();
+        offsets.taken(0, 11);
+        offsets.taken(0, 12);
+        offsets.taken(1, 3);
+        assert_eq!(offsets.held(), 4);
+        // Settled behind 10, still out: the lag counts them.
+        offsets.settled(0, 11, epoch);
+        offsets.settled(0, 12, epoch);
+        assert_eq!(offsets.held(), 4);
+        offsets.settled(0, 10, epoch);
+        assert_eq!(offsets.held(), 4, "settled, not committed yet");
+        offsets.to_commit("t");
+        assert_eq!(offsets.held(), 1, "only partition 1's message");
+        offsets.released("t", &BTreeSet::from([1]));
+        assert_eq!(offsets.held(), 0);
+    }
+
+    #[test]
+    fn what_comes_before_the_start_of_a_partition_read_again_is_not_handed_out() {
+        let offsets = owning(&[0, 1]);
+        offsets.start_at(&HashMap::from([(0, 12)]));
+        assert_eq!(offsets.taken(0, 10), None, "settled by its previous owner");
+        assert_eq!(offsets.taken(0, 11), None);
+        let epoch = offsets.taken(0, 12).expect("the committed position");
+        assert!(offsets.taken(0, 13).is_some());
+        assert!(
+            offsets.taken(1, 0).is_some(),
+            "another partition: from its start"
+        );
+        assert_eq!(offsets.held(), 3);
         assert!(offsets.settled(0, 12, epoch));
         let list = offsets.to_commit("t");
         assert_eq!(

@@ -10,6 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{COMMIT_BATCH, Shared};
+use crate::kafka::config::MAX_BATCH;
 use crate::kafka::link::{Outgoing, REQUEST_TIMEOUT};
 use crate::kafka::members::{BEAT, Beat, Plan, View};
 use crate::kafka::topics;
@@ -107,10 +108,7 @@ impl Shared {
     }
 
     /// Reads every partition owned again from its committed position,
-    /// forgetting what was out. A position committed past the end of its
-    /// partition can only come from before the broker lost its topics
-    /// (tansu in memory answers a fetch there with nothing, not with an
-    /// out-of-range error): such a partition is read from its start.
+    /// forgetting what was out (see [`Self::start_positions`]).
     async fn read_again(self: &Arc<Self>) {
         let owned = self.offsets.reading();
         if owned.is_empty() {
@@ -118,55 +116,72 @@ impl Shared {
         }
         self.forget_positions();
         let shared = Arc::clone(self);
-        let Ok(start) = tokio::task::spawn_blocking(move || shared.start_positions(&owned)).await
+        let Ok(start) =
+            tokio::task::spawn_blocking(move || shared.start_positions(&owned, true)).await
         else {
             return;
         };
         let mut stop = TopicPartitionList::new();
-        for element in start.elements() {
+        for element in start.list.elements() {
             stop.add_partition(&self.topic, element.partition());
         }
         tracing::debug!(
             queue = %self.queue,
-            positions = ?start
-                .elements()
-                .iter()
-                .map(|e| (e.partition(), e.offset()))
-                .collect::<Vec<_>>(),
+            positions = ?start.from,
             "reading partitions again after an outage"
         );
+        self.offsets.start_at(&start.from);
         let assigned = self
             .consumer
             .incremental_unassign(&stop)
-            .and_then(|()| self.consumer.incremental_assign(&start));
+            .and_then(|()| self.consumer.incremental_assign(&start.list));
         if let Err(error) = assigned {
             tracing::warn!(queue = %self.queue, %error, "reading partitions again after an outage");
         }
     }
 
-    /// Where to read `owned` from after an outage (blocking).
-    fn start_positions(&self, owned: &BTreeSet<i32>) -> TopicPartitionList {
+    /// Where to read `partitions` from (blocking): each one's committed
+    /// position, asked for [`MAX_BATCH`] messages before it so that any
+    /// broker gives the batch that holds it (what comes before is dropped
+    /// as it arrives), or its start when nothing is committed there. After
+    /// an outage, a position committed past the end of its partition can
+    /// only come from before the broker lost its topics (tansu in memory
+    /// answers a fetch there with nothing, not with an out-of-range
+    /// error): such a partition is read from its start.
+    fn start_positions(&self, partitions: &BTreeSet<i32>, after_outage: bool) -> Starts {
         let mut asked = TopicPartitionList::new();
-        for partition in owned {
+        for partition in partitions {
             asked.add_partition(&self.topic, *partition);
         }
-        let committed = self
-            .consumer
-            .committed_offsets(asked, REQUEST_TIMEOUT)
-            .unwrap_or_default();
-        let mut start = TopicPartitionList::new();
-        for partition in owned {
-            let at = committed
-                .find_partition(&self.topic, *partition)
-                .map(|element| element.offset());
-            let offset = match at {
-                Some(Offset::Offset(at)) => match self.end_of(*partition) {
-                    Some(high) if at > high => Offset::Beginning,
-                    _ => Offset::Offset(at),
-                },
-                _ => Offset::Stored,
+        let committed = self.consumer.committed_offsets(asked, REQUEST_TIMEOUT);
+        let mut start = Starts {
+            list: TopicPartitionList::new(),
+            from: HashMap::new(),
+        };
+        for partition in partitions {
+            let at = match &committed {
+                Ok(committed) => committed
+                    .find_partition(&self.topic, *partition)
+                    .map_or(Offset::Invalid, |element| element.offset()),
+                // Unknown for now: the client asks for it again itself.
+                Err(_) => Offset::Stored,
             };
-            let _ = start.add_partition_offset(&self.topic, *partition, offset);
+            let offset = match at {
+                Offset::Offset(at)
+                    if after_outage && self.end_of(*partition).is_some_and(|high| at > high) =>
+                {
+                    Offset::Beginning
+                }
+                Offset::Offset(at) => {
+                    start.from.insert(*partition, at);
+                    Offset::Offset(at.saturating_sub(MAX_BATCH).max(0))
+                }
+                Offset::Stored => Offset::Stored,
+                _ => Offset::Beginning,
+            };
+            let _ = start
+                .list
+                .add_partition_offset(&self.topic, *partition, offset);
         }
         start
     }
@@ -277,13 +292,16 @@ impl Shared {
         }
         if !plan.acquire.is_empty() {
             tracing::debug!(queue = %self.queue, partitions = ?plan.acquire, "taking partitions on");
-            let mut list = TopicPartitionList::new();
-            for partition in &plan.acquire {
-                // From the position committed under the queue's group id.
-                let _ = list.add_partition_offset(&self.topic, *partition, Offset::Stored);
-            }
+            // From the positions committed under the queue's group id.
+            let (shared, acquire) = (Arc::clone(self), plan.acquire.clone());
+            let Ok(start) =
+                tokio::task::spawn_blocking(move || shared.start_positions(&acquire, false)).await
+            else {
+                return changed;
+            };
             self.offsets.acquired(&plan.acquire);
-            if let Err(error) = self.consumer.incremental_assign(&list) {
+            self.offsets.start_at(&start.from);
+            if let Err(error) = self.consumer.incremental_assign(&start.list) {
                 tracing::warn!(queue = %self.queue, %error, "taking partitions on");
                 self.offsets.released(&self.topic, &plan.acquire);
             }
@@ -351,6 +369,14 @@ impl Shared {
             tracing::debug!(queue = %self.queue, %error, "committing given-away partitions");
         }
     }
+}
+
+/// Where to read partitions from: the positions to ask the broker for, and
+/// for each partition asked for from before its committed position, that
+/// position.
+struct Starts {
+    list: TopicPartitionList,
+    from: HashMap<i32, i64>,
 }
 
 /// What woke a consumer's upkeep.
