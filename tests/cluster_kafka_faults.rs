@@ -22,6 +22,4 @@ fn kafka_broker(verb: &str) {
 }
 
 include!("suite/faults.rs");
-// The scaling suite does not run on Kafka yet: under a steady load of two
-// runners' worth (16 clients on 2026-12-07) the pool went back and forth
-// between 2 and 3 runners every few seconds (docs/scaling.md says why).
+include!("suite/scale.rs");

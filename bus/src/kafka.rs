@@ -165,6 +165,10 @@ impl Bus for KafkaBus {
         true
     }
 
+    fn held(&self) -> u64 {
+        self.link.held()
+    }
+
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         crate::stats::counted("kafka", topics::broadcast(&self.link, topic, body).await)
     }

@@ -78,6 +78,15 @@ pub trait Bus: Send + Sync + 'static {
         false
     }
 
+    /// How many messages this process's consumers took that
+    /// [`depth`](Self::depth) still counts as ready: on Kafka, those
+    /// received behind their queues' committed positions, settled or not
+    /// (a position moves only past a partition's lowest message out).
+    /// 0 on the backends whose depth counts only what waits.
+    fn held(&self) -> u64 {
+        0
+    }
+
     /// The largest message the broker takes, in bytes, when this backend
     /// can tell (a bigger one is refused); `None` when it cannot.
     fn max_message_bytes(&self) -> Option<usize> {

@@ -363,7 +363,10 @@ impl RunnerNode {
             concurrency: self.options.concurrency,
             queues,
             bundles,
-            stats: self.runner.stats(),
+            stats: crate::StatsSnapshot {
+                queue_held: self.bus.held(),
+                ..self.runner.stats()
+            },
             at_ms: now_ms(),
         }
     }

@@ -75,6 +75,7 @@ pub(crate) async fn start(
     if exclusive {
         tokio::spawn(Arc::clone(&shared).reassign_after_outages());
     } else {
+        shared.link.consuming(&shared.offsets);
         tokio::spawn(Arc::clone(&shared).maintain());
     }
     tokio::spawn(drive(shared, Arc::new(Semaphore::new(prefetch)), sender));

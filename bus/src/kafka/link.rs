@@ -11,8 +11,8 @@
 //! lost its topics (a restart of an in-memory broker) gets them back.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -30,6 +30,7 @@ use tokio::sync::watch;
 
 use super::Detached;
 use super::config::KafkaConfig;
+use super::offsets::Offsets;
 use crate::backoff::Backoff;
 use crate::{Error, QueueDepth, QueueSpec, Result};
 
@@ -154,6 +155,8 @@ pub(crate) struct Link {
     depth_probes: Mutex<HashMap<String, Arc<Detached<BaseConsumer<QuietContext>>>>>,
     /// The last known depth of each queue with a length limit.
     gauges: Mutex<HashMap<String, Arc<Gauge>>>,
+    /// The positions of this process's work queue consumers.
+    consumers: Mutex<Vec<Weak<Offsets>>>,
 }
 
 /// How long a sampled depth is trusted before it is read again.
@@ -208,6 +211,7 @@ impl Link {
             broadcast_topics: Default::default(),
             depth_probes: Default::default(),
             gauges: Default::default(),
+            consumers: Default::default(),
         });
         if link.probe().await {
             link.connected().await;
@@ -607,6 +611,24 @@ impl Link {
                 }
             })?;
         Ok(QueueDepth { ready, unacked: 0 })
+    }
+
+    /// Keeps `offsets`, a work queue consumer's, for [`Self::held`].
+    pub(crate) fn consuming(&self, offsets: &Arc<Offsets>) {
+        let mut consumers = self.consumers.lock();
+        consumers.retain(|offsets| offsets.strong_count() > 0);
+        consumers.push(Arc::downgrade(offsets));
+    }
+
+    /// The messages this process's consumers received that their queues'
+    /// lag still counts (see [`Offsets::held`]).
+    pub(crate) fn held(&self) -> u64 {
+        self.consumers
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|offsets| offsets.held())
+            .sum()
     }
 
     /// Kafka has no length limit: a queue with one is refused new messages

@@ -78,6 +78,10 @@ pub async fn prefetch_bounds_unacknowledged_deliveries<B: Backend>() {
     let second = run.next(&mut c).await;
     assert_quiet(&mut c, Duration::from_millis(500)).await;
     run.depth_becomes("q", B::SHAPE.held.depth(3, 2)).await;
+    // What the depth counts of the two out, the bus says it holds: a
+    // runner reports it, and the tron takes it off the depth.
+    let counted = B::SHAPE.held.depth(0, 2).ready;
+    assert_eq!(bus.held(), counted, "held, as the depth counts them");
     let held = [text(&first), text(&second)];
     first.ack().await.unwrap();
     let third = run.next(&mut c).await;
@@ -90,6 +94,18 @@ pub async fn prefetch_bounds_unacknowledged_deliveries<B: Backend>() {
     assert_quiet(&mut c, Duration::from_millis(300)).await;
     second.ack().await.unwrap();
     third.ack().await.unwrap();
+    // The last two taken, what was settled before them is no longer held
+    // once its position is committed.
+    let last = [run.next(&mut c).await, run.next(&mut c).await];
+    run.depth_becomes("q", B::SHAPE.held.depth(0, 2)).await;
+    let settled = funcmesh_testkit::try_eventually(Duration::from_secs(5), || async {
+        bus.held() == counted
+    })
+    .await;
+    assert!(settled, "{} held, not {counted}", bus.held());
+    for delivery in last {
+        delivery.ack().await.unwrap();
+    }
     run.finish().await;
 }
 

@@ -77,6 +77,12 @@ pub struct StatsSnapshot {
     /// from a runner that does not report it.
     #[serde(default)]
     pub busy_us_total: u64,
+    /// Messages taken off its queues that their depth still counts as
+    /// waiting (Kafka's lag: those received behind a committed position,
+    /// running or settled); 0 on the other buses and from a runner that
+    /// does not report it. A gauge, like `in_flight`.
+    #[serde(default)]
+    pub queue_held: u64,
     /// Deliveries skipped because their client had stopped waiting.
     pub expired: u64,
     /// Deliveries that were not envelopes (dead-lettered).

@@ -137,6 +137,10 @@ impl Bus for SignedBus {
         self.inner.depth_counts_held()
     }
 
+    fn held(&self) -> u64 {
+        self.inner.held()
+    }
+
     fn max_message_bytes(&self) -> Option<usize> {
         self.inner.max_message_bytes()
     }

@@ -48,6 +48,7 @@ fn heartbeat() -> RunnerHeartbeat {
             in_flight: 1,
             run_us_total: 1234,
             busy_us_total: 1500,
+            queue_held: 3,
             failures: BTreeMap::from([("trap".to_owned(), 1)]),
             ..StatsSnapshot::default()
         },
@@ -63,15 +64,15 @@ where
 }
 
 #[test]
-fn a_heartbeat_without_the_busy_time_reads_as_zero() {
-    // As a runner from before the field sends it, during a rolling upgrade.
+fn a_heartbeat_without_the_newer_fields_reads_them_as_zero() {
+    // As a runner from before the fields sends it, during a rolling upgrade.
     let mut older: serde_json::Value = serde_json::from_slice(&encode(&heartbeat())).unwrap();
-    older["stats"]
-        .as_object_mut()
-        .unwrap()
-        .remove("busy_us_total");
+    let stats = older["stats"].as_object_mut().unwrap();
+    stats.remove("busy_us_total");
+    stats.remove("queue_held");
     let beat: RunnerHeartbeat = try_decode(older.to_string().as_bytes()).unwrap();
     assert_eq!(beat.stats.busy_us_total, 0);
+    assert_eq!(beat.stats.queue_held, 0);
     assert_eq!(beat.stats.run_us_total, 1234);
 }
 

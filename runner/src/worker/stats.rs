@@ -292,6 +292,8 @@ impl RunnerStats {
             expired: self.expired.load(Relaxed),
             malformed_envelopes: self.malformed_envelopes.load(Relaxed),
             publish_failures: self.publish_failures.load(Relaxed),
+            // The bus knows it, not the calls: the node adds it.
+            queue_held: 0,
             failures,
         }
     }

@@ -129,8 +129,13 @@ async fn scale_once(node: &TronNode, scaler: &mut Scaler) {
             .collect();
         if node.bus.depth_counts_held() {
             // Kafka's lag counts what the runners hold too: what waits is
-            // the rest.
-            let held: u64 = beats.iter().map(|beat| beat.stats.in_flight).sum();
+            // the rest. What they hold is what they received behind their
+            // committed positions, where they report it; their calls in
+            // flight where they do not (a runner from before that field).
+            let held: u64 = beats
+                .iter()
+                .map(|beat| beat.stats.queue_held.max(beat.stats.in_flight))
+                .sum();
             depth = depth.saturating_sub(held);
         }
         let input = PoolInput { depth, beats };
