@@ -108,11 +108,16 @@ impl Offsets {
         self.inner.lock().owned.extend(partitions);
     }
 
-    /// Records where the partitions in `starts` are to be handed out from:
-    /// their committed positions, read from a little before (see
-    /// `consume::upkeep`), so the messages before are dropped as they come.
-    pub(crate) fn start_at(&self, starts: &HashMap<i32, i64>) {
-        self.inner.lock().starts.extend(starts);
+    /// Records where `partitions`, about to be read (again), are handed
+    /// out from: the committed positions in `starts`, read from a little
+    /// before (see `consume::upkeep`), so the messages before are dropped
+    /// as they come; those not in `starts` from wherever they are read.
+    pub(crate) fn start_at(&self, partitions: &BTreeSet<i32>, starts: &HashMap<i32, i64>) {
+        let mut inner = self.inner.lock();
+        inner
+            .starts
+            .retain(|partition, _| !partitions.contains(partition));
+        inner.starts.extend(starts);
     }
 
     /// Records a message received; its partition's epoch, or `None` when
@@ -263,7 +268,10 @@ mod tests {
     #[test]
     fn what_comes_before_the_start_of_a_partition_read_again_is_not_handed_out() {
         let offsets = owning(&[0, 1]);
-        offsets.start_at(&HashMap::from([(0, 12)]));
+        offsets.start_at(&BTreeSet::from([0, 1]), &HashMap::from([(0, 40)]));
+        // Read again from elsewhere before anything came (a broker that
+        // lost its topics): the earlier start no longer holds.
+        offsets.start_at(&BTreeSet::from([0, 1]), &HashMap::from([(0, 12)]));
         assert_eq!(offsets.taken(0, 10), None, "settled by its previous owner");
         assert_eq!(offsets.taken(0, 11), None);
         let epoch = offsets.taken(0, 12).expect("the committed position");
@@ -279,6 +287,9 @@ mod tests {
             list.find_partition("t", 0).map(|e| e.offset()),
             Some(Offset::Offset(13))
         );
+        offsets.start_at(&BTreeSet::from([1]), &HashMap::from([(1, 5)]));
+        offsets.start_at(&BTreeSet::from([1]), &HashMap::new());
+        assert!(offsets.taken(1, 1).is_some(), "read from its start now");
     }
 
     #[test]

@@ -115,9 +115,9 @@ impl Shared {
             return;
         }
         self.forget_positions();
-        let shared = Arc::clone(self);
+        let (shared, partitions) = (Arc::clone(self), owned.clone());
         let Ok(start) =
-            tokio::task::spawn_blocking(move || shared.start_positions(&owned, true)).await
+            tokio::task::spawn_blocking(move || shared.start_positions(&partitions, true)).await
         else {
             return;
         };
@@ -130,7 +130,7 @@ impl Shared {
             positions = ?start.from,
             "reading partitions again after an outage"
         );
-        self.offsets.start_at(&start.from);
+        self.offsets.start_at(&owned, &start.from);
         let assigned = self
             .consumer
             .incremental_unassign(&stop)
@@ -300,7 +300,7 @@ impl Shared {
                 return changed;
             };
             self.offsets.acquired(&plan.acquire);
-            self.offsets.start_at(&start.from);
+            self.offsets.start_at(&plan.acquire, &start.from);
             if let Err(error) = self.consumer.incremental_assign(&start.list) {
                 tracing::warn!(queue = %self.queue, %error, "taking partitions on");
                 self.offsets.released(&self.topic, &plan.acquire);
