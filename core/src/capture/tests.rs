@@ -1,4 +1,5 @@
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
@@ -220,16 +221,21 @@ fn rules_are_checked() {
     assert!(off.set_rules(CaptureRules::default()).is_ok());
 }
 
+/// The capture file of Func `c` that a writer in `dir` makes of one
+/// exchange, and its text (one line, with its newline).
+fn one_record_file(dir: &Path) -> (PathBuf, String) {
+    let path = dir.join("c.jsonl");
+    let writer = CaptureWriter::start(WriterConfig::new(dir)).unwrap();
+    writer.offer(exchange("c", "r1"));
+    writer.flush();
+    let text = fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
 #[test]
 fn malformed_lines_name_their_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.jsonl");
-    let good = {
-        let writer = CaptureWriter::start(WriterConfig::new(dir.path())).unwrap();
-        writer.offer(exchange("c", "r1"));
-        writer.flush();
-        fs::read_to_string(&path).unwrap()
-    };
+    let (path, good) = one_record_file(dir.path());
     fs::write(&path, format!("{good}\n{{\"version\":\"1.0\"}}\n{good}")).unwrap();
     let got: Vec<_> = read_records(&path).unwrap().collect();
     assert_eq!(got.len(), 3);
@@ -247,13 +253,7 @@ fn malformed_lines_name_their_file_and_line() {
 #[test]
 fn a_last_line_still_being_written_is_left_out() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.jsonl");
-    let good = {
-        let writer = CaptureWriter::start(WriterConfig::new(dir.path())).unwrap();
-        writer.offer(exchange("c", "r1"));
-        writer.flush();
-        fs::read_to_string(&path).unwrap()
-    };
+    let (path, good) = one_record_file(dir.path());
     // As a reader sees a file while a gateway appends: the next record
     // cut where its bytes so far end.
     let half = &good[..good.len() / 2];
