@@ -20,6 +20,9 @@ FROM ${RUST_IMAGE} AS build
 # it can be pruned once it is left untagged.
 LABEL dev.funcmesh.stage=build
 ARG PREBUILT=
+# The commit `funcmesh --version` names (the context holds no .git):
+# docker build --build-arg FUNCMESH_GIT_COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG FUNCMESH_GIT_COMMIT=unknown
 WORKDIR /src
 COPY . .
 # pyo3 links the libpython of Debian's python3-dev (CPython 3.11); the

@@ -3,7 +3,9 @@
 
 pub mod capture;
 pub mod flags;
+pub mod invoke;
 pub mod log_level;
+pub mod new;
 pub mod replay;
 
 use std::path::PathBuf;

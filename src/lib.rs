@@ -9,9 +9,13 @@
 //!   dev` and the cluster commands.
 //! - [`dev`]: `funcmesh dev DIR`, the mesh's own nodes in one process on
 //!   the in-process bus.
+//! - [`invoke`]: `funcmesh invoke`, one request and its answer.
 //! - [`logging`]: `--log`, `--log-format` and the per-Func log levels.
 //! - [`metrics`]: `--metrics ADDR`, the Prometheus endpoint of every
 //!   command that serves.
+//! - [`new`]: `funcmesh new`, a complete bundle to start from.
+//! - [`sdk`]: the Rust and Python SDKs the binary carries, for bundles
+//!   written outside this repository.
 //! - [`traces`]: OpenTelemetry traces, exported over OTLP when the
 //!   standard variables ask for it.
 //! - [`vendor`]: `funcmesh bundle build`, a Python bundle's requirements
@@ -21,8 +25,11 @@ pub mod capture;
 pub mod cluster;
 pub mod compose;
 pub mod dev;
+pub mod invoke;
 pub mod logging;
 pub mod metrics;
+pub mod new;
 pub mod replay;
+pub mod sdk;
 pub mod traces;
 pub mod vendor;

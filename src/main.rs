@@ -15,9 +15,25 @@ mod python_worker;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `funcmesh --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FUNCMESH_GIT_COMMIT"),
+    ")"
+);
+
 /// A serverless dispatch mesh: Swagger-described Func bundles behind a message bus.
 #[derive(Debug, Parser)]
-#[command(name = "funcmesh", version)]
+#[command(
+    name = "funcmesh",
+    version = VERSION,
+    after_help = "Start with:\n  \
+    funcmesh new rust hello     # or python: a bundle to start from, in ./hello\n  \
+    funcmesh dev hello          # serve it on 127.0.0.1:8080, reloaded on save\n  \
+    funcmesh invoke 'http://127.0.0.1:8080/hello/hello?name=Ada'\n\n\
+    `funcmesh COMMAND --help` describes each command, with examples."
+)]
 struct Cli {
     /// Log filter, e.g. `info` or `funcmesh_runner=debug,info`. The file
     /// watcher's own chatter is kept to warnings by default, and so is the
@@ -65,6 +81,9 @@ enum Command {
     /// Send captured traffic again, to a gateway or to a bundle directory
     /// served in-process, and report every answer that differs.
     Replay(cli::replay::ReplayArgs),
+    /// Send one request to a gateway, or to a bundle directory served in
+    /// this process, and print the answer as `curl -i` does.
+    Invoke(cli::invoke::InvokeArgs),
     /// Work on a bundle directory.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -74,6 +93,19 @@ enum Command {
     /// Print a new mesh token (the secret every process of a mesh shares),
     /// or keep one in a file.
     Token(cli::TokenArgs),
+    /// Write a new bundle to start from: its spec, handlers, tests and
+    /// README, in Rust (the SDK vendored) or Python.
+    New(cli::new::NewArgs),
+    /// Write the Rust SDK where a bundle can build against it, or install
+    /// the Python SDK (with its pytest plugin) into a Python.
+    Sdk(cli::new::SdkArgs),
+    /// Print the completions of this command line for a shell, e.g.
+    /// `funcmesh completions bash > ~/.local/share/bash-completion/completions/funcmesh`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Load a bundle (building a Rust func crate first) and print its routes.
     Check {
         /// The bundle directory.
@@ -114,19 +146,13 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    // A replay's report is its stdout (`--report json` is parsed), so its
-    // logs, and those of the mesh it may run, go to stderr.
+    // Logs go to stderr, whatever the command: stdout is for results (a
+    // replay's report, an invoked answer, `check`'s routes), so they can
+    // be piped. Colour only on a terminal, and never with NO_COLOR.
     use std::io::IsTerminal as _;
-    let (writer, colour) = match cli.command {
-        Command::Replay(_) => (
-            BoxMakeWriter::new(std::io::stderr),
-            std::io::stderr().is_terminal(),
-        ),
-        _ => (
-            BoxMakeWriter::new(std::io::stdout),
-            std::io::stdout().is_terminal(),
-        ),
-    };
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let writer = BoxMakeWriter::new(std::io::stderr);
     let logging = cli::flags::Logging {
         filter: cli.log.clone(),
         format: cli.log_format,
@@ -154,6 +180,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         match cli.command {
             // Replay's exit code says whether the answers differed.
             Command::Replay(args) => cli::replay::run(args).await,
+            // Invoke's exit code says whether the answer was a 5xx.
+            Command::Invoke(args) => cli::invoke::run(args).await,
             command => run_command(command, &logging)
                 .await
                 .map(|()| std::process::ExitCode::SUCCESS),
@@ -176,6 +204,7 @@ async fn run_command(command: Command, log: &cli::flags::Logging) -> anyhow::Res
         Command::Push(args) => cli::push(args).await,
         Command::Capture(args) => cli::capture::run(args).await,
         Command::Replay(args) => cli::replay::run(args).await.map(drop),
+        Command::Invoke(args) => cli::invoke::run(args).await.map(drop),
         Command::Bundle(BundleCommand::Build { dir, python }) => {
             let python = python.unwrap_or_else(funcmesh::vendor::default_python);
             let built = dir.clone();
@@ -184,7 +213,19 @@ async fn run_command(command: Command, log: &cli::flags::Logging) -> anyhow::Res
         }
         Command::LogLevel(args) => cli::log_level::run(args).await,
         Command::Token(args) => cli::token(&args),
+        Command::New(args) => cli::new::new(&args),
+        Command::Sdk(args) => tokio::task::spawn_blocking(move || cli::new::sdk(&args)).await?,
         Command::Check { dir } => check(&dir).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "funcmesh",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }
 

@@ -29,33 +29,11 @@ use pyo3::types::{PyBytes, PyDict, PyModule};
 
 const BOOTSTRAP: &str = include_str!("python_worker/bootstrap.py");
 
-/// The funcmesh SDK package, served to every bundle from these sources.
-const SDK: [(&str, &str); 6] = [
-    (
-        "funcmesh",
-        include_str!("../func-sdk/python/funcmesh/__init__.py"),
-    ),
-    (
-        "funcmesh._call",
-        include_str!("../func-sdk/python/funcmesh/_call.py"),
-    ),
-    (
-        "funcmesh._errors",
-        include_str!("../func-sdk/python/funcmesh/_errors.py"),
-    ),
-    (
-        "funcmesh._multimapping",
-        include_str!("../func-sdk/python/funcmesh/_multimapping.py"),
-    ),
-    (
-        "funcmesh._request",
-        include_str!("../func-sdk/python/funcmesh/_request.py"),
-    ),
-    (
-        "funcmesh._response",
-        include_str!("../func-sdk/python/funcmesh/_response.py"),
-    ),
-];
+/// The funcmesh package's modules and their sources, which the worker
+/// serves to every bundle ahead of any copy the bundle vendors.
+fn sdk_sources() -> Vec<(String, &'static str)> {
+    funcmesh::sdk::python_modules().collect()
+}
 
 /// The Python objects every call uses, resolved once.
 struct Loaded {
@@ -198,7 +176,7 @@ fn load(
     .map_err(python_error)?;
     bootstrap
         .getattr("setup")
-        .and_then(|setup| setup.call1((dir, SDK.to_vec(), env)))
+        .and_then(|setup| setup.call1((dir, sdk_sources(), env)))
         .map_err(python_error)?;
     let (functions, problem, import_ms): (Option<Bound<'_, PyDict>>, Option<String>, u64) =
         bootstrap

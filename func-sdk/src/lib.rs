@@ -66,6 +66,11 @@ pub use export::__private;
 pub use error::{Error, Result};
 pub use request::Request;
 pub use response::{IntoResponse, Response};
+/// Re-exported for its traits (`func_sdk::serde::Deserialize` as a bound).
+/// Deriving them needs `serde` (with its `derive` feature) among the
+/// crate's own dependencies, as `funcmesh new rust` writes it: the derives
+/// name the `serde` crate.
+pub use serde;
 /// Re-exported so that handlers can build JSON without their own dependency.
 pub use serde_json::{self, Value, json};
 
