@@ -202,6 +202,9 @@ pub async fn dev(args: DevArgs, signal: impl Future<Output = ()>) -> anyhow::Res
     let mut options = DevOptions::new(&args.dir);
     let gateway = args.gateway.options();
     options.gateway = gateway.config;
+    // Development serves every bundle's contract, for Swagger UI and
+    // client generators.
+    options.gateway.expose_openapi = true;
     options.capture = gateway.capture;
     options.policy = args.tron.policy();
     options.debounce = std::time::Duration::from_millis(args.tron.debounce_ms);

@@ -51,7 +51,11 @@ impl DevOptions {
         let tron = funcmesh_tron::TronOptions::new(PathBuf::new());
         Self {
             dir: dir.into(),
-            gateway: funcmesh_gateway::GatewayConfig::default(),
+            // Development serves every bundle's contract (`/__openapi`).
+            gateway: funcmesh_gateway::GatewayConfig {
+                expose_openapi: true,
+                ..Default::default()
+            },
             concurrency: funcmesh_runner::ExecutorConfig::default().concurrency,
             policy: tron.policy,
             dev_mode: true,

@@ -198,7 +198,12 @@ mod tests {
     #[test]
     fn a_new_python_bundle_loads_with_its_two_operations() {
         let dir = tempfile::tempdir().unwrap();
-        write(Language::Python, &Names::new("shop-api").unwrap(), dir.path()).unwrap();
+        write(
+            Language::Python,
+            &Names::new("shop-api").unwrap(),
+            dir.path(),
+        )
+        .unwrap();
         let bundle = funcmesh_core::bundle::load_dir(dir.path()).unwrap();
         assert_eq!(bundle.base_path, "/shop-api");
         let ids: Vec<&str> = bundle.operations.iter().map(|op| op.id.as_str()).collect();

@@ -65,6 +65,6 @@ pub use python::{
     LIB_DIR, REQUIREMENTS_FILE, copy_sources, has_python, is_ignored_name, module_file,
     split_entry_point,
 };
-pub use spec::{ApiSpec, parse_spec, parse_spec_with, read_spec};
+pub use spec::{ApiSpec, parse_spec, parse_spec_with, read_spec, served_document};
 pub use vars::Vars;
 pub use wasm::{ExportKind, WasmExport, is_wasm, wasm_export_list, wasm_exports};

@@ -94,6 +94,18 @@ pub struct RequestEnvelope {
     /// The client's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_addr: Option<String>,
+    /// Set when the request asks the runner about its Func instead of
+    /// calling it; only a gateway sets it, for its own endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describe: Option<Describe>,
+}
+
+/// What a request asks the runner about its Func instead of calling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Describe {
+    /// The bundle's API description as served (`GET /__openapi/NAME`).
+    OpenApi,
 }
 
 /// Where the time went, in microseconds.

@@ -235,6 +235,11 @@ impl RouteTable {
         Arc::new(Self::default())
     }
 
+    /// The route of the bundle named `name`, if it is in the table.
+    pub fn named(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| route.name == name)
+    }
+
     /// The route for a request to `host` (no port) and `path`: the first
     /// in the table's order (the most specific host, then the longest base
     /// path) that serves them.

@@ -37,6 +37,12 @@ pub struct GatewayConfig {
     /// deployed; the tron's admin API shows it to holders of the token).
     #[serde(default)]
     pub expose_routes: bool,
+    /// Serve `GET /__openapi/NAME`, each bundle's API description with
+    /// the route it was given, and `GET /__openapi`, the list of them
+    /// (default false: the descriptions name every operation and its
+    /// function).
+    #[serde(default)]
+    pub expose_openapi: bool,
     /// How long a client has to send a request's headers, from when its
     /// connection opens or its previous answer was sent (default 10 s); a
     /// connection that stays silent longer is closed. Written in
@@ -64,6 +70,7 @@ impl Default for GatewayConfig {
             direct_routing: default_direct_routing(),
             max_in_flight: default_max_in_flight(),
             expose_routes: false,
+            expose_openapi: false,
             header_timeout: default_header_timeout(),
             max_connections: None,
         }

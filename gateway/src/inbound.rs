@@ -238,6 +238,7 @@ pub(crate) fn envelope(parts: &Parts, received: Received) -> RequestEnvelope {
         trace: trace_context(&parts.headers),
         bundle: None,
         remote_addr: received.remote.map(|addr| addr.to_string()),
+        describe: None,
     }
 }
 

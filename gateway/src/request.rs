@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use funcmesh_bus::{Error as BusError, Message, now_ms};
+use funcmesh_core::envelope::Describe;
 use funcmesh_core::routing::Route;
 use http::{Request, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -37,12 +38,16 @@ impl Gateway {
         let started = Instant::now();
         let id = inbound::request_id(request.headers());
         let mut slot = Slot::default();
-        let endpoint = reserved(&request)
-            .filter(|endpoint| *endpoint != Reserved::Routes || self.config.expose_routes);
+        let endpoint = reserved(&request).filter(|endpoint| match endpoint {
+            Reserved::Health => true,
+            Reserved::Routes => self.config.expose_routes,
+            Reserved::OpenApi => self.config.expose_openapi,
+        });
         let response = match endpoint {
+            Some(Reserved::OpenApi) => self.openapi(request, remote, id).await,
             Some(endpoint) => self.reserved(endpoint, request.method(), &id),
             None => {
-                let response = self.proxied(request, remote, id, &mut slot).await;
+                let response = self.proxied(request, remote, id, &mut slot, None).await;
                 let short = response
                     .headers()
                     .get(outbound::X_FUNCMESH_BUNDLE)
@@ -78,13 +83,16 @@ impl Gateway {
         self.stats.func(short, || self.route_name(short))
     }
 
-    /// A request for a Func: published, and answered from its reply.
-    async fn proxied<B>(
+    /// A request for a Func: published, and answered from its reply. With
+    /// `describe`, the request is for the API description of the Func
+    /// of that name, answered by one of its runners.
+    pub(crate) async fn proxied<B>(
         &self,
         request: Request<B>,
         remote: Option<SocketAddr>,
         id: String,
         slot: &mut Slot,
+        describe: Option<&str>,
     ) -> Response<ResponseBody>
     where
         B: HttpBody<Data = Bytes>,
@@ -103,7 +111,9 @@ impl Gateway {
             let client = inbound::trace_context(request.headers());
             funcmesh_core::trace::continue_trace(&span, client.as_ref());
         }
-        self.proxy(request, remote, id, slot).instrument(span).await
+        self.proxy(request, remote, id, slot, describe)
+            .instrument(span)
+            .await
     }
 
     async fn proxy<B>(
@@ -112,12 +122,13 @@ impl Gateway {
         remote: Option<SocketAddr>,
         mut id: String,
         slot: &mut Slot,
+        describe: Option<&str>,
     ) -> Response<ResponseBody>
     where
         B: HttpBody<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        let response = match self.forward(request, remote, &mut id, slot).await {
+        let response = match self.forward(request, remote, &mut id, slot, describe).await {
             Ok(response) => response,
             Err(error) => {
                 let response = rescue(&error, &id);
@@ -142,12 +153,15 @@ impl Gateway {
     /// Publishes the request and waits for its reply. `id` may change when
     /// the client's id is already waiting here; it holds the id in use.
     /// `slot` collects what capture needs, when the request is captured.
+    /// `describe` names the Func whose API description is asked for, sent
+    /// to its queue whatever the request's host and path.
     async fn forward<B>(
         &self,
         request: Request<B>,
         remote: Option<SocketAddr>,
         id: &mut String,
         slot: &mut Slot,
+        describe: Option<&str>,
     ) -> Result<Response<ResponseBody>, Error>
     where
         B: HttpBody<Data = Bytes>,
@@ -173,13 +187,14 @@ impl Gateway {
             .map_err(|_| Error::BodyTimeout { timeout })??;
 
         // Clone the table's `Arc` so that the watch channel's lock is not held.
-        let table = self
-            .config
-            .direct_routing
+        let table = (self.config.direct_routing || describe.is_some())
             .then(|| self.routes.borrow().clone());
-        let route = table
-            .as_deref()
-            .and_then(|t| t.lookup(&host, parts.uri.path()));
+        let route = match describe {
+            None => table
+                .as_deref()
+                .and_then(|t| t.lookup(&host, parts.uri.path())),
+            Some(name) => table.as_deref().and_then(|t| t.named(name)),
+        };
         self.sample(slot, route, &host, parts.uri.path());
         let received = Received {
             id: std::mem::take(id),
@@ -189,6 +204,7 @@ impl Gateway {
             remote,
         };
         let mut envelope = inbound::envelope(&parts, received);
+        envelope.describe = describe.map(|_| Describe::OpenApi);
         envelope.trace = funcmesh_core::trace::onward(&tracing::Span::current(), envelope.trace);
         if let Some(route) = route {
             let span = tracing::Span::current();

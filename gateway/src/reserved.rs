@@ -1,11 +1,19 @@
-//! The gateway's own endpoints, reserved on every host: `GET /__health` and,
+//! The gateway's own endpoints, reserved on every host: `GET /__health`;
 //! when the gateway is told to expose it, `GET /__routes` (the routing
-//! table in use). Unexposed, `/__routes` is routed like any other path.
+//! table in use); and when told to expose them, `GET /__openapi` (the
+//! bundles whose API descriptions are served) and `GET /__openapi/NAME`
+//! (one of them, answered by a runner of that Func). Unexposed, they are
+//! routed like any other path.
+
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Body as HttpBody;
 
 use crate::ResponseBody;
+use crate::capture::Slot;
+use crate::error::BoxError;
 use crate::gateway::Gateway;
 use crate::outbound;
 
@@ -14,13 +22,18 @@ use crate::outbound;
 pub(crate) enum Reserved {
     Health,
     Routes,
+    OpenApi,
 }
+
+/// The path prefix of the API descriptions.
+const OPENAPI: &str = "/__openapi";
 
 /// The reserved endpoint `request` is for, if any.
 pub(crate) fn reserved<B>(request: &Request<B>) -> Option<Reserved> {
     match request.uri().path() {
         "/__health" => Some(Reserved::Health),
         "/__routes" => Some(Reserved::Routes),
+        path if path == OPENAPI || path.starts_with("/__openapi/") => Some(Reserved::OpenApi),
         _ => None,
     }
 }
@@ -32,16 +45,8 @@ impl Gateway {
         method: &Method,
         id: &str,
     ) -> Response<ResponseBody> {
-        if method != Method::GET && method != Method::HEAD {
-            let mut response = outbound::json_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "only GET is allowed here",
-                id,
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+        if let Some(refused) = only_get(method, id) {
+            return refused;
         }
         match endpoint {
             Reserved::Health => {
@@ -53,6 +58,73 @@ impl Gateway {
                 let table = self.routes.borrow().clone();
                 outbound::json(StatusCode::OK, &*table, Some(id))
             }
+            // Answered by `openapi`.
+            Reserved::OpenApi => outbound::json_error(StatusCode::NOT_FOUND, "not served here", id),
         }
     }
+
+    /// `GET /__openapi`: the bundles whose descriptions are served; `GET
+    /// /__openapi/NAME`: that bundle's, from a runner of its Func (the
+    /// version that answers its calls), with the route it was given.
+    pub(crate) async fn openapi<B>(
+        &self,
+        request: Request<B>,
+        remote: Option<SocketAddr>,
+        id: String,
+    ) -> Response<ResponseBody>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        if let Some(refused) = only_get(request.method(), &id) {
+            return refused;
+        }
+        let path = request.uri().path();
+        let name = path
+            .strip_prefix(OPENAPI)
+            .unwrap_or("")
+            .trim_start_matches('/');
+        if name.is_empty() {
+            let table = self.routes.borrow().clone();
+            let mut listed: Vec<_> = table
+                .routes
+                .iter()
+                .map(|route| {
+                    serde_json::json!({
+                        "name": route.name,
+                        "url": format!("{OPENAPI}/{}", route.name),
+                        "host": route.host,
+                        "base_path": route.base_path,
+                        "bundle": route.bundle,
+                    })
+                })
+                .collect();
+            listed.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+            return outbound::json(StatusCode::OK, &listed, Some(&id));
+        }
+        let name = name.to_owned();
+        if self.routes.borrow().named(&name).is_none() {
+            let message = format!("no bundle named {name} is served (GET {OPENAPI} lists them)");
+            return outbound::json_error(StatusCode::NOT_FOUND, &message, &id);
+        }
+        let mut unused = Slot::default();
+        self.proxied(request, remote, id, &mut unused, Some(&name))
+            .await
+    }
+}
+
+/// 405 for a method other than GET or HEAD.
+fn only_get(method: &Method, id: &str) -> Option<Response<ResponseBody>> {
+    if method == Method::GET || method == Method::HEAD {
+        return None;
+    }
+    let mut response = outbound::json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "only GET is allowed here",
+        id,
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(response)
 }

@@ -204,6 +204,7 @@ fn the_runner_serves_the_fixture() {
         trace: None,
         bundle: Some(bundle.hash.clone()),
         remote_addr: None,
+        describe: None,
     };
     common::block_on(async {
         let resp = runner

@@ -232,6 +232,11 @@ pub struct GatewayFlags {
     /// hash) to every client; off by default.
     #[arg(long, env = "FUNCMESH_EXPOSE_ROUTES")]
     pub expose_routes: bool,
+    /// Serve `GET /__openapi/NAME` (each bundle's API description, with
+    /// the route it was given) and `GET /__openapi` (their list) to every
+    /// client; off by default, always on in `funcmesh dev`.
+    #[arg(long, env = "FUNCMESH_EXPOSE_OPENAPI")]
+    pub expose_openapi: bool,
     /// How long a connection may stay silent before it sends a request's
     /// headers (after it opens, or after its previous answer), in
     /// milliseconds; then it is closed.
@@ -254,6 +259,7 @@ impl GatewayFlags {
             body_limit: self.body_limit,
             direct_routing: !self.no_direct_routing,
             expose_routes: self.expose_routes,
+            expose_openapi: self.expose_openapi,
             header_timeout: Duration::from_millis(self.header_timeout_ms),
             max_connections: self.max_connections,
             ..GatewayConfig::default()

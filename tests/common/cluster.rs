@@ -418,6 +418,7 @@ impl Cluster {
             .env("FUNCMESH_TOKEN", &self.token)
             // The suites read the routes a gateway follows.
             .env("FUNCMESH_EXPOSE_ROUTES", "true")
+            .env("FUNCMESH_EXPOSE_OPENAPI", "true")
             .env(
                 "FUNCMESH_LOG",
                 std::env::var("FUNCMESH_TEST_LOG").unwrap_or_else(|_| "info,notify=warn".into()),

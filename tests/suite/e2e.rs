@@ -249,6 +249,35 @@ fn routes_are_listed() {
 }
 
 #[test]
+fn each_bundles_api_description_is_served_with_its_route() {
+    block_on(async {
+        let listed = call("GET", "/__openapi").send().await;
+        assert_eq!(listed.status, 200, "{:?}", listed.body);
+        let listed = listed.json();
+        let names: Vec<_> = listed.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"petstore") && names.contains(&"greeter-v2"), "{names:?}");
+
+        // OpenAPI 3, answered by a runner of the Func: the version serving.
+        let petstore = call("GET", "/__openapi/petstore").send().await;
+        assert_eq!(petstore.status, 200, "{}", String::from_utf8_lossy(&petstore.body));
+        let bundle = petstore.header("x-funcmesh-bundle").unwrap().to_owned();
+        let doc = petstore.json();
+        assert_eq!(doc["servers"], serde_json::json!([{ "url": "/petstore" }]));
+        assert_eq!(doc["paths"]["/pets"]["post"]["operationId"], "createPet");
+        assert!(doc["x-funcmesh-bundle"].as_str().unwrap().starts_with(&bundle));
+
+        // Swagger 2.0, with its exact host.
+        let greeter = call("GET", "/__openapi/greeter-v2").send().await.json();
+        assert_eq!((greeter["host"].as_str(), greeter["basePath"].as_str()), (Some("greeter.example.com"), Some("/v2")));
+
+        let unknown = call("GET", "/__openapi/nothing-here").send().await;
+        assert_eq!(unknown.status, 404);
+        assert!(unknown.json()["error"].as_str().unwrap().contains("nothing-here"));
+        assert_eq!(call("POST", "/__openapi/petstore").send().await.status, 405);
+    });
+}
+
+#[test]
 fn a_thousand_concurrent_requests_are_all_answered_correctly() {
     let _alone = load_lock();
     block_on(async {

@@ -196,6 +196,7 @@ fn a_tron_that_starts_with_a_request_waiting_routes_it() {
             trace: None,
             bundle: None,
             remote_addr: None,
+            describe: None,
         };
         // Once the bus has connected (it connects in the background).
         let publish = || async {

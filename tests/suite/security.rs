@@ -161,6 +161,7 @@ mod security {
                 trace: None,
                 bundle: None,
                 remote_addr: None,
+                describe: None,
             };
             // The bus connects in the background: publish once it has.
             let message = funcmesh_bus::Message::new(poison.encode());

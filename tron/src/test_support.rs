@@ -41,5 +41,6 @@ pub(crate) fn request(host: &str, path: &str) -> RequestEnvelope {
         trace: None,
         bundle: None,
         remote_addr: None,
+        describe: None,
     }
 }

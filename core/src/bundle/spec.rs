@@ -13,6 +13,7 @@ mod common;
 mod env;
 mod openapi3;
 mod refs;
+mod served;
 mod swagger2;
 mod syntax;
 
@@ -23,6 +24,7 @@ use serde_json::Value;
 
 use super::{BundleError, Operation, Result, Vars};
 
+pub use served::served_document;
 pub(crate) use syntax::line_column;
 
 /// What an API description says about routing and operations.

@@ -10,6 +10,7 @@ mod openapi3;
 mod pack;
 mod python;
 mod refs;
+mod served;
 mod swagger2;
 mod unpack;
 mod validation;

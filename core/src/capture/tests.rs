@@ -28,6 +28,7 @@ fn request(id: &str) -> RequestEnvelope {
         trace: None,
         bundle: None,
         remote_addr: None,
+        describe: None,
     }
 }
 

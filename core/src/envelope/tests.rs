@@ -19,6 +19,7 @@ fn request() -> RequestEnvelope {
         trace: None,
         bundle: None,
         remote_addr: None,
+        describe: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use func_sdk::abi::RequestMeta;
 use funcmesh_bus::now_ms;
-use funcmesh_core::envelope::{Body, Timings};
+use funcmesh_core::envelope::{Body, Describe, Timings};
 use funcmesh_core::{RequestEnvelope, ResponseEnvelope};
 use tracing::{Instrument as _, Span, field};
 
@@ -86,6 +86,9 @@ impl Inner {
 
     async fn answer(&self, api: &Api, envelope: &RequestEnvelope) -> ResponseEnvelope {
         let id = envelope.id.as_str();
+        if let Some(Describe::OpenApi) = envelope.describe {
+            return describe_openapi(api, envelope).await;
+        }
         let (index, path_params) = match api.router.find(&envelope.method, &envelope.path) {
             Match::Found { index, params } => (index, params),
             Match::NoPath => {
@@ -212,6 +215,39 @@ fn queued_us(id: &str, picked_up_ms: u64) -> Option<u64> {
     }
     let created_ms = u64::from_str_radix(&hex[..12], 16).ok()?;
     Some(picked_up_ms.saturating_sub(created_ms).saturating_mul(1000))
+}
+
+/// The bundle's API description as served (`GET /__openapi/NAME` at a
+/// gateway), read from the bundle this runner has installed: the version
+/// that answers the Func's calls.
+async fn describe_openapi(api: &Api, envelope: &RequestEnvelope) -> ResponseEnvelope {
+    let bundle = Arc::clone(&api.bundle);
+    let scheme = envelope.scheme.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        funcmesh_core::bundle::served_document(&bundle, &scheme)
+    })
+    .await;
+    match read {
+        Ok(Ok(document)) => {
+            let mut resp = ResponseEnvelope::new(&envelope.id, 200);
+            resp.headers
+                .push(("content-type".into(), "application/json".into()));
+            resp.body = Body::json_value(&document);
+            resp
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the bundle's API description could not be read");
+            ResponseEnvelope::error(
+                &envelope.id,
+                500,
+                "the bundle's API description could not be read",
+            )
+        }
+        Err(error) => {
+            tracing::warn!(%error, "reading the bundle's API description failed");
+            ResponseEnvelope::error(&envelope.id, 500, "internal error")
+        }
+    }
 }
 
 #[cfg(test)]

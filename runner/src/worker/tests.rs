@@ -108,6 +108,7 @@ fn envelope(method: &str, path: &str, reply_to: Option<&str>) -> RequestEnvelope
         trace: None,
         bundle: Some(HASH.into()),
         remote_addr: None,
+        describe: None,
     }
 }
 

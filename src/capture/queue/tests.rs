@@ -41,6 +41,7 @@ fn request(id: &str) -> RequestEnvelope {
         trace: None,
         bundle: Some("abc123".into()),
         remote_addr: None,
+        describe: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn envelope() -> RequestEnvelope {
         trace: None,
         bundle: None,
         remote_addr: None,
+        describe: None,
     }
 }
 
