@@ -148,7 +148,8 @@ pub struct Python {
     identity: Result<Option<confine::Identity>, String>,
     copies: PathBuf,
     pools: RwLock<HashMap<String, Arc<Pool>>>,
-    copied: AtomicU64,
+    /// Only checks that bundles import ([`check`]).
+    checking: bool,
 }
 
 impl Python {
@@ -168,7 +169,7 @@ impl Python {
             config,
             copies,
             pools: RwLock::default(),
-            copied: AtomicU64::new(0),
+            checking: false,
         }
     }
 
@@ -196,7 +197,11 @@ impl Python {
             });
         }
         let identity = self.identity.clone().map_err(failed)?;
-        let n = self.copied.fetch_add(1, Ordering::Relaxed);
+        // Numbered across the process: every `Python` of a process (a
+        // tron's import checks make one each) copies into the same
+        // directory, and a copy is removed with its pool.
+        static COPIED: AtomicU64 = AtomicU64::new(0);
+        let n = COPIED.fetch_add(1, Ordering::Relaxed);
         let copy = self
             .copies
             .join(format!("{}-{}-{n}", bundle.name, bundle.short_hash()));
@@ -225,13 +230,20 @@ impl Python {
             .write()
             .entry(bundle.hash.clone())
             .or_insert(pool);
-        tracing::info!(
-            bundle = %bundle.short_hash(),
-            name = %bundle.name,
-            operations = bundle.operations.len(),
-            import_ms = started.elapsed().as_millis() as u64,
-            "Python bundle installed"
-        );
+        let import_ms = started.elapsed().as_millis() as u64;
+        match self.checking {
+            // A tron's check: the tron logs the version going live.
+            true => {
+                tracing::debug!(bundle = %bundle.short_hash(), name = %bundle.name, import_ms, "Python bundle imports")
+            }
+            false => tracing::info!(
+                bundle = %bundle.short_hash(),
+                name = %bundle.name,
+                operations = bundle.operations.len(),
+                import_ms,
+                "Python bundle installed"
+            ),
+        }
         Ok(())
     }
 
@@ -317,10 +329,11 @@ impl Drop for Python {
 /// tron does before a version goes live, so that a syntax error or a failing
 /// import is refused there and the previous version keeps serving.
 pub async fn check(bundle: Arc<Bundle>, config: &PythonConfig) -> Result<(), InstallError> {
-    let python = Python::new(PythonConfig {
+    let mut python = Python::new(PythonConfig {
         workers: 1,
         ..config.clone()
     });
+    python.checking = true;
     python.install(bundle).await
 }
 
