@@ -97,6 +97,9 @@ pub enum ReloadEvent {
     Unchanged {
         /// The bundle directory.
         dir: PathBuf,
+        /// The reload before failed: this change fixed it, back to the
+        /// version serving (logged as confirmed).
+        fixed: bool,
     },
     /// The change could not be loaded; the version live before keeps serving.
     Failed {

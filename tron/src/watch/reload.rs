@@ -19,6 +19,9 @@ pub(crate) struct Reloader<T> {
     /// The bundles being reloaded, each with the change that arrived since
     /// its reload started (run once more when it ends).
     running: Mutex<HashMap<PathBuf, Option<Change>>>,
+    /// The bundles whose last reload failed: the next one that finds the
+    /// version serving again says so.
+    failing: Mutex<BTreeSet<PathBuf>>,
 }
 
 /// What one reload did.
@@ -35,6 +38,7 @@ impl<T: Target> Reloader<T> {
             target,
             events,
             running: Mutex::default(),
+            failing: Mutex::default(),
         }
     }
 
@@ -112,6 +116,13 @@ impl<T: Target> Reloader<T> {
     fn report(&self, change: &Change, attempt: Attempt) {
         let dir = &change.dir;
         let changed = describe(&change.files);
+        let was_failing = match &attempt {
+            Attempt::Failed(_) => {
+                self.failing.lock().insert(dir.clone());
+                true
+            }
+            _ => self.failing.lock().remove(dir),
+        };
         let event = match attempt {
             Attempt::Loaded(LoadOutcome::Live {
                 name,
@@ -138,8 +149,20 @@ impl<T: Target> Reloader<T> {
                 }
             }
             Attempt::Loaded(LoadOutcome::Unchanged) => {
-                tracing::debug!(bundle = %name_of(dir), %changed, "unchanged");
-                ReloadEvent::Unchanged { dir: dir.clone() }
+                let live = self.target.live(dir).filter(|_| was_failing);
+                match &live {
+                    // A fix that brought the files back to the version
+                    // serving: the error logged before is over.
+                    Some(hash) => tracing::info!(
+                        bundle = %name_of(dir), hash = %short(hash), %changed,
+                        "fixed: the files are the version serving again, which is confirmed"
+                    ),
+                    None => tracing::debug!(bundle = %name_of(dir), %changed, "unchanged"),
+                }
+                ReloadEvent::Unchanged {
+                    dir: dir.clone(),
+                    fixed: live.is_some(),
+                }
             }
             Attempt::Failed(error) => {
                 let live = self.target.live(dir);

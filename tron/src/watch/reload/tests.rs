@@ -14,7 +14,8 @@ use crate::watch::paths::Change;
 use crate::watch::{LoadOutcome, ReloadEvent, Target};
 
 /// Loads fail while the directory holds a `broken` file (looked at when the
-/// load starts), and finish only when the test adds a permit to `gate`.
+/// load starts), find the live version unchanged while it holds a `same`
+/// file, and finish only when the test adds a permit to `gate`.
 struct Fake {
     gate: Semaphore,
     started: AtomicUsize,
@@ -56,6 +57,7 @@ impl Target for Fake {
     async fn load(&self, dir: &Path) -> anyhow::Result<LoadOutcome> {
         let n = self.started.fetch_add(1, Ordering::SeqCst) + 1;
         let broken = dir.join("broken").exists();
+        let same = dir.join("same").exists();
         self.enter(dir);
         self.gate.acquire().await.unwrap().forget();
         self.leave(dir);
@@ -64,6 +66,9 @@ impl Target for Fake {
             "{}: line 2 column 1: did not find expected key",
             dir.join("openapi.yaml").display()
         );
+        if same {
+            return Ok(LoadOutcome::Unchanged);
+        }
         let hash = format!("hash{n}");
         let previous = self
             .live
@@ -214,6 +219,35 @@ async fn a_failure_keeps_the_live_version_and_says_which_file() {
             assert_eq!(live.as_deref(), Some("hash1"));
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_fix_back_to_the_version_serving_is_confirmed_once() {
+    let mut s = setup();
+    s.fake.gate.add_permits(1);
+    s.reloader
+        .submit(s.change("a", "openapi.yaml", Instant::now()));
+    assert!(matches!(s.event().await, ReloadEvent::Reloaded { .. }));
+    std::fs::write(s.dir("a").join("broken"), "").unwrap();
+    s.fake.gate.add_permits(1);
+    s.reloader
+        .submit(s.change("a", "openapi.yaml", Instant::now()));
+    assert!(matches!(s.event().await, ReloadEvent::Failed { .. }));
+    // The save that undoes the mistake: the files are the live version's.
+    std::fs::remove_file(s.dir("a").join("broken")).unwrap();
+    std::fs::write(s.dir("a").join("same"), "").unwrap();
+    for fixed in [true, false] {
+        s.fake.gate.add_permits(1);
+        s.reloader
+            .submit(s.change("a", "openapi.yaml", Instant::now()));
+        match s.event().await {
+            ReloadEvent::Unchanged { dir, fixed: said } => {
+                assert_eq!(dir, s.dir("a"));
+                assert_eq!(said, fixed, "confirmed after the failure only");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
 
