@@ -132,6 +132,10 @@ pub struct PushArgs {
     /// FUNCMESH_TOKEN.
     #[arg(long, env = "FUNCMESH_TOKEN_FILE", value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Print each tron's answer as the JSON it sent (`name`, `hash`,
+    /// `uploaded`; or `error`), one per line, instead of sentences.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -320,10 +324,21 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     let name = args.name.unwrap_or_else(|| packed.bundle.name.clone());
     let token = funcmesh_core::auth::MeshToken::from_env_or(args.token_file.as_deref())?;
     let connector = args.admin_ca.trust().connector()?;
+    let mut refused = 0;
     for tron in &args.tron {
         let answer = cluster::upload(&connector, tron, &name, &packed, token.as_ref()).await?;
-        println!("{answer}");
+        match (args.json, answer.describe(&name)) {
+            (true, _) => println!("{}", answer.body),
+            (false, Ok(live)) => println!("{live}"),
+            (false, Err(why)) => eprintln!("{why}"),
+        }
+        refused += usize::from(!answer.status.is_success());
     }
+    anyhow::ensure!(
+        refused == 0,
+        "{refused} of {} tron(s) refused {name}; a version they served before keeps serving",
+        args.tron.len()
+    );
     Ok(())
 }
 

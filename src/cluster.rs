@@ -7,7 +7,7 @@
 pub mod through_trons;
 mod upload;
 
-pub use upload::upload;
+pub use upload::{Answer, upload};
 
 use std::sync::Arc;
 

@@ -89,6 +89,7 @@ fn a_pushed_bundle_is_stored_fetched_by_hash_and_served() {
             .args([
                 "push",
                 &dir.display().to_string(),
+                "--json",
                 "--tron",
                 &format!("http://{}", mesh().admin),
             ])

@@ -82,13 +82,17 @@ def load(operations):
     started = time.monotonic()
     functions = {}
     problems = []
+    failed = set()
     for op in operations:
         module_name, _, name = op.rpartition(".")
+        if module_name in failed:
+            problems.append(f"operationId `{op}`: importing `{module_name}` failed (above)")
+            continue
         try:
             module = importlib.import_module(module_name)
         except BaseException as exc:  # a SyntaxError, an ImportError, a sys.exit()
-            detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
-            problems.append(f"operationId `{op}`: importing `{module_name}` failed:\n{detail}")
+            failed.add(module_name)
+            problems.append(f"operationId `{op}`: importing `{module_name}` failed:\n{_import_failure(exc)}")
             continue
         function = getattr(module, name, None)
         if function is None:
@@ -101,6 +105,29 @@ def load(operations):
     if problems:
         return None, "\n".join(problems), elapsed_ms
     return functions, None, elapsed_ms
+
+
+def _import_failure(exc):
+    """The traceback of a failed import as the author needs it: the
+    frames of their files (and of what they import), not those of Python's
+    import machinery or of this module; chained exceptions kept."""
+    shown = traceback.TracebackException.from_exception(exc)
+    seen = set()
+    part = shown
+    while part is not None and id(part) not in seen:
+        seen.add(id(part))
+        frames = [f for f in part.stack if not _machinery(f.filename)]
+        part.stack = traceback.StackSummary.from_list(frames)
+        part = part.__cause__ or part.__context__
+    return "".join(shown.format()).rstrip()
+
+
+def _machinery(filename):
+    return (
+        filename.startswith("<frozen ")
+        or filename.startswith("<funcmesh-")
+        or filename.endswith(os.sep + os.path.join("importlib", "__init__.py"))
+    )
 
 
 def run(invoke, function, meta, body, budget_s):
