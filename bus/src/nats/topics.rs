@@ -14,14 +14,25 @@ use super::publish::PUBLISH_TIMEOUT;
 use crate::{Consumer, Result};
 
 /// Fans `body` out to the listeners of `topic`. Nobody listening is fine.
+/// It returns once the client has written the message to the server, as
+/// the other buses return once their broker has it: a process that
+/// broadcasts and then exits (a runner's last heartbeat) would otherwise
+/// leave it in the client's buffer.
 pub(crate) async fn broadcast(link: &Link, topic: &str, body: Bytes) -> Result<()> {
     link.ensure_connected()?;
     let subject = link.config.topic_subject(topic, false);
-    match tokio::time::timeout(PUBLISH_TIMEOUT, link.client.publish(subject, body)).await {
+    let sent = async {
+        link.client
+            .publish(subject, body)
+            .await
+            .map_err(|e| e.to_string())?;
+        link.client.flush().await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(PUBLISH_TIMEOUT, sent).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(link.unavailable(format_args!("broadcasting on {topic}: {error}"))),
         Err(_) => Err(link.unavailable(format_args!(
-            "the client took no broadcast within {PUBLISH_TIMEOUT:?}"
+            "the client sent no broadcast within {PUBLISH_TIMEOUT:?}"
         ))),
     }
 }
