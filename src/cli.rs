@@ -22,6 +22,10 @@ use funcmesh_tron::TronNode;
 use flags::{BusArg, GatewayFlags, RunnerFlags, TronFlags};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    funcmesh dev swagger-examples               # every bundle below it, on 127.0.0.1:8080\n  \
+    funcmesh dev orders --listen 0.0.0.0:8080   # one bundle, reachable from other hosts\n  \
+    funcmesh dev swagger-examples --capture-dir captures   # and record the traffic to replay")]
 pub struct DevArgs {
     /// The directory of bundles (or one bundle).
     dir: PathBuf,
@@ -36,6 +40,10 @@ pub struct DevArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    export FUNCMESH_TOKEN=$(funcmesh token)     # the same on every process of the mesh\n  \
+    funcmesh gateway --bus amqp://guest:guest@127.0.0.1:5672/%2f --listen 0.0.0.0:8080\n  \
+    funcmesh gateway --bus nats://127.0.0.1:4222 --expose-openapi")]
 pub struct GatewayArgs {
     #[command(flatten)]
     bus: BusArg,
@@ -49,6 +57,9 @@ pub struct GatewayArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    funcmesh tron --bus amqp://guest:guest@127.0.0.1:5672/%2f --bundles /srv/funcmesh/bundles\n  \
+    funcmesh tron --bus nats://127.0.0.1:4222 --bundles bundles --scaler local   # starts its runners too")]
 pub struct TronArgs {
     #[command(flatten)]
     bus: BusArg,
@@ -77,6 +88,9 @@ pub struct TronArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    funcmesh runner --bus amqp://guest:guest@127.0.0.1:5672/%2f\n  \
+    funcmesh runner --bus kafka://127.0.0.1:9092 --pool batch --concurrency 16")]
 pub struct RunnerArgs {
     #[command(flatten)]
     bus: BusArg,
@@ -111,6 +125,9 @@ fn pool_name(text: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    funcmesh push orders                        # to the tron on 127.0.0.1:7070\n  \
+    funcmesh push orders --name orders-v2 --tron https://tron-a:7070,https://tron-b:7070 --admin-ca ca.pem")]
 pub struct PushArgs {
     /// The bundle directory (a Rust func crate is built first).
     dir: PathBuf,

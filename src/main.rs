@@ -99,14 +99,20 @@ enum Command {
     /// Write the Rust SDK where a bundle can build against it, or install
     /// the Python SDK (with its pytest plugin) into a Python.
     Sdk(cli::new::SdkArgs),
-    /// Print the completions of this command line for a shell, e.g.
-    /// `funcmesh completions bash > ~/.local/share/bash-completion/completions/funcmesh`.
+    /// Print the completions of this command line for a shell.
+    #[command(after_help = "Examples:\n  \
+    funcmesh completions bash > ~/.local/share/bash-completion/completions/funcmesh\n  \
+    funcmesh completions zsh > \"${fpath[1]}/_funcmesh\"\n  \
+    funcmesh completions fish > ~/.config/fish/completions/funcmesh.fish")]
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Load a bundle (building a Rust func crate first) and print its routes.
+    #[command(after_help = "Examples:\n  \
+    funcmesh check swagger-examples/petstore\n  \
+    STAGE=staging funcmesh check words-staged   # with the ${VAR}s its routes read")]
     Check {
         /// The bundle directory.
         dir: PathBuf,
@@ -118,6 +124,9 @@ enum BundleCommand {
     /// Make a bundle self-contained: install a Python bundle's
     /// requirements.txt into its lib/ with pip, build a Rust func crate to
     /// WebAssembly; then load it and print its routes.
+    #[command(after_help = "Examples:\n  \
+    funcmesh bundle build swagger-examples/words-py   # pip installs requirements.txt into lib/\n  \
+    funcmesh bundle build quotes --python .venv/bin/python")]
     Build {
         /// The bundle directory.
         dir: PathBuf,
@@ -280,5 +289,28 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// `--help` of every command ends with examples.
+    #[test]
+    fn every_command_has_examples() {
+        fn visit(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let has = sub
+                    .get_after_help()
+                    .is_some_and(|help| help.to_string().contains("Example"));
+                // A group of subcommands may leave its examples to them.
+                if !has && sub.get_subcommands().next().is_none() {
+                    missing.push(path.clone());
+                }
+                visit(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let cli = super::Cli::command();
+        visit(&cli, "funcmesh", &mut missing);
+        missing.retain(|path| path != "funcmesh help" && !path.starts_with("funcmesh help "));
+        assert!(missing.is_empty(), "no examples in --help: {missing:?}");
     }
 }

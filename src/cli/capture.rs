@@ -13,7 +13,13 @@ use super::flags::BusArg;
 
 /// `funcmesh capture on|off ...` or `funcmesh capture --from-queue ...`.
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  \
+    funcmesh capture on orders=0.1 --bus nats://127.0.0.1:4222   # a tenth of its traffic, on every gateway\n  \
+    funcmesh capture off orders --bus nats://127.0.0.1:4222\n  \
+    funcmesh capture --from-queue orders --out orders.jsonl --count 100 --bus nats://127.0.0.1:4222"
+)]
 pub struct CaptureArgs {
     #[command(subcommand)]
     command: Option<CaptureCommand>,
@@ -30,6 +36,9 @@ enum CaptureCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    funcmesh capture on orders --bus amqp://guest:guest@127.0.0.1:5672/%2f\n  \
+    funcmesh capture on '*=0.01' --bus nats://127.0.0.1:4222   # one request in a hundred, every Func")]
 struct OnArgs {
     /// The Func (its bundle's name) or `*` for every Func, with an optional
     /// sample rate from 0 to 1: `orders`, `orders=0.01`.
@@ -43,6 +52,9 @@ struct OnArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    funcmesh capture off orders --bus nats://127.0.0.1:4222\n  \
+    funcmesh capture off --bus nats://127.0.0.1:4222    # every rule")]
 struct OffArgs {
     /// The Func whose rule is dropped; none drops every rule.
     #[arg(value_name = "FUNC")]

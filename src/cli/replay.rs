@@ -19,7 +19,11 @@ pub enum ReportFormat {
 
 /// `funcmesh replay FILE... --against TARGET`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status:\n  \
+#[command(after_help = "Examples:\n  \
+    funcmesh replay captures/orders.jsonl --against http://127.0.0.1:8080\n  \
+    funcmesh replay captures/*.jsonl --against swagger-examples --ignore-path '$.id' --report json\n\
+\n\
+Exit status:\n  \
     0  every answer was the same as captured (requests with no captured answer, counted as unverified, do not count)\n  \
     1  some answer differed, and every request was replayed\n  \
     2  some request could not be replayed (connection refused, timeout, unreadable file or malformed line, named file:line), \
