@@ -14,6 +14,7 @@ mod env;
 mod openapi3;
 mod refs;
 mod served;
+mod strict;
 mod swagger2;
 mod syntax;
 
@@ -64,7 +65,22 @@ pub fn parse_spec_with(path: &Path, text: &str, vars: &mut Vars) -> Result<ApiSp
     };
     let mut doc = syntax::parse_document(path, text)?;
     env::fill_routing(&mut doc, vars).map_err(invalid)?;
-    dialect_parse(&doc).map_err(invalid)
+    let spec = dialect_parse(&doc).map_err(invalid)?;
+    if let Some(dialect) = dialect_of(&doc) {
+        strict::errors(&doc, dialect, text).map_err(invalid)?;
+    }
+    Ok(spec)
+}
+
+/// The rules a document parsed by [`dialect_parse`] follows.
+fn dialect_of(doc: &Value) -> Option<strict::Dialect> {
+    if doc.get("swagger").is_some() {
+        return Some(strict::Dialect::Swagger2);
+    }
+    match openapi_minor(doc.get("openapi")?.as_str()?)? {
+        0 => Some(strict::Dialect::OpenApi30),
+        _ => Some(strict::Dialect::OpenApi31),
+    }
 }
 
 fn dialect_parse(doc: &Value) -> Result<ApiSpec, String> {

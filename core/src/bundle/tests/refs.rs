@@ -119,7 +119,6 @@ paths:
                 named: {$ref: "#/$defs/Name", description: only an annotation}
                 pct: {$ref: "#/$defs/With%20Space"}
                 utf8: {$ref: "#/$defs/Caf%C3%A9%7Bx%7d"}
-                remote: {$ref: "other.yaml#/Thing"}
 $defs:
   Odd~Name/x: {type: integer}
   Name: {type: string}
@@ -143,10 +142,26 @@ $defs:
     assert_eq!(props["named"], json!({"type": "string"}));
     assert_eq!(props["pct"], json!({"type": "boolean"}));
     assert_eq!(props["utf8"], json!({"type": "number"}));
-    assert_eq!(
-        props["remote"],
-        json!({"$ref": "other.yaml#/Thing"}),
-        "other files stay unresolved"
+}
+
+#[test]
+fn a_reference_into_another_file_is_a_load_error_naming_its_line() {
+    let text = "openapi: 3.1.0
+info: {title: t, version: \"1\"}
+paths:
+  /a:
+    post:
+      operationId: a
+      requestBody:
+        content:
+          application/json:
+            schema:
+              $ref: other.yaml#/Thing
+";
+    let error = spec_error("openapi.yaml", text);
+    assert!(
+        error.contains("line 11: /paths/~1a/post/requestBody/content/application~1json/schema/$ref: `$ref: other.yaml#/Thing` points into another file"),
+        "{error}"
     );
 }
 
