@@ -17,7 +17,7 @@ const MAX_DEPTH: usize = 32;
 const MAX_EXPANSIONS: usize = 4096;
 
 /// Keywords whose value is one schema (or, for `items`, a list of them).
-const SUBSCHEMA: &[&str] = &[
+pub(super) const SUBSCHEMA: &[&str] = &[
     "items",
     "additionalItems",
     "additionalProperties",
@@ -31,9 +31,9 @@ const SUBSCHEMA: &[&str] = &[
     "unevaluatedProperties",
 ];
 /// Keywords whose value is a list of schemas.
-const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+pub(super) const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Keywords whose value maps names to schemas.
-const SCHEMA_MAPS: &[&str] = &["properties", "patternProperties", "dependentSchemas"];
+pub(super) const SCHEMA_MAPS: &[&str] = &["properties", "patternProperties", "dependentSchemas"];
 /// Keywords that only annotate: a `$ref` beside only these needs no `allOf`.
 const ANNOTATIONS: &[&str] = &[
     "$ref",

@@ -12,6 +12,8 @@
 
 use serde_json::{Map, Value};
 
+use super::refs::{SCHEMA_LISTS, SCHEMA_MAPS, SUBSCHEMA};
+
 /// Which rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dialect {
@@ -69,31 +71,6 @@ const SWAGGER2_TYPES: &[&str] = &["string", "number", "integer", "boolean", "arr
 /// JSON Schema 2020-12 adds `null`.
 const OPENAPI31_TYPES: &[&str] = &[
     "string", "number", "integer", "boolean", "array", "object", "null",
-];
-
-/// Keywords whose value is one schema.
-const ONE_SCHEMA: &[&str] = &[
-    "items",
-    "additionalProperties",
-    "not",
-    "additionalItems",
-    "if",
-    "then",
-    "else",
-    "contains",
-    "propertyNames",
-    "unevaluatedItems",
-    "unevaluatedProperties",
-];
-/// Keywords whose value is a list of schemas.
-const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
-/// Keywords whose value maps names to schemas.
-const SCHEMA_MAPS: &[&str] = &[
-    "properties",
-    "patternProperties",
-    "dependentSchemas",
-    "$defs",
-    "definitions",
 ];
 
 /// One problem: where (a JSON pointer) and what.
@@ -379,12 +356,14 @@ impl Check {
                         self.schema(sub, &format!("{here}/{i}"));
                     }
                 }
-                (k, Value::Object(named)) if SCHEMA_MAPS.contains(&k) => {
+                (k, Value::Object(named))
+                    if SCHEMA_MAPS.contains(&k) || k == "$defs" || k == "definitions" =>
+                {
                     for (name, sub) in named {
                         self.schema(sub, &format!("{here}/{}", escape(name)));
                     }
                 }
-                (k, sub) if ONE_SCHEMA.contains(&k) => self.schema(sub, &here),
+                (k, sub) if SUBSCHEMA.contains(&k) => self.schema(sub, &here),
                 _ => {}
             }
         }

@@ -146,21 +146,12 @@ $defs:
 
 #[test]
 fn a_reference_into_another_file_is_a_load_error_naming_its_line() {
-    let text = "openapi: 3.1.0
-info: {title: t, version: \"1\"}
-paths:
-  /a:
-    post:
-      operationId: a
-      requestBody:
-        content:
-          application/json:
-            schema:
-              $ref: other.yaml#/Thing
-";
+    let text = "openapi: 3.0.3\npaths:\n  /a:\n    get:\n      operationId: a\n      \
+                parameters:\n        - name: q\n          in: query\n          \
+                schema: {$ref: \"common.yaml#/Q\"}\n";
     let error = spec_error("openapi.yaml", text);
     assert!(
-        error.contains("line 11: /paths/~1a/post/requestBody/content/application~1json/schema/$ref: `$ref: other.yaml#/Thing` points into another file"),
+        error.contains("line 9: /paths/~1a/get/parameters/0/schema/$ref: `$ref: common.yaml#/Q` points into another file"),
         "{error}"
     );
 }
