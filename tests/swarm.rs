@@ -158,7 +158,7 @@ fn the_tron_scales_the_runner_service_of_a_swarm_with_the_load() {
             || async { replicas(&runner) == 1 },
         )
         .await;
-        let logs = docker_ok(&["service", "logs", &stack.service("tron")]);
+        let logs = funcmesh_testkit::docker::service_logs(&stack.service("tron"));
         assert!(logs.contains("pool=default 1 -> "), "{logs}");
         for decision in logs.lines().filter(|line| line.contains("pool=default ")) {
             eprintln!("{decision}");

@@ -60,6 +60,16 @@ pub fn docker_ok(args: &[&str]) -> String {
     ok(&format!("docker {}", args.join(" ")), docker(args))
 }
 
+/// What the containers of a service logged (`docker service logs`, which
+/// must succeed), both streams: funcmesh logs to standard error, which
+/// docker replays on its own standard error.
+pub fn service_logs(service: &str) -> String {
+    let output = docker(&["service", "logs", "--raw", service]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stdout = ok(&format!("docker service logs {service}"), output);
+    stdout + &stderr
+}
+
 /// Builds the images of `compose/` that `names` lists with
 /// `scripts/images` (which keeps those already built), the funcmesh ones
 /// holding `binary`.

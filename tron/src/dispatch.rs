@@ -126,6 +126,14 @@ impl Dispatcher {
                 settle(delivery.ack().await);
                 return;
             }
+            if envelope.describe.is_some() {
+                // A gateway sends these to the named Func's queue; one here
+                // found that queue gone, and routing it by its path could
+                // reach another bundle that would describe itself instead.
+                let gone = ResponseEnvelope::error(&envelope.id, 503, "the Func's queue is gone; try again");
+                self.answer(delivery, &envelope, gone).await;
+                return;
+            }
             let route = self.routes.borrow().lookup(&envelope.host, &envelope.path).cloned();
             let Some(route) = route else {
                 self.stats.no_route.fetch_add(1, Ordering::Relaxed);

@@ -91,6 +91,21 @@ async fn unknown_routes_are_answered_404_on_the_reply_queue() {
 }
 
 #[tokio::test]
+async fn a_description_request_on_the_firehose_is_answered_not_routed() {
+    let s = setup(None).await;
+    let mut asked = request("api.example.com", "/pets/7");
+    asked.describe = Some(funcmesh_core::envelope::Describe::OpenApi);
+    send(&s.bus, &asked).await;
+    let resp = ResponseEnvelope::decode(&take(&s.bus, "reply.test").await).unwrap();
+    assert_eq!(resp.status, 503);
+    assert_eq!(
+        s.bus.depth(&s.queue).await.unwrap().ready,
+        0,
+        "not forwarded"
+    );
+}
+
+#[tokio::test]
 async fn a_full_func_queue_answers_503() {
     let s = setup(Some(1)).await;
     send(&s.bus, &request("api.example.com", "/pets/1")).await;
