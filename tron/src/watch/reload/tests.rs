@@ -143,6 +143,14 @@ impl Setup {
         .await;
     }
 
+    /// A save of `name`'s spec, its load let through at once: what it did.
+    async fn save(&mut self, name: &str) -> ReloadEvent {
+        self.fake.gate.add_permits(1);
+        self.reloader
+            .submit(self.change(name, "openapi.yaml", Instant::now()));
+        self.event().await
+    }
+
     async fn event(&mut self) -> ReloadEvent {
         tokio::time::timeout(Duration::from_secs(10), self.events.recv())
             .await
@@ -204,15 +212,9 @@ async fn different_bundles_reload_at_once() {
 #[tokio::test]
 async fn a_failure_keeps_the_live_version_and_says_which_file() {
     let mut s = setup();
-    s.fake.gate.add_permits(1);
-    s.reloader
-        .submit(s.change("a", "openapi.yaml", Instant::now()));
-    assert!(matches!(s.event().await, ReloadEvent::Reloaded { .. }));
+    assert!(matches!(s.save("a").await, ReloadEvent::Reloaded { .. }));
     std::fs::write(s.dir("a").join("broken"), "").unwrap();
-    s.fake.gate.add_permits(1);
-    s.reloader
-        .submit(s.change("a", "openapi.yaml", Instant::now()));
-    match s.event().await {
+    match s.save("a").await {
         ReloadEvent::Failed { dir, error, live } => {
             assert_eq!(dir, s.dir("a"));
             assert!(error.contains("openapi.yaml: line 2"), "{error}");
@@ -225,23 +227,14 @@ async fn a_failure_keeps_the_live_version_and_says_which_file() {
 #[tokio::test]
 async fn a_fix_back_to_the_version_serving_is_confirmed_once() {
     let mut s = setup();
-    s.fake.gate.add_permits(1);
-    s.reloader
-        .submit(s.change("a", "openapi.yaml", Instant::now()));
-    assert!(matches!(s.event().await, ReloadEvent::Reloaded { .. }));
+    assert!(matches!(s.save("a").await, ReloadEvent::Reloaded { .. }));
     std::fs::write(s.dir("a").join("broken"), "").unwrap();
-    s.fake.gate.add_permits(1);
-    s.reloader
-        .submit(s.change("a", "openapi.yaml", Instant::now()));
-    assert!(matches!(s.event().await, ReloadEvent::Failed { .. }));
+    assert!(matches!(s.save("a").await, ReloadEvent::Failed { .. }));
     // The save that undoes the mistake: the files are the live version's.
     std::fs::remove_file(s.dir("a").join("broken")).unwrap();
     std::fs::write(s.dir("a").join("same"), "").unwrap();
     for fixed in [true, false] {
-        s.fake.gate.add_permits(1);
-        s.reloader
-            .submit(s.change("a", "openapi.yaml", Instant::now()));
-        match s.event().await {
+        match s.save("a").await {
             ReloadEvent::Unchanged { dir, fixed: said } => {
                 assert_eq!(dir, s.dir("a"));
                 assert_eq!(said, fixed, "confirmed after the failure only");
@@ -278,10 +271,7 @@ async fn a_failure_superseded_by_a_later_change_is_not_reported() {
 #[tokio::test]
 async fn a_directory_that_is_no_bundle_any_more_is_removed() {
     let mut s = setup();
-    s.fake.gate.add_permits(1);
-    s.reloader
-        .submit(s.change("a", "openapi.yaml", Instant::now()));
-    assert!(matches!(s.event().await, ReloadEvent::Reloaded { .. }));
+    assert!(matches!(s.save("a").await, ReloadEvent::Reloaded { .. }));
     std::fs::remove_file(s.dir("a").join("openapi.yaml")).unwrap();
     std::fs::remove_file(s.dir("b").join("openapi.yaml")).unwrap();
     // `b` was never live: nothing to report.
