@@ -13,6 +13,7 @@
 use serde_json::{Map, Value};
 
 use super::refs::{SCHEMA_LISTS, SCHEMA_MAPS, SUBSCHEMA};
+use super::swagger2::SCHEMA_FIELDS;
 
 /// Which rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,30 +23,15 @@ pub(super) enum Dialect {
     OpenApi31,
 }
 
-/// The keywords of a Swagger 2.0 Schema Object.
-const SWAGGER2_SCHEMA: &[&str] = &[
+/// The keywords of a Swagger 2.0 Schema Object beyond those a non-body
+/// parameter shares with it ([`SCHEMA_FIELDS`]).
+const SWAGGER2_SCHEMA_ONLY: &[&str] = &[
     "$ref",
-    "format",
     "title",
     "description",
-    "default",
-    "multipleOf",
-    "maximum",
-    "exclusiveMaximum",
-    "minimum",
-    "exclusiveMinimum",
-    "maxLength",
-    "minLength",
-    "pattern",
-    "maxItems",
-    "minItems",
-    "uniqueItems",
     "maxProperties",
     "minProperties",
     "required",
-    "enum",
-    "type",
-    "items",
     "allOf",
     "properties",
     "additionalProperties",
@@ -393,14 +379,16 @@ impl Check {
         };
         for key in map.keys() {
             let known = key.starts_with("x-")
-                || SWAGGER2_SCHEMA.contains(&key.as_str())
+                || SCHEMA_FIELDS.contains(&key.as_str())
+                || SWAGGER2_SCHEMA_ONLY.contains(&key.as_str())
                 || extra.contains(&key.as_str());
             if !known {
                 let dialect = match self.dialect {
                     Dialect::Swagger2 => "a Swagger 2.0",
                     _ => "an OpenAPI 3.0",
                 };
-                let hint = suggestion(key, SWAGGER2_SCHEMA.iter().chain(extra))
+                let swagger2 = SCHEMA_FIELDS.iter().chain(SWAGGER2_SCHEMA_ONLY);
+                let hint = suggestion(key, swagger2.chain(extra))
                     .map(|near| format!(" (did you mean `{near}`?)"))
                     .unwrap_or_default();
                 self.problem(

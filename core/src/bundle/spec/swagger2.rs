@@ -10,8 +10,9 @@ use crate::bundle::{Operation, ParamLocation, Parameter, RequestBody};
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
 const OTHER_KEYS: &[&str] = &["parameters", "$ref"];
-/// The fields of a non-body parameter (and of its `items`) that are JSON Schema.
-const SCHEMA_FIELDS: &[&str] = &[
+/// The fields of a non-body parameter (and of its `items`) that are JSON
+/// Schema: keywords of a Schema Object too.
+pub(super) const SCHEMA_FIELDS: &[&str] = &[
     "type",
     "format",
     "items",
