@@ -19,7 +19,7 @@ use crate::gateway::Gateway;
 use crate::inbound::{self, Received};
 use crate::outbound::{self, short_hash};
 use crate::pending::Waiter;
-use crate::reserved::{Reserved, reserved};
+use crate::reserved::{Reserved, is_openapi, reserved};
 use crate::stats::FuncEntry;
 use crate::{ResponseBody, rescue};
 
@@ -38,13 +38,12 @@ impl Gateway {
         let started = Instant::now();
         let id = inbound::request_id(request.headers());
         let mut slot = Slot::default();
-        let endpoint = reserved(&request).filter(|endpoint| match endpoint {
-            Reserved::Health => true,
-            Reserved::Routes => self.config.expose_routes,
-            Reserved::OpenApi => self.config.expose_openapi,
-        });
+        let endpoint = reserved(&request)
+            .filter(|endpoint| *endpoint != Reserved::Routes || self.config.expose_routes);
         let response = match endpoint {
-            Some(Reserved::OpenApi) => self.openapi(request, remote, id).await,
+            _ if self.config.expose_openapi && is_openapi(&request) => {
+                self.openapi(request, remote, id).await
+            }
             Some(endpoint) => self.reserved(endpoint, request.method(), &id),
             None => {
                 let response = self.proxied(request, remote, id, &mut slot, None).await;

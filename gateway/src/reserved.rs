@@ -22,7 +22,6 @@ use crate::outbound;
 pub(crate) enum Reserved {
     Health,
     Routes,
-    OpenApi,
 }
 
 /// The path prefix of the API descriptions.
@@ -33,9 +32,14 @@ pub(crate) fn reserved<B>(request: &Request<B>) -> Option<Reserved> {
     match request.uri().path() {
         "/__health" => Some(Reserved::Health),
         "/__routes" => Some(Reserved::Routes),
-        path if path == OPENAPI || path.starts_with("/__openapi/") => Some(Reserved::OpenApi),
         _ => None,
     }
+}
+
+/// Whether `request` is for `/__openapi` or below it.
+pub(crate) fn is_openapi<B>(request: &Request<B>) -> bool {
+    let path = request.uri().path();
+    path == OPENAPI || path.starts_with("/__openapi/")
 }
 
 impl Gateway {
@@ -58,8 +62,6 @@ impl Gateway {
                 let table = self.routes.borrow().clone();
                 outbound::json(StatusCode::OK, &*table, Some(id))
             }
-            // Answered by `openapi`.
-            Reserved::OpenApi => outbound::json_error(StatusCode::NOT_FOUND, "not served here", id),
         }
     }
 
