@@ -263,6 +263,11 @@ fn invoke_prints_the_answer_and_exits_by_its_status() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
 
+    // A body that cannot be read: no request, exit 2 (1 is a 5xx).
+    let (code, _, err) = invoke(&["-d", "@/nonexistent/body.json", petstore, "/petstore/pets"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/body.json"), "{err}");
+
     // A directory without a path: what to do instead.
     let (code, _, err) = invoke(&[petstore]);
     assert_eq!(code, 2);

@@ -12,7 +12,8 @@ use funcmesh::replay::Target;
 
 /// The exit code of an answer with a 5xx status.
 const EXIT_SERVER_ERROR: u8 = 1;
-/// The exit code when no answer came (or the bundle did not load).
+/// The exit code when no answer came (the request could not be made, or
+/// the bundle did not load).
 const EXIT_NO_ANSWER: u8 = 2;
 
 #[derive(Debug, clap::Args)]
@@ -25,7 +26,8 @@ const EXIT_NO_ANSWER: u8 = 2;
 Exit status:\n  \
     0  an answer came with a status below 500\n  \
     1  an answer came with a 5xx status\n  \
-    2  no answer: the gateway could not be reached, the time ran out, or a bundle did not load")]
+    2  no answer: the request could not be made (a body file that cannot be read), the gateway \
+       could not be reached, the time ran out, or a bundle did not load")]
 pub struct InvokeArgs {
     /// A gateway URL with the request's path and query
     /// (`http://host:port/base/op?x=1`), or a bundle directory (one bundle,
@@ -62,9 +64,12 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_NO_ANSWER));
         }
     };
-    let body = match &args.data {
-        Some(data) => Some(read_data(data)?),
-        None => None,
+    let body = match args.data.as_deref().map(read_data).transpose() {
+        Ok(body) => body,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            return Ok(ExitCode::from(EXIT_NO_ANSWER));
+        }
     };
     let method = args.method.clone().unwrap_or(match body {
         Some(_) => http::Method::POST,
