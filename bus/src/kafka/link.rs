@@ -146,7 +146,7 @@ pub(crate) struct Link {
     /// Queues declared by this process, declared again after each outage.
     declared: Mutex<HashMap<String, QueueSpec>>,
     /// Every queue any process declared, as read from the registry.
-    known: Mutex<HashMap<String, QueueSpec>>,
+    known: Mutex<HashMap<String, Known>>,
     /// How far the registry has been read (the next offset).
     registry_read: watch::Sender<i64>,
     /// Broadcast topics created by this process.
@@ -158,6 +158,19 @@ pub(crate) struct Link {
     /// The positions of this process's work queue consumers.
     consumers: Mutex<Vec<Weak<Offsets>>>,
 }
+
+/// A queue's spec and the registry offset of the declaration that gave it.
+struct Known {
+    spec: QueueSpec,
+    /// [`PENDING`] for this process's own declaration until the registry
+    /// took it. An entry read from the registry replaces the spec only when
+    /// it is not older: the reader may still be catching up with earlier
+    /// declarations when this process declares again with other limits.
+    at: i64,
+}
+
+/// The offset of a declaration made here that the registry has not taken yet.
+const PENDING: i64 = i64::MAX;
 
 /// How long a sampled depth is trusted before it is read again.
 const GAUGE_TTL: Duration = Duration::from_millis(250);
@@ -332,7 +345,11 @@ impl Link {
     /// Remembers `spec` and declares it now when the broker is up.
     pub(crate) async fn declare(&self, spec: &QueueSpec) -> Result<()> {
         self.declared.lock().insert(spec.name.clone(), spec.clone());
-        self.known.lock().insert(spec.name.clone(), spec.clone());
+        let own = Known {
+            spec: spec.clone(),
+            at: PENDING,
+        };
+        self.known.lock().insert(spec.name.clone(), own);
         if !self.is_up() {
             return Ok(());
         }
@@ -362,7 +379,14 @@ impl Link {
             payload: &entry,
             headers: None,
         };
-        self.deliver(&registry, outgoing).await
+        let at = self.deliver(&registry, outgoing).await?;
+        if let Some(known) = self.known.lock().get_mut(&spec.name)
+            && known.at == PENDING
+            && known.spec == *spec
+        {
+            known.at = at;
+        }
+        Ok(())
     }
 
     async fn create_registry(&self) -> Result<()> {
@@ -416,7 +440,7 @@ impl Link {
         self.ensure_up()?;
         let mut state = self.up.subscribe();
         tokio::select! {
-            delivered = self.deliver(topic, outgoing) => delivered,
+            delivered = self.deliver(topic, outgoing) => delivered.map(drop),
             _ = state.wait_for(|up| !*up) => Err(Error::Unavailable(format!(
                 "the Kafka broker went away while publishing to {topic}"
             ))),
@@ -427,7 +451,8 @@ impl Link {
     /// the link's state (for declaring while the link comes up). A topic the
     /// client believes missing may just have been created (again): its
     /// metadata is read anew and the record sent again, for up to a second.
-    async fn deliver(&self, topic: &str, outgoing: Outgoing<'_>) -> Result<()> {
+    /// Returns the record's offset in its partition.
+    async fn deliver(&self, topic: &str, outgoing: Outgoing<'_>) -> Result<i64> {
         let mut tries = 0;
         loop {
             let mut record = FutureRecord::<str, [u8]>::to(topic).payload(outgoing.payload);
@@ -441,7 +466,7 @@ impl Link {
             // says is missing, as the broker would after sending it.
             let (error, taken) = match self.producer.send_result(record) {
                 Ok(delivery) => match delivery.await.map_err(|_| Error::Closed)? {
-                    Ok(_) => return Ok(()),
+                    Ok((_, offset)) => return Ok(offset),
                     Err((error, _)) => (error, true),
                 },
                 Err((error, _)) => (error, false),
@@ -498,8 +523,8 @@ impl Link {
     /// The spec of `queue`: declared here, or by another process (read from
     /// the registry). [`Error::UnknownQueue`] when nobody declared it.
     pub(crate) async fn spec(&self, queue: &str) -> Result<QueueSpec> {
-        if let Some(spec) = self.known.lock().get(queue) {
-            return Ok(spec.clone());
+        if let Some(spec) = self.known_spec(queue) {
+            return Ok(spec);
         }
         self.ensure_up()?;
         // Catch up with everything written to the registry so far.
@@ -521,16 +546,13 @@ impl Link {
                 "the queue registry was not read in time".to_owned(),
             ));
         }
-        self.known
-            .lock()
-            .get(queue)
-            .cloned()
+        self.known_spec(queue)
             .ok_or_else(|| Error::UnknownQueue(queue.to_owned()))
     }
 
     /// The spec of `queue` if this process knows it already.
     pub(crate) fn known_spec(&self, queue: &str) -> Option<QueueSpec> {
-        self.known.lock().get(queue).cloned()
+        self.known.lock().get(queue).map(|known| known.spec.clone())
     }
 
     /// Reads the registry for as long as the bus is open.
@@ -569,11 +591,16 @@ impl Link {
                         .payload()
                         .and_then(|payload| serde_json::from_slice::<RegistryEntry>(payload).ok());
                     let name = message.key().and_then(|key| std::str::from_utf8(key).ok());
+                    let at = message.offset();
                     if let (Some(name), Some(entry)) = (name, entry) {
                         let spec = entry.into_spec(name.to_owned());
-                        self.known.lock().insert(spec.name.clone(), spec);
+                        let mut known = self.known.lock();
+                        let older = known.get(name).is_some_and(|known| known.at > at);
+                        if !older {
+                            known.insert(name.to_owned(), Known { spec, at });
+                        }
                     }
-                    let next = message.offset() + 1;
+                    let next = at + 1;
                     self.registry_read.send_if_modified(|at| {
                         let advanced = next > *at;
                         *at = (*at).max(next);
@@ -588,6 +615,11 @@ impl Link {
                         KafkaError::MessageConsumption(RDKafkaErrorCode::OffsetOutOfRange)
                     ) {
                         self.registry_read.send_replace(0);
+                        for known in self.known.lock().values_mut() {
+                            if known.at != PENDING {
+                                known.at = -1;
+                            }
+                        }
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
