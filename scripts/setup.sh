@@ -106,6 +106,24 @@ ensure_rabbitmq_tls() {
   await_port 5671 "$timeout" "RabbitMQ (TLS)" /var/log/rabbitmq/
 }
 
+# RabbitMQ's management API on port 15672, through which `funcmesh clean`
+# lists a namespace's queues (AMQP cannot). The plugin stays enabled
+# across restarts of the broker.
+ensure_rabbitmq_management() {
+  local timeout=${FUNCMESH_RABBITMQ_TIMEOUT:-90} sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  ensure_rabbitmq || return 1
+  if rabbitmq_answers 15672; then
+    return 0
+  fi
+  echo "setup: enabling RabbitMQ's management plugin" >&2
+  if ! timeout 120 $sudo rabbitmq-plugins -q enable rabbitmq_management >/dev/null 2>&1; then
+    echo "setup: 'rabbitmq-plugins enable rabbitmq_management' failed; see /var/log/rabbitmq/" >&2
+    return 1
+  fi
+  await_port 15672 "$timeout" "RabbitMQ's management API" /var/log/rabbitmq/
+}
+
 # Waits up to TIMEOUT seconds for 127.0.0.1:PORT to accept connections,
 # saying that WHAT is up, or where its LOG is when it is not.
 await_port() {

@@ -2,6 +2,7 @@
 //! composed from the flag groups in `flags` and running until its signal.
 
 pub mod capture;
+pub mod clean;
 pub mod flags;
 pub mod invoke;
 pub mod log_level;

@@ -99,6 +99,9 @@ enum Command {
     /// Write the Rust SDK where a bundle can build against it, or install
     /// the Python SDK (with its pytest plugin) into a Python.
     Sdk(cli::new::SdkArgs),
+    /// Remove what a mesh left on its broker under a namespace (queues,
+    /// streams, topics, exchanges, consumer groups), after listing it.
+    Clean(cli::clean::CleanArgs),
     /// Print the completions of this command line for a shell.
     #[command(after_help = "Examples:\n  \
     funcmesh completions bash > ~/.local/share/bash-completion/completions/funcmesh\n  \
@@ -225,6 +228,7 @@ async fn run_command(command: Command, log: &cli::flags::Logging) -> anyhow::Res
         Command::New(args) => cli::new::new(&args),
         Command::Sdk(args) => tokio::task::spawn_blocking(move || cli::new::sdk(&args)).await?,
         Command::Check { dir } => check(&dir).await,
+        Command::Clean(args) => cli::clean::run(args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(

@@ -15,6 +15,8 @@
 //! - `consume` and `delivery`:
 //!   consumers that re-subscribe after a reconnect, and their deliveries.
 //! - `topics`: broadcast and listen on a topic exchange.
+//! - `namespace`: a namespace's queues and exchanges, listed and deleted
+//!   through the management API (`funcmesh clean`).
 //! - `tap`: copies of a queue's messages, through the work exchange that
 //!   every queue is published through.
 //!
@@ -26,6 +28,7 @@ mod connection;
 mod consume;
 mod declare;
 mod delivery;
+pub(crate) mod namespace;
 mod publish;
 mod tap;
 mod topics;

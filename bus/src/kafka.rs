@@ -69,6 +69,7 @@ mod config;
 mod consume;
 mod link;
 mod members;
+pub(crate) mod namespace;
 mod offsets;
 mod tap;
 mod topics;

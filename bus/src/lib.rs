@@ -19,6 +19,8 @@
 //! - [`connect`] picks an implementation from a bus URL; [`redact`] hides
 //!   the credentials in one, for logs and errors.
 //!
+//! [`namespace`] finds what a mesh left on its broker and removes it.
+//!
 //! [`Bus::tap`] copies a work queue's traffic without consuming it; each
 //! backend does it in a `tap` module of its own.
 #![deny(missing_docs)]
@@ -31,6 +33,7 @@ mod error;
 pub mod inproc;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod namespace;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod stats;

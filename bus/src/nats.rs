@@ -85,6 +85,7 @@ mod connection;
 mod consume;
 mod declare;
 mod delivery;
+pub(crate) mod namespace;
 mod publish;
 mod tap;
 mod topics;

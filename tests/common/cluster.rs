@@ -11,8 +11,6 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use funcmesh_core::queues;
-
 use super::{call_at, root};
 
 /// RabbitMQ on this machine; `./scripts/test` starts it where it is down.
@@ -102,66 +100,26 @@ impl Cluster {
         }
     }
 
-    /// Deletes the durable queues this cluster declared, so that test runs
-    /// do not pile quorum queues up on the shared broker (the reply queues
-    /// and listeners are exclusive and go with their connections).
+    /// Removes what this cluster left on its broker, as `funcmesh clean`
+    /// does, so that test runs do not pile queues up on the shared broker.
     pub fn delete_queues(&self) {
         let namespace = self
             .bus
             .rsplit_once("namespace=")
             .map(|(_, ns)| ns.split('&').next().unwrap_or(ns).to_owned());
         let Some(namespace) = namespace else { return };
-        if self.bus.starts_with("nats://") {
-            return delete_streams(NATS, &namespace);
-        }
-        if self.bus.starts_with("kafka://") {
-            return delete_topics("127.0.0.1:9092", &namespace);
-        }
-        let mut names: Vec<String> = [queues::FIREHOSE, queues::DEAD_LETTER, queues::PARKED]
-            .map(str::to_owned)
-            .to_vec();
-        for dir in funcmesh_core::bundle::find_bundles(&self.bundles) {
-            if let Ok(bundle) = funcmesh_core::bundle::load_dir(&dir) {
-                names.push(queues::func_queue(
-                    bundle.host.as_deref(),
-                    &bundle.base_path,
-                ));
-            }
-        }
-        // And the queues of bundles a test added and removed again.
-        let listed = Command::new("rabbitmqctl")
-            .args(["-q", "list_queues", "--no-table-headers", "name"])
-            .output();
-        if let Ok(listed) = listed {
-            let prefix = format!("{namespace}.");
-            let text = String::from_utf8_lossy(&listed.stdout);
-            names.extend(
-                text.lines()
-                    .filter_map(|q| q.trim().strip_prefix(&prefix))
-                    .map(str::to_owned),
-            );
-        }
-        names.sort();
-        names.dedup();
         // A mesh on the broker's TLS listener is cleaned up through its
         // plain one.
         let url = match self.bus.starts_with("amqps://") {
-            true => RABBITMQ.to_owned(),
-            false => self.bus.split('?').next().unwrap_or(RABBITMQ).to_owned(),
+            true => format!("{RABBITMQ}?namespace={namespace}"),
+            false => self.bus.clone(),
         };
         apart(async move {
-            let connection =
-                lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
-                    .await
-                    .ok()?;
-            for name in names {
-                // A refusal closes its channel: one channel per queue.
-                let channel = connection.create_channel().await.ok()?;
-                let _ = channel
-                    .queue_delete(format!("{namespace}.{name}").into(), Default::default())
-                    .await;
+            let options = funcmesh_bus::namespace::Options::default();
+            let namespace = funcmesh_bus::namespace::open(&url, &options).await.ok()?;
+            for held in namespace.held().await.ok()? {
+                let _ = namespace.remove(&held).await;
             }
-            let _ = connection.close(200, "test done".into()).await;
             Some(())
         });
     }
@@ -507,50 +465,6 @@ fn spawn_outliving_tests(command: Command) -> Child {
     let (tx, rx) = mpsc::channel();
     keeper.lock().unwrap().send((command, tx)).unwrap();
     rx.recv().unwrap().expect("spawning funcmesh")
-}
-
-/// Deletes the JetStream streams whose subjects are in `namespace`.
-fn delete_streams(url: &str, namespace: &str) {
-    let (url, prefix) = (url.to_owned(), format!("{namespace}."));
-    apart(async move {
-        use futures::TryStreamExt as _;
-        let client = async_nats::connect(&url).await.ok()?;
-        let jetstream = async_nats::jetstream::new(client);
-        let streams: Vec<_> = jetstream.streams().try_collect().await.ok()?;
-        for info in streams {
-            if info.config.subjects.iter().any(|s| s.starts_with(&prefix)) {
-                let _ = jetstream.delete_stream(&info.config.name).await;
-            }
-        }
-        Some(())
-    });
-}
-
-fn delete_topics(brokers: &str, namespace: &str) {
-    use rdkafka::admin::{AdminClient, AdminOptions};
-    use rdkafka::client::DefaultClientContext;
-    let (brokers, prefix) = (brokers.to_owned(), format!("{namespace}."));
-    apart(async move {
-        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .create()
-            .ok()?;
-        let metadata = admin
-            .inner()
-            .fetch_metadata(None, Duration::from_secs(5))
-            .ok()?;
-        let doomed: Vec<String> = metadata
-            .topics()
-            .iter()
-            .map(|topic| topic.name().to_owned())
-            .filter(|name| name.starts_with(&prefix))
-            .collect();
-        let names: Vec<&str> = doomed.iter().map(String::as_str).collect();
-        if !names.is_empty() {
-            let _ = admin.delete_topics(&names, &AdminOptions::new()).await;
-        }
-        Some(())
-    });
 }
 
 /// Runs `work` to its end on a thread and runtime of its own: the clean-up

@@ -26,6 +26,8 @@ pub(crate) struct AmqpConfig {
     pub(crate) endpoint: String,
     /// Put before every queue and exchange name: `NAME.` or nothing.
     prefix: String,
+    /// The broker's host as a URL writes it (`[::1]` with brackets).
+    pub(crate) host: String,
     /// Shown by `rabbitmqctl list_connections name`.
     pub(crate) connection_name: String,
     /// `Some` for `amqps://`: the TLS files its parameters name.
@@ -91,13 +93,23 @@ impl AmqpConfig {
             Some(ns) => (format!("{ns}."), format!("funcmesh {ns} {pid}")),
             None => (String::new(), format!("funcmesh {pid}")),
         };
+        let host = bus_url::host(&parsed)
+            .unwrap_or(&uri.authority.host)
+            .to_owned();
         Ok(Self {
             uri,
             endpoint,
             prefix,
+            host,
             connection_name,
             tls: secure.then_some(tls),
         })
+    }
+
+    /// What every name of the namespace starts with (`NAME.`); `None`
+    /// without a namespace.
+    pub(crate) fn namespace_prefix(&self) -> Option<&str> {
+        Some(self.prefix.as_str()).filter(|prefix| !prefix.is_empty())
     }
 
     /// The broker's name for the logical queue `name`.

@@ -250,6 +250,12 @@ impl KafkaConfig {
         self.topic_name("m.", queue)
     }
 
+    /// What every name of the namespace starts with (`NAME.`); `None`
+    /// without a namespace.
+    pub(crate) fn namespace_prefix(&self) -> Option<&str> {
+        Some(self.prefix.as_str()).filter(|prefix| !prefix.is_empty())
+    }
+
     /// The topic that holds every declared queue's limits.
     pub(crate) fn registry_topic(&self) -> String {
         format!("{}funcmesh-queues", self.prefix)

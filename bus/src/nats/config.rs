@@ -161,6 +161,17 @@ impl NatsConfig {
         })
     }
 
+    /// What every name of the namespace starts with (`NAME.`); `None`
+    /// without a namespace.
+    pub(crate) fn namespace_prefix(&self) -> Option<&str> {
+        Some(self.prefix.as_str()).filter(|prefix| !prefix.is_empty())
+    }
+
+    /// What the subject of every work queue's stream starts with.
+    pub(crate) fn work_subjects(&self) -> String {
+        format!("{}funcmesh.q.", self.prefix)
+    }
+
     /// The subject that a work queue's stream captures.
     pub(crate) fn work_subject(&self, queue: &str) -> String {
         format!("{}funcmesh.q.{}", self.prefix, encode(queue, false))
