@@ -2,9 +2,12 @@
 //! into the routing facts and the [`Operation`]s of a bundle.
 //!
 //! The text becomes one `serde_json::Value` first (`syntax`), so both
-//! formats share one walk. Each dialect reads its own layout (`swagger2`,
-//! `openapi3`) with local `$ref`s resolved (`refs`) and shared helpers
-//! (`common`); `checks` then holds the rules that span the whole document.
+//! formats share one reader. OpenAPI 3.0 is read into `openapiv3`'s typed
+//! model (`openapi30`); Swagger 2.0 (`swagger2`) and OpenAPI 3.1
+//! (`openapi3`), which that model does not cover, are read from the JSON.
+//! Each resolves local `$ref`s (`refs`) and shares helpers (`common`);
+//! `strict` refuses what would switch checks off unnoticed, and `checks`
+//! holds the rules that span the whole document.
 //! Before that, `${VAR}` references in the routing fields are filled in
 //! (`env`).
 
@@ -12,6 +15,7 @@ mod checks;
 mod common;
 mod env;
 mod openapi3;
+mod openapi30;
 mod refs;
 mod served;
 mod strict;
@@ -24,6 +28,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{BundleError, Operation, Result, Vars};
+use openapi30::Failure;
 
 pub use served::served_document;
 pub(crate) use syntax::line_column;
@@ -65,11 +70,36 @@ pub fn parse_spec_with(path: &Path, text: &str, vars: &mut Vars) -> Result<ApiSp
     };
     let mut doc = syntax::parse_document(path, text)?;
     env::fill_routing(&mut doc, vars).map_err(invalid)?;
-    let spec = dialect_parse(&doc).map_err(invalid)?;
+    let spec = match dialect_parse(&doc) {
+        Ok(spec) => spec,
+        Err(Failure::Spec(message)) => return Err(invalid(message)),
+        // A document the typed model does not hold: the strict checks
+        // name its problems better where they find them (a keyword's
+        // typo, say, rather than the schema that holds it).
+        Err(Failure::Model(message)) => {
+            if let Some(dialect) = dialect_of(&doc) {
+                strict::errors(&doc, dialect, text).map_err(invalid)?;
+            }
+            return Err(invalid(with_line(message, text)));
+        }
+    };
     if let Some(dialect) = dialect_of(&doc) {
         strict::errors(&doc, dialect, text).map_err(invalid)?;
     }
     Ok(spec)
+}
+
+/// `message` with the line of the place it starts with, when it starts
+/// with a JSON pointer (`/paths/~1pets/get: ...`) that `text` shows.
+fn with_line(message: String, text: &str) -> String {
+    let Some((pointer, _)) = message.split_once(": ").filter(|(p, _)| p.starts_with('/')) else {
+        return message;
+    };
+    let pointer = if pointer == "/" { "" } else { pointer };
+    match strict::line_of(text, pointer) {
+        Some(line) => format!("line {line}: {message}"),
+        None => message,
+    }
 }
 
 /// The rules a document parsed by [`dialect_parse`] follows.
@@ -83,29 +113,39 @@ fn dialect_of(doc: &Value) -> Option<strict::Dialect> {
     }
 }
 
-fn dialect_parse(doc: &Value) -> Result<ApiSpec, String> {
+fn dialect_parse(doc: &Value) -> Result<ApiSpec, Failure> {
     const READS: &str = "funcmesh reads Swagger 2.0 and OpenAPI 3.0.x/3.1.x";
     if !doc.is_object() {
-        return Err(format!(
-            "not an API description: the document is not a mapping ({READS})"
-        ));
+        return Err(
+            format!("not an API description: the document is not a mapping ({READS})").into(),
+        );
     }
     let spec = match (doc.get("swagger"), doc.get("openapi")) {
-        (Some(_), Some(_)) => return Err("has both `swagger` and `openapi`; keep one".to_owned()),
+        (Some(_), Some(_)) => {
+            return Err("has both `swagger` and `openapi`; keep one"
+                .to_owned()
+                .into());
+        }
         (Some(version), None) if version == "2.0" || version.as_f64() == Some(2.0) => {
             swagger2::parse(doc)?
         }
-        (Some(version), None) => return Err(format!("unsupported `swagger: {version}` ({READS})")),
+        (Some(version), None) => {
+            return Err(format!("unsupported `swagger: {version}` ({READS})").into());
+        }
         (None, Some(Value::String(version))) => match openapi_minor(version) {
-            Some(minor) => openapi3::parse(doc, minor)?,
-            None => return Err(format!("unsupported `openapi: {version}` ({READS})")),
+            Some(0) => openapi30::parse(doc)?,
+            Some(_) => openapi3::parse(doc)?,
+            None => return Err(format!("unsupported `openapi: {version}` ({READS})").into()),
         },
         (None, Some(version)) => {
             return Err(format!(
                 "`openapi: {version}` must be a string such as \"3.0.3\" (quote it)"
-            ));
+            )
+            .into());
         }
-        (None, None) => return Err(format!("no `swagger` or `openapi` version field ({READS})")),
+        (None, None) => {
+            return Err(format!("no `swagger` or `openapi` version field ({READS})").into());
+        }
     };
     for op in &spec.operations {
         checks::check_path_params(op)?;

@@ -23,13 +23,18 @@ impl RawOperation<'_> {
 
     /// The `operationId`, required.
     pub fn id(&self) -> Result<String, String> {
-        match str_field(self.op, "operationId", &self.label())? {
-            Some(id) if !id.trim().is_empty() => Ok(id.to_owned()),
-            _ => Err(format!(
-                "{} has no operationId (it names the function that handles it)",
-                self.label()
-            )),
-        }
+        let label = self.label();
+        operation_id(str_field(self.op, "operationId", &label)?, &label)
+    }
+}
+
+/// An operation's `operationId`, which it must have: it names the function.
+pub(super) fn operation_id(id: Option<&str>, label: &str) -> Result<String, String> {
+    match id {
+        Some(id) if !id.trim().is_empty() => Ok(id.to_owned()),
+        _ => Err(format!(
+            "{label} has no operationId (it names the function that handles it)"
+        )),
     }
 }
 
@@ -47,25 +52,14 @@ pub(super) fn operations<'a>(
     let paths = paths.as_object().ok_or("`paths` must be a mapping")?;
     let mut out = Vec::new();
     for (path, item) in paths.iter().filter(|(p, _)| !p.starts_with("x-")) {
-        if !path.starts_with('/') || path.contains(['?', '#']) {
-            return Err(format!(
-                "path `{path}` must start with `/` and hold no `?` or `#`"
-            ));
-        }
+        check_path(path)?;
         let item = refs
             .follow(item)
             .map_err(|e| format!("path `{path}`: {e}"))?;
         let item = item
             .as_object()
             .ok_or_else(|| format!("path `{path}` must be a mapping"))?;
-        if let Some(key) = item.keys().find(|k| {
-            !k.starts_with("x-") && !methods.contains(&k.as_str()) && !others.contains(&k.as_str())
-        }) {
-            return Err(format!(
-                "path `{path}`: unknown key `{key}` (methods are lower case: {})",
-                methods.join(", ")
-            ));
-        }
+        check_path_item_keys(path, item, methods, others)?;
         let shared_params = match item.get("parameters") {
             None => &[][..],
             Some(Value::Array(list)) => list.as_slice(),
@@ -83,6 +77,37 @@ pub(super) fn operations<'a>(
         }
     }
     Ok(out)
+}
+
+/// A key of `paths` is a path: it starts with `/` and holds no query or
+/// fragment.
+pub(super) fn check_path(path: &str) -> Result<(), String> {
+    match path.starts_with('/') && !path.contains(['?', '#']) {
+        true => Ok(()),
+        false => Err(format!(
+            "path `{path}` must start with `/` and hold no `?` or `#`"
+        )),
+    }
+}
+
+/// A path item's keys are its dialect's (`methods` and `others`) or
+/// vendor extensions: `GET` for `get` is an error, not an operation
+/// quietly left out.
+pub(super) fn check_path_item_keys(
+    path: &str,
+    item: &serde_json::Map<String, Value>,
+    methods: &[&str],
+    others: &[&str],
+) -> Result<(), String> {
+    match item.keys().find(|k| {
+        !k.starts_with("x-") && !methods.contains(&k.as_str()) && !others.contains(&k.as_str())
+    }) {
+        Some(key) => Err(format!(
+            "path `{path}`: unknown key `{key}` (methods are lower case: {})",
+            methods.join(", ")
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Path-level parameters with the operation's own merged in: an

@@ -1,5 +1,8 @@
-//! OpenAPI 3.0.x and 3.1.x: `servers[0].url`, `paths`, parameters with a
-//! `schema`, `requestBody` with `content`.
+//! OpenAPI 3.1.x, read from the document's JSON: `servers[0].url`, `paths`,
+//! parameters with a `schema`, `requestBody` with `content`; schemas are
+//! JSON Schema 2020-12, keywords beside a `$ref` applying too. The server
+//! URL and the request body are read the same way for OpenAPI 3.0
+//! (`openapi30`, through the typed model).
 
 use serde_json::Value;
 
@@ -8,14 +11,13 @@ use super::common::{self, RawOperation, bool_field, str_field};
 use super::refs::Refs;
 use crate::bundle::{Operation, ParamLocation, Parameter, RequestBody};
 
-const METHODS: &[&str] = &[
+pub(super) const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
-const OTHER_KEYS: &[&str] = &["parameters", "$ref", "summary", "description", "servers"];
+pub(super) const OTHER_KEYS: &[&str] = &["parameters", "$ref", "summary", "description", "servers"];
 
-/// `minor` is 0 or 1: in 3.1 keywords beside a schema's `$ref` apply.
-pub(super) fn parse(doc: &Value, minor: u32) -> Result<ApiSpec, String> {
-    let refs = Refs::new(doc, minor >= 1);
+pub(super) fn parse(doc: &Value) -> Result<ApiSpec, String> {
+    let refs = Refs::new(doc, true);
     let (host, base_path) = server(doc)?;
     let operations = common::operations(doc, &refs, METHODS, OTHER_KEYS)?
         .iter()
@@ -37,9 +39,21 @@ fn server(doc: &Value) -> Result<(Option<String>, String), String> {
     else {
         return Ok((None, String::new()));
     };
+    let template = str_field(first, "url", "servers[0]")?.ok_or("servers[0] has no `url`")?;
+    let variables = first.get("variables");
+    route(template, |name| {
+        variables?.get(name)?.get("default")?.as_str()
+    })
+}
+
+/// Host and base path from a server URL template whose variables take
+/// the values `default_of` gives.
+pub(super) fn route<'v>(
+    template: &str,
+    default_of: impl Fn(&str) -> Option<&'v str>,
+) -> Result<(Option<String>, String), String> {
     let context = "servers[0]";
-    let template = str_field(first, "url", context)?.ok_or("servers[0] has no `url`")?;
-    let url = substitute(template, first.get("variables"))?;
+    let url = substitute(template, default_of)?;
     let (authority, path) = match url.split_once("://") {
         Some((_, rest)) => split_authority(rest),
         None => match url.strip_prefix("//") {
@@ -61,7 +75,10 @@ fn split_authority(rest: &str) -> (&str, &str) {
 }
 
 /// `{name}` replaced by `variables.name.default`.
-fn substitute(template: &str, variables: Option<&Value>) -> Result<String, String> {
+fn substitute<'v>(
+    template: &str,
+    default_of: impl Fn(&str) -> Option<&'v str>,
+) -> Result<String, String> {
     let mut url = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -69,13 +86,9 @@ fn substitute(template: &str, variables: Option<&Value>) -> Result<String, Strin
             .find('}')
             .ok_or_else(|| format!("servers[0].url `{template}` has an unclosed `{{`"))?;
         let name = &rest[open + 1..open + close];
-        let value = variables
-            .and_then(|v| v.get(name))
-            .and_then(|v| v.get("default"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                format!("servers[0].url `{template}`: variable `{name}` has no string `default`")
-            })?;
+        let value = default_of(name).ok_or_else(|| {
+            format!("servers[0].url `{template}`: variable `{name}` has no string `default`")
+        })?;
         url.push_str(&rest[..open]);
         url.push_str(value);
         rest = &rest[open + close + 1..];
@@ -175,15 +188,7 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
     let context = format!("{label}: requestBody");
     let required = bool_field(body, "required", &context)?;
     let content = match body.get("content") {
-        None => {
-            return Ok(RequestBody {
-                required,
-                content_types: Vec::new(),
-                schema: None,
-                urlencoded_schema: None,
-                multipart_schema: None,
-            });
-        }
+        None => return body_of(required, Vec::new(), refs, &context),
         Some(Value::Object(content)) => content,
         Some(_) => {
             return Err(format!(
@@ -191,7 +196,21 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
             ));
         }
     };
-    let content_types = content.keys().cloned().collect();
+    let media = content
+        .iter()
+        .map(|(media, value)| (media.clone(), value.get("schema").cloned()))
+        .collect();
+    body_of(required, media, refs, &context)
+}
+
+/// A request body from its media types, each with its schema if it has one
+/// (references still in it), in the document's order.
+pub(super) fn body_of(
+    required: bool,
+    content: Vec<(String, Option<Value>)>,
+    refs: &Refs<'_>,
+    context: &str,
+) -> Result<RequestBody, String> {
     let json = content
         .iter()
         .find(|(media, _)| essence(media) == "application/json")
@@ -200,7 +219,7 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
                 .iter()
                 .find(|(media, _)| essence(media).ends_with("+json"))
         });
-    let schema = match json.and_then(|(_, media)| media.get("schema")) {
+    let schema = match json.and_then(|(_, schema)| schema.as_ref()) {
         Some(schema) => Some(refs.schema(schema).map_err(|e| format!("{context}: {e}"))?),
         None => None,
     };
@@ -208,7 +227,7 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
         let schema = content
             .iter()
             .find(|(media, _)| essence(media) == media_type)
-            .and_then(|(_, media)| media.get("schema"));
+            .and_then(|(_, schema)| schema.as_ref());
         let Some(schema) = schema else {
             return Ok(None);
         };
@@ -217,7 +236,7 @@ fn request_body(body: &Value, refs: &Refs<'_>, label: &str) -> Result<RequestBod
     };
     Ok(RequestBody {
         required,
-        content_types,
+        content_types: content.iter().map(|(media, _)| media.clone()).collect(),
         schema,
         urlencoded_schema: form("application/x-www-form-urlencoded")?,
         multipart_schema: form("multipart/form-data")?,

@@ -84,6 +84,14 @@ impl<'a> Refs<'a> {
         Ok(value)
     }
 
+    /// What the local `reference` points to, references there followed.
+    pub(crate) fn follow_ref(&self, reference: &str) -> Result<&'a Value, String> {
+        let target = self.target(reference)?.ok_or_else(|| {
+            format!("`$ref: {reference}` is not local (only `#/...` references are supported here)")
+        })?;
+        self.follow(target)
+    }
+
     /// `schema` with its local references replaced by their targets.
     pub(crate) fn schema(&self, schema: &Value) -> Result<Value, String> {
         let mut walk = Walk {

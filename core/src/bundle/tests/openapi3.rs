@@ -209,3 +209,114 @@ fn json_spec_and_trace_method() {
         ("TRACE", "traceIt")
     );
 }
+
+#[test]
+fn an_openapi_30_document_the_typed_model_does_not_hold_is_refused_at_its_place() {
+    let missing = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    get:\n      operationId: list\n";
+    let error = super::spec_error("openapi.yaml", missing);
+    assert!(
+        error.contains("line 5: /paths/~1pets/get: missing field `responses`"),
+        "{error}"
+    );
+    let no_info = "openapi: 3.0.3\npaths: {}\n";
+    let error = super::spec_error("openapi.yaml", no_info);
+    assert!(error.contains("missing field `info`"), "{error}");
+
+    let wrong_type = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    get:\n      \
+                      operationId: list\n      responses: {}\n      parameters:\n        \
+                      - {name: limit, in: query, required: yes, schema: {type: integer}}\n";
+    let error = super::spec_error("openapi.yaml", wrong_type);
+    assert!(
+        error.contains("line 9: /paths/~1pets/get/parameters/0")
+            && error.contains("expected a boolean"),
+        "{error}"
+    );
+
+    let bad_bound = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    \
+                     Item:\n      type: object\n      properties:\n        qty: {type: integer, minimum: '3'}\n";
+    let error = super::spec_error("openapi.yaml", bad_bound);
+    assert!(
+        error.contains("line 9: /components/schemas/Item/properties/qty"),
+        "{error}"
+    );
+    assert!(error.contains("expected a JSON number"), "{error}");
+
+    // OpenAPI 3.1 is read from its JSON: the same document loads there.
+    let spec = spec("openapi.yaml", &missing.replace("3.0.3", "3.1.0"));
+    assert_eq!(spec.operations[0].id, "list");
+}
+
+#[test]
+fn the_typed_reading_keeps_what_the_validator_needs() {
+    let text = r#"
+openapi: 3.0.3
+info: {title: t, version: '1'}
+servers: [{url: '{scheme}://api.example.com/{v}', variables: {scheme: {default: https}, v: {default: v2}}}]
+paths:
+  /items/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer, format: int64, minimum: 1}}
+    post:
+      operationId: putItem
+      parameters:
+        - {name: dry, in: query, schema: {type: boolean}}
+        - {name: x-trace, in: header, content: {text/plain: {schema: {type: string, maxLength: 8}}}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [name]
+              properties:
+                name: {type: string, nullable: true, pattern: '^[a-z]+$'}
+                price: {type: number, exclusiveMinimum: true, minimum: 0}
+                tags: {type: array, items: {$ref: '#/components/schemas/Tag'}, maxItems: 3}
+          application/x-www-form-urlencoded:
+            schema: {$ref: '#/components/schemas/Form'}
+      responses: {'204': {description: stored}}
+components:
+  schemas:
+    Tag: {type: string, enum: [a, b]}
+    Form: {type: object, properties: {name: {type: string}}}
+"#;
+    let spec = spec("openapi.yaml", text);
+    assert_eq!(spec.host.as_deref(), Some("api.example.com"));
+    assert_eq!(spec.base_path, "/v2");
+    let op = &spec.operations[0];
+    assert_eq!((op.id.as_str(), op.method.as_str()), ("putItem", "POST"));
+    let names: Vec<_> = op
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.location))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("id", ParamLocation::Path),
+            ("dry", ParamLocation::Query),
+            ("x-trace", ParamLocation::Header)
+        ]
+    );
+    assert_eq!(op.parameters[0].schema["minimum"], 1);
+    assert_eq!(op.parameters[2].schema["maxLength"], 8);
+    let body = op.body.as_ref().unwrap();
+    assert!(body.required);
+    assert_eq!(
+        body.content_types,
+        ["application/json", "application/x-www-form-urlencoded"]
+    );
+    let schema = body.schema.as_ref().unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(schema["properties"]["name"]["nullable"], true);
+    assert_eq!(schema["properties"]["price"]["exclusiveMinimum"], true);
+    assert_eq!(
+        schema["properties"]["tags"]["items"],
+        json!({"type": "string", "enum": ["a", "b"]})
+    );
+    assert_eq!(
+        body.urlencoded_schema.as_ref().unwrap()["properties"]["name"]["type"],
+        "string"
+    );
+}

@@ -12,6 +12,7 @@ paths:
       operationId: putNode
       parameters: [{$ref: "#/components/parameters/Limit"}]
       requestBody: {$ref: "#/components/requestBodies/NodeBody"}
+      responses: {"204": {description: stored}}
 components:
   parameters:
     Id: {name: id, in: path, required: true, schema: {$ref: "#/components/schemas/Id"}}
@@ -158,7 +159,7 @@ fn a_reference_into_another_file_is_a_load_error_naming_its_line() {
 
 #[test]
 fn dangling_and_cyclic_component_refs_are_errors() {
-    let dangling = "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters: [{$ref: '#/components/parameters/Nope'}]\n";
+    let dangling = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {}\n      parameters: [{$ref: '#/components/parameters/Nope'}]\n";
     let error = spec_error("openapi.yaml", dangling);
     assert!(
         error.contains("openapi.yaml") && error.contains("#/components/parameters/Nope"),
@@ -166,14 +167,14 @@ fn dangling_and_cyclic_component_refs_are_errors() {
     );
     assert!(error.contains("GET /a"), "{error}");
 
-    let cycle = "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters: [{$ref: '#/components/parameters/P'}]\ncomponents:\n  parameters:\n    P: {$ref: '#/components/parameters/Q'}\n    Q: {$ref: '#/components/parameters/P'}\n";
+    let cycle = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {}\n      parameters: [{$ref: '#/components/parameters/P'}]\ncomponents:\n  parameters:\n    P: {$ref: '#/components/parameters/Q'}\n    Q: {$ref: '#/components/parameters/P'}\n";
     let error = spec_error("openapi.yaml", cycle);
     assert!(
         error.contains("openapi.yaml") && error.contains("cycle"),
         "{error}"
     );
 
-    let missing_schema = "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      operationId: a\n      parameters: [{name: q, in: query, schema: {$ref: '#/components/schemas/Gone'}}]\n";
+    let missing_schema = "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {}\n      parameters: [{name: q, in: query, schema: {$ref: '#/components/schemas/Gone'}}]\n";
     let error = spec_error("openapi.yaml", missing_schema);
     assert!(
         error.contains("parameter `q`") && error.contains("points to nothing"),
@@ -191,7 +192,7 @@ fn fan_out_is_bounded() {
     }
     defs.push_str("    L40: {type: string}\n");
     let text = format!(
-        "openapi: 3.0.0\npaths:\n  /a:\n    post:\n      operationId: a\n      requestBody: {{content: {{application/json: {{schema: {{$ref: '#/components/schemas/L0'}}}}}}}}\ncomponents:\n  schemas:\n{defs}"
+        "openapi: 3.0.0\ninfo: {{title: t, version: '1'}}\npaths:\n  /a:\n    post:\n      operationId: a\n      responses: {{}}\n      requestBody: {{content: {{application/json: {{schema: {{$ref: '#/components/schemas/L0'}}}}}}}}\ncomponents:\n  schemas:\n{defs}"
     );
     let started = std::time::Instant::now();
     let spec = spec("openapi.yaml", &text);

@@ -53,14 +53,15 @@ fn not_swagger_2_or_openapi_3() {
 
 #[test]
 fn operation_without_operation_id() {
-    let text = openapi("  /pets:\n    get:\n      summary: list\n");
+    let text = openapi("  /pets:\n    get:\n      summary: list\n      responses: {}\n");
     assert_rejected("openapi.yaml", &text, &["GET /pets has no operationId"]);
 }
 
 #[test]
 fn duplicate_operation_ids() {
-    let text =
-        openapi("  /a:\n    get: {operationId: same}\n  /b:\n    post: {operationId: same}\n");
+    let text = openapi(
+        "  /a:\n    get: {operationId: same, responses: {}}\n  /b:\n    post: {operationId: same, responses: {}}\n",
+    );
     assert_rejected(
         "openapi.yaml",
         &text,
@@ -70,7 +71,7 @@ fn duplicate_operation_ids() {
 
 #[test]
 fn template_parameter_not_declared() {
-    let text = openapi("  /pets/{petId}:\n    get: {operationId: show}\n");
+    let text = openapi("  /pets/{petId}:\n    get: {operationId: show, responses: {}}\n");
     assert_rejected(
         "openapi.yaml",
         &text,
@@ -84,7 +85,7 @@ fn template_parameter_not_declared() {
 #[test]
 fn declared_path_parameter_not_in_template() {
     let text = openapi(
-        "  /pets:\n    get:\n      operationId: list\n      parameters: [{name: id, in: path, required: true}]\n",
+        "  /pets:\n    get:\n      operationId: list\n      responses: {}\n      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n",
     );
     assert_rejected(
         "openapi.yaml",
@@ -112,12 +113,15 @@ fn unsupported_parameter_location() {
         &["GET /a", "parameter `c`", "unsupported `in: cookie`"],
     );
     let openapi = openapi(
-        "  /a:\n    post:\n      operationId: a\n      parameters: [{name: b, in: body}]\n",
+        "  /a:\n    post:\n      operationId: a\n      responses: {}\n      parameters: [{name: b, in: body, schema: {}}]\n",
     );
     assert_rejected(
         "openapi.yaml",
         &openapi,
-        &["POST /a", "unsupported `in: body`"],
+        &[
+            "/paths/~1a/post/parameters/0",
+            "unknown variant `body`, expected one of `query`, `header`, `path`, `cookie`",
+        ],
     );
 }
 
@@ -144,9 +148,9 @@ fn bad_base_path() {
 #[test]
 fn equivalent_templates_with_one_method() {
     let text = openapi(
-        "  /a/{x}:\n    get:\n      operationId: one\n      parameters: [{name: x, in: path, required: true}]\n  \
-         /a/{y}:\n    get:\n      operationId: two\n      parameters: [{name: y, in: path, required: true}]\n    \
-         post:\n      operationId: three\n      parameters: [{name: y, in: path, required: true}]\n",
+        "  /a/{x}:\n    get:\n      operationId: one\n      responses: {}\n      parameters: [{name: x, in: path, required: true, schema: {}}]\n  \
+         /a/{y}:\n    get:\n      operationId: two\n      responses: {}\n      parameters: [{name: y, in: path, required: true, schema: {}}]\n    \
+         post:\n      operationId: three\n      responses: {}\n      parameters: [{name: y, in: path, required: true, schema: {}}]\n",
     );
     assert_rejected(
         "openapi.yaml",
@@ -157,18 +161,18 @@ fn equivalent_templates_with_one_method() {
 
 #[test]
 fn malformed_templates_and_paths() {
-    let text = openapi("  /a/{x:\n    get: {operationId: a}\n");
+    let text = openapi("  /a/{x:\n    get: {operationId: a, responses: {}}\n");
     assert_rejected("openapi.yaml", &text, &["unbalanced braces"]);
-    let text = openapi("  pets:\n    get: {operationId: a}\n");
+    let text = openapi("  pets:\n    get: {operationId: a, responses: {}}\n");
     assert_rejected("openapi.yaml", &text, &["path `pets` must start with `/`"]);
-    let text = openapi("  /pets:\n    GET: {operationId: a}\n");
+    let text = openapi("  /pets:\n    GET: {operationId: a, responses: {}}\n");
     assert_rejected("openapi.yaml", &text, &["unknown key `GET`", "lower case"]);
 }
 
 #[test]
 fn parameter_declared_twice_and_two_bodies() {
     let text = openapi(
-        "  /a:\n    get:\n      operationId: a\n      parameters: [{name: q, in: query}, {name: q, in: query}]\n",
+        "  /a:\n    get:\n      operationId: a\n      responses: {}\n      parameters: [{name: q, in: query, schema: {}}, {name: q, in: query, schema: {}}]\n",
     );
     assert_rejected("openapi.yaml", &text, &["GET /a", "`q` is declared twice"]);
     let text = "swagger: '2.0'\npaths:\n  /a:\n    post:\n      operationId: a\n      parameters:\n        - {name: b, in: body, schema: {}}\n        - {name: f, in: formData, type: string}\n";
