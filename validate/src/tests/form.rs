@@ -23,6 +23,7 @@ paths:
   /pets:
     post:
       operationId: createPet
+      responses: {'201': {description: created}}
       requestBody:
         required: true
         content:

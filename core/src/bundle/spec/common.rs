@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::refs::Refs;
+use crate::bundle::Parameter;
 
 /// One operation of `paths`, before its dialect reads it.
 pub(super) struct RawOperation<'a> {
@@ -108,6 +109,26 @@ pub(super) fn check_path_item_keys(
         )),
         None => Ok(()),
     }
+}
+
+/// Adds `param` to an operation's (or a path's) parameters, which may
+/// declare one name in one place only once.
+pub(super) fn push_unique(
+    out: &mut Vec<Parameter>,
+    param: Parameter,
+    label: &str,
+) -> Result<(), String> {
+    if out
+        .iter()
+        .any(|p| p.name == param.name && p.location == param.location)
+    {
+        return Err(format!(
+            "{label}: parameter `{}` is declared twice",
+            param.name
+        ));
+    }
+    out.push(param);
+    Ok(())
 }
 
 /// Path-level parameters with the operation's own merged in: an

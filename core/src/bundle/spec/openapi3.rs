@@ -132,16 +132,7 @@ fn params(list: &[Value], refs: &Refs<'_>, label: &str) -> Result<Vec<Parameter>
             refs,
             label,
         )?;
-        if out
-            .iter()
-            .any(|p| p.name == param.name && p.location == param.location)
-        {
-            return Err(format!(
-                "{label}: parameter `{}` is declared twice",
-                param.name
-            ));
-        }
-        out.push(param);
+        common::push_unique(&mut out, param, label)?;
     }
     Ok(out)
 }

@@ -251,16 +251,7 @@ fn params(
     let mut out: Vec<Parameter> = Vec::with_capacity(list.len());
     for value in list {
         let param = param(resolved(value, refs, label)?, refs, label)?;
-        if out
-            .iter()
-            .any(|p| p.name == param.name && p.location == param.location)
-        {
-            return Err(format!(
-                "{label}: parameter `{}` is declared twice",
-                param.name
-            ));
-        }
-        out.push(param);
+        common::push_unique(&mut out, param, label)?;
     }
     Ok(out)
 }
