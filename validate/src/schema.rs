@@ -9,6 +9,15 @@
 //! Request rules: `nullable: true` (OpenAPI 3.0) and `x-nullable: true`
 //! (Swagger 2.0) let `null` through; a `readOnly` property is never
 //! required and never accepted.
+//!
+//! Measured against the `jsonschema` crate (`benches/against_jsonschema.rs`,
+//! figures in bench/README.md): it checks a body in about a third of this
+//! walk's time, because this walk looks each keyword up in the schema at
+//! every value where jsonschema compiles the schema once; the problems
+//! found and their pointers are the same but for `additionalProperties`,
+//! which jsonschema reports at the object. This checker stays for now: the
+//! rules above, and the parameters' coercion from text, are not
+//! jsonschema's, and the 400s clients read would change.
 
 use serde_json::{Map, Value};
 
