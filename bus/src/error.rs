@@ -30,5 +30,18 @@ pub enum Error {
     Closed,
 }
 
+/// `error` and its sources, `: `-separated (a connection error's reason is
+/// often two or three sources down), as one line for logs and answers.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -41,7 +41,7 @@ mod types;
 
 pub use backoff::Backoff;
 pub use bus_url::redact;
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use types::{
     Acker, ConsumeOptions, Consumer, Delivery, Local, Message, Payload, QueueDepth, QueueSpec,
     Subscription, now_ms,

@@ -22,7 +22,7 @@ use crate::bus_url::{COMPONENT, redact};
 use crate::namespace::{
     Held, HeldKind, Namespace, Options, namespace_needed, outside_nested, sorted,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, error_chain};
 
 /// How long one request to the management API may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,11 +126,12 @@ impl Rabbit {
         let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
             let response = self.client.request(request).await.map_err(|error| {
                 Error::Unavailable(format!(
-                    "RabbitMQ's management API at {} did not answer ({error:?}); it lists a \
+                    "RabbitMQ's management API at {} did not answer ({}); it lists a \
                      namespace's queues, which AMQP cannot: enable it on the broker with \
                      `rabbitmq-plugins enable rabbitmq_management`, or give its URL with \
                      --management",
-                    self.api
+                    self.api,
+                    error_chain(&error)
                 ))
             })?;
             let status = response.status();
