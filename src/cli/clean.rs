@@ -33,8 +33,8 @@ pub struct CleanArgs {
     force: bool,
 }
 
-/// Runs `funcmesh clean`: the list on stdout, questions and progress on
-/// stderr.
+/// Runs `funcmesh clean`: the list and what was removed on stdout, the
+/// question and what could not be removed on stderr.
 pub async fn run(args: CleanArgs) -> anyhow::Result<()> {
     let options = namespace::Options {
         management: args.management.clone(),
