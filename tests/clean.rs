@@ -69,6 +69,19 @@ async fn held(url: &str) -> Vec<Held> {
         .unwrap()
 }
 
+/// Waits until nothing of `url`'s namespace is read any more: its mesh's
+/// connections are gone.
+async fn readers_gone(url: &str) {
+    let what = format!("no readers left in {url}");
+    funcmesh_testkit::eventually(Duration::from_secs(30), &what, || async {
+        held(url)
+            .await
+            .iter()
+            .all(|item| item.readers.is_none_or(|n| n == 0))
+    })
+    .await;
+}
+
 /// A mesh's traffic in a namespace: a work queue holding one message, a
 /// reply queue, and a broadcast.
 async fn traffic(url: &str) -> std::sync::Arc<dyn Bus> {
@@ -168,13 +181,7 @@ async fn cleans(base: &str, work: HeldKind, readers_seen: bool, dotted: bool) {
     // (a RabbitMQ reply queue).
     drop(bus);
     if readers_seen {
-        funcmesh_testkit::eventually(Duration::from_secs(30), "the readers gone", || async {
-            held(&url)
-                .await
-                .iter()
-                .all(|item| item.readers.is_none_or(|n| n == 0))
-        })
-        .await;
+        readers_gone(&url).await;
     }
 
     // Without a terminal to ask on, only --yes removes.
@@ -216,13 +223,7 @@ async fn cleans(base: &str, work: HeldKind, readers_seen: bool, dotted: bool) {
             "{url}: {kept:?}"
         );
         drop(bus);
-        funcmesh_testkit::eventually(Duration::from_secs(30), "its readers gone", || async {
-            held(&url)
-                .await
-                .iter()
-                .all(|item| item.readers.is_none_or(|n| n == 0))
-        })
-        .await;
+        readers_gone(&url).await;
         let removed = clean(&url, &["--yes"]);
         assert!(removed.status.success(), "{:?}", text(&removed));
         assert!(held(&url).await.is_empty(), "{url}");

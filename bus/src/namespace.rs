@@ -121,6 +121,33 @@ pub(crate) fn namespace_needed() -> Error {
     )
 }
 
+/// `system endpoint, namespace NAME`, as [`Namespace::describe`] says it;
+/// `prefix` is the namespace's `NAME.`.
+#[cfg_attr(
+    not(any(feature = "amqp", feature = "nats", feature = "kafka")),
+    expect(dead_code)
+)]
+pub(crate) fn described(system: &str, endpoint: &str, prefix: &str) -> String {
+    format!(
+        "{system} {endpoint}, namespace {}",
+        prefix.trim_end_matches('.')
+    )
+}
+
+/// Refuses to remove what is not under `prefix` (`NAME.`): only what the
+/// namespace holds is ever removed.
+#[cfg_attr(not(any(feature = "amqp", feature = "kafka")), expect(dead_code))]
+pub(crate) fn check_in(held: &Held, prefix: &str) -> Result<()> {
+    match held.name.starts_with(prefix) {
+        true => Ok(()),
+        false => Err(Error::InvalidUrl(format!(
+            "{} is not in namespace {}",
+            held.name,
+            prefix.trim_end_matches('.')
+        ))),
+    }
+}
+
 /// Sorts `held` as [`Namespace::held`] promises.
 #[cfg_attr(
     not(any(feature = "amqp", feature = "nats", feature = "kafka")),

@@ -17,6 +17,10 @@ use url::{Host, Url};
 use crate::bus_url::{self, COMPONENT, MAX_NAMESPACE_LEN, TlsFiles, redact};
 use crate::{Error, Result};
 
+/// The name of the work exchange after the namespace's prefix: every
+/// namespace has one, which is how a namespace nested in another is seen.
+pub(crate) const WORK_EXCHANGE: &str = "funcmesh.work";
+
 /// Where the bus connects and how it names things on the broker.
 #[derive(Debug, Clone)]
 pub(crate) struct AmqpConfig {
@@ -125,7 +129,7 @@ impl AmqpConfig {
     /// The direct exchange that every queue is published through, bound to
     /// each queue under the queue's own name, so that taps can bind too.
     pub(crate) fn work_exchange(&self) -> String {
-        format!("{}funcmesh.work", self.prefix)
+        format!("{}{WORK_EXCHANGE}", self.prefix)
     }
 }
 

@@ -17,10 +17,11 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use serde::Deserialize;
 
-use super::config::AmqpConfig;
+use super::config::{AmqpConfig, WORK_EXCHANGE};
 use crate::bus_url::{COMPONENT, redact};
 use crate::namespace::{
-    Held, HeldKind, Namespace, Options, namespace_needed, outside_nested, sorted,
+    Held, HeldKind, Namespace, Options, check_in, described, namespace_needed, outside_nested,
+    sorted,
 };
 use crate::{Error, Result, error_chain};
 
@@ -30,9 +31,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The management API's port for `amqp://` and, over https, `amqps://`.
 const HTTP_PORT: u16 = 15672;
 const HTTPS_PORT: u16 = 15671;
-
-/// What the name of every namespace's work exchange ends with.
-const WORK_EXCHANGE: &str = "funcmesh.work";
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -193,11 +191,7 @@ impl Rabbit {
 #[async_trait::async_trait]
 impl Namespace for Rabbit {
     fn describe(&self) -> String {
-        format!(
-            "rabbitmq {}, namespace {}",
-            self.endpoint,
-            self.prefix.trim_end_matches('.')
-        )
+        described("rabbitmq", &self.endpoint, &self.prefix)
     }
 
     async fn held(&self) -> Result<Vec<Held>> {
@@ -257,13 +251,7 @@ impl Namespace for Rabbit {
                 )));
             }
         };
-        if !held.name.starts_with(&self.prefix) {
-            return Err(Error::InvalidUrl(format!(
-                "{} is not in namespace {}",
-                held.name,
-                self.prefix.trim_end_matches('.')
-            )));
-        }
+        check_in(held, &self.prefix)?;
         let name = utf8_percent_encode(&held.name, COMPONENT);
         self.request(
             http::Method::DELETE,

@@ -13,7 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use super::config::KafkaConfig;
 use super::link::QuietContext;
-use crate::namespace::{Held, HeldKind, Namespace, namespace_needed, sorted};
+use crate::namespace::{Held, HeldKind, Namespace, check_in, described, namespace_needed, sorted};
 use crate::{Error, Result};
 
 /// How long one request to the cluster may take.
@@ -79,11 +79,7 @@ impl Topics {
 #[async_trait::async_trait]
 impl Namespace for Topics {
     fn describe(&self) -> String {
-        format!(
-            "kafka {}, namespace {}",
-            self.config.endpoint,
-            self.prefix.trim_end_matches('.')
-        )
+        described("kafka", &self.config.endpoint, &self.prefix)
     }
 
     async fn held(&self) -> Result<Vec<Held>> {
@@ -130,13 +126,7 @@ impl Namespace for Topics {
     }
 
     async fn remove(&self, held: &Held) -> Result<()> {
-        if !held.name.starts_with(&self.prefix) {
-            return Err(Error::InvalidUrl(format!(
-                "{} is not in namespace {}",
-                held.name,
-                self.prefix.trim_end_matches('.')
-            )));
-        }
+        check_in(held, &self.prefix)?;
         let names = [held.name.as_str()];
         let results = match held.kind {
             HeldKind::Topic => self.admin.delete_topics(&names, &Self::options()).await,

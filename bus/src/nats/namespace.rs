@@ -12,7 +12,7 @@ use futures::TryStreamExt as _;
 use super::config::NatsConfig;
 use super::connection::Link;
 use super::declare::CONSUMER;
-use crate::namespace::{Held, HeldKind, Namespace, namespace_needed, sorted};
+use crate::namespace::{Held, HeldKind, Namespace, described, namespace_needed, sorted};
 use crate::{Error, Result};
 
 /// How long the server may take to be reached.
@@ -63,12 +63,8 @@ impl Drop for Streams {
 #[async_trait::async_trait]
 impl Namespace for Streams {
     fn describe(&self) -> String {
-        let namespace = self.link.config.namespace_prefix().unwrap_or_default();
-        format!(
-            "nats {}, namespace {}",
-            self.link.config.endpoint,
-            namespace.trim_end_matches('.')
-        )
+        let prefix = self.link.config.namespace_prefix().unwrap_or_default();
+        described("nats", &self.link.config.endpoint, prefix)
     }
 
     async fn held(&self) -> Result<Vec<Held>> {
