@@ -70,23 +70,17 @@ pub fn parse_spec_with(path: &Path, text: &str, vars: &mut Vars) -> Result<ApiSp
     };
     let mut doc = syntax::parse_document(path, text)?;
     env::fill_routing(&mut doc, vars).map_err(invalid)?;
-    let spec = match dialect_parse(&doc) {
-        Ok(spec) => spec,
+    let parsed = match dialect_parse(&doc) {
         Err(Failure::Spec(message)) => return Err(invalid(message)),
-        // A document the typed model does not hold: the strict checks
-        // name its problems better where they find them (a keyword's
-        // typo, say, rather than the schema that holds it).
-        Err(Failure::Model(message)) => {
-            if let Some(dialect) = dialect_of(&doc) {
-                strict::errors(&doc, dialect, text).map_err(invalid)?;
-            }
-            return Err(invalid(with_line(message, text)));
-        }
+        parsed => parsed,
     };
+    // Before a document the typed model does not hold is refused: the
+    // strict checks name its problems better where they find them (a
+    // keyword's typo, say, rather than the schema that holds it).
     if let Some(dialect) = dialect_of(&doc) {
         strict::errors(&doc, dialect, text).map_err(invalid)?;
     }
-    Ok(spec)
+    parsed.map_err(|failure| invalid(with_line(failure.into_message(), text)))
 }
 
 /// `message` with the line of the place it starts with, when it starts

@@ -27,6 +27,15 @@ pub(super) enum Failure {
     Spec(String),
 }
 
+impl Failure {
+    /// What went wrong, whichever the kind.
+    pub(super) fn into_message(self) -> String {
+        match self {
+            Self::Model(message) | Self::Spec(message) => message,
+        }
+    }
+}
+
 impl From<String> for Failure {
     fn from(message: String) -> Self {
         Self::Spec(message)
@@ -110,10 +119,13 @@ fn read(api: &OpenAPI) -> Result<ApiSpec, String> {
 /// `value` read as a `T` of the model; the error names where it failed,
 /// as a JSON pointer below `at`.
 fn typed<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, String> {
-    read_as::<T>(value, at).map_err(|(pointer, message)| {
-        let place = if pointer.is_empty() { "/" } else { &pointer };
-        format!("{place}: {message} (as OpenAPI 3.0 has it)")
-    })
+    read_as::<T>(value, at).map_err(|(pointer, message)| refusal(&pointer, &message))
+}
+
+/// A failure of the model, as the load error says it.
+fn refusal(pointer: &str, message: &str) -> String {
+    let place = if pointer.is_empty() { "/" } else { pointer };
+    format!("{place}: {message} (as OpenAPI 3.0 has it)")
 }
 
 /// The document read into the model. Where it fails inside an object the
@@ -123,8 +135,7 @@ fn typed<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, String> {
 fn document(doc: &Value) -> Result<OpenAPI, String> {
     read_as::<OpenAPI>(doc, "").map_err(|(pointer, message)| {
         let (pointer, message) = innermost(doc, pointer, message);
-        let place = if pointer.is_empty() { "/" } else { &pointer };
-        format!("{place}: {message} (as OpenAPI 3.0 has it)")
+        refusal(&pointer, &message)
     })
 }
 
