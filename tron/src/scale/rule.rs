@@ -61,7 +61,17 @@
 //!   runners, and clients that wait for their answers send at the rate
 //!   those served, which reads as a drop the moment the new runners take
 //!   the queue (up to [`GROWTH_HOLD_MAX_MS`] when they never all come
-//!   up);
+//!   up), nor while the arrival rate reads lower than before the growth
+//!   by more than the noise band (up to the same bound): clients that wait
+//!   for their answers do not send less to more runners, so a queue that
+//!   stalls while its consumers change (Kafka hands partitions over) reads
+//!   as a drop that is not there. And the pool goes back to a count it
+//!   grew from while that count's runners were full only when the load
+//!   fits it with the noise band to spare, each runner taken to carry what
+//!   they carried then (`Outgrown`), whatever the windows say: a load at
+//!   the edge of a count reads as a runner's worth too many on the smaller
+//!   count and a runner's worth too few on the larger, and the pool would
+//!   go back and forth once per window;
 //! - **to zero after idle**: with `min = 0`, a pool that has work, or had
 //!   some within `idle_ms`, keeps one runner; after `idle_ms` with nothing
 //!   queued, in flight or arriving, it goes to zero;
@@ -104,6 +114,23 @@ pub struct Rule {
     last_current: Option<u32>,
     /// The last growth, while it holds the pool from shrinking.
     growth: Option<Growth>,
+    /// The arrival rate at the last tick.
+    last_rate: f64,
+    /// The last count the pool grew from with its runners full, until a
+    /// drop to it is taken.
+    outgrown: Option<Outgrown>,
+}
+
+/// A count of runners the pool grew from while they were full (or a
+/// backlog stood at it): what they carried then is what that many carry.
+#[derive(Debug, Clone, Copy)]
+struct Outgrown {
+    /// The ready runners then.
+    runners: u32,
+    /// The load they carried, in calls at once: arrival rate x service
+    /// time. Not the calls in flight: where a runner's fetches hold the
+    /// queue back (Kafka), runners carry less than their slots.
+    load: f64,
 }
 
 /// Ticks over which a backlog must stand before the calls queued count as
@@ -122,6 +149,8 @@ struct Growth {
     at_ms: u64,
     /// Since when every runner asked for has been ready.
     ready_since: Option<u64>,
+    /// The arrival rate at the tick that asked for the growth.
+    rate_before: f64,
 }
 
 /// One tick's recommendation, kept for the scale-down windows.
@@ -159,6 +188,8 @@ impl Rule {
             busy: VecDeque::new(),
             last_current: None,
             growth: None,
+            last_rate: 0.0,
+            outgrown: None,
         }
     }
 
@@ -183,12 +214,14 @@ impl Rule {
             runners: recommended,
             reason,
             load,
+            calls,
             banded,
             standing,
         }) = self.recommend(seen)
         else {
             // Idle long enough (or at zero already): no window holds it.
             self.recent.clear();
+            self.outgrown = None;
             return decision(seen, 0, Reason::Idle);
         };
         self.recent.push_back(Recommended {
@@ -209,6 +242,14 @@ impl Rule {
                 .max(current.saturating_add(self.config.step_add))
                 .max(load.min(self.limits.max()))
                 .max(self.limits.min());
+            let capacity = u64::from(seen.ready) * u64::from(self.limits.target());
+            let full = standing || seen.in_flight * 8 >= capacity * 7;
+            if seen.ready > 0 && full && calls > 0.0 {
+                self.outgrown = Some(Outgrown {
+                    runners: seen.ready,
+                    load: calls,
+                });
+            }
             return match recommended > step {
                 true => decision(seen, step, Reason::Step),
                 false => decision(seen, recommended, reason),
@@ -259,6 +300,17 @@ impl Rule {
             true => (floor, Reason::Window),
             false => (recommended, reason),
         };
+        if let Some(outgrown) = self.outgrown.filter(|o| desired <= o.runners) {
+            // A count the pool outgrew, or fewer: taken when the load fits
+            // it with the band to spare, each runner carrying what the
+            // runners carried when they were outgrown.
+            let per_runner = outgrown.load / f64::from(outgrown.runners.max(1));
+            let needed = runners(calls * self.band() / per_runner).min(current);
+            match needed > desired {
+                true => (desired, why) = (needed, Reason::Outgrown),
+                false => self.outgrown = None,
+            }
+        }
         if desired > self.limits.max() {
             (desired, why) = (self.limits.max(), Reason::Max);
         }
@@ -267,17 +319,20 @@ impl Rule {
 
     /// Follows the pool's last growth; whether it still holds the pool
     /// from shrinking: until every runner asked for has been ready for
-    /// [`COMPLETIONS_WINDOW_MS`], or for [`GROWTH_HOLD_MAX_MS`] after the
-    /// growth when they never all come up.
+    /// [`COMPLETIONS_WINDOW_MS`] and the arrival rate reads, with the noise
+    /// band on top, at least what it was before the growth; or for
+    /// [`GROWTH_HOLD_MAX_MS`] after the growth when that never comes.
     fn follow_growth(&mut self, seen: &Observation) -> bool {
         let now = seen.at_ms;
         if self.last_current.is_some_and(|last| seen.current > last) {
             self.growth = Some(Growth {
                 at_ms: now,
                 ready_since: None,
+                rate_before: self.last_rate,
             });
         }
         self.last_current = Some(seen.current);
+        self.last_rate = seen.arrival_rate;
         let Some(growth) = self.growth.as_mut() else {
             return false;
         };
@@ -286,9 +341,13 @@ impl Rule {
         } else if growth.ready_since.is_none() {
             growth.ready_since = Some(now);
         }
+        // Measured on the new runners alone, and not less than before the
+        // growth by more than the noise band.
+        let band = 1.0 + f64::from(self.config.tolerance_pct) / 100.0;
         let settled = growth
             .ready_since
-            .is_some_and(|since| now.saturating_sub(since) >= COMPLETIONS_WINDOW_MS);
+            .is_some_and(|since| now.saturating_sub(since) >= COMPLETIONS_WINDOW_MS)
+            && seen.arrival_rate * band >= growth.rate_before;
         if settled || now.saturating_sub(growth.at_ms) >= GROWTH_HOLD_MAX_MS {
             self.growth = None;
             return false;
@@ -308,6 +367,7 @@ impl Rule {
         let idle_for = self.idle_since.map_or(0, |since| now.saturating_sub(since));
 
         let Terms {
+            calls,
             load,
             mut with_backlog,
             mut banded,
@@ -345,6 +405,7 @@ impl Rule {
             runners: recommended,
             reason,
             load,
+            calls,
             banded: banded.min(self.limits.max()).max(recommended),
             standing: standing.is_some(),
         })
@@ -356,8 +417,8 @@ impl Rule {
     }
 
     /// The calls queued and in flight, on average over the last
-    /// [`STANDING_TICKS`] ticks, when the backlog stands there: calls
-    /// queued at every tick of the span but one with the ready runners full
+    /// [`STANDING_TICKS`] ticks, when the backlog stands there with as
+    /// many runners ready at every tick as now: calls queued at every tick of the span but one with the ready runners full
     /// (in flight at seven eighths of their target or more, on average), or
     /// at every tick with the runners at least half busy; and the queue's
     /// depth at every tick within a fifth of the first tick's, plus one
@@ -378,12 +439,18 @@ impl Rule {
             return None;
         }
         let now = seen.at_ms;
+        let capacity = u64::from(seen.ready) * u64::from(self.limits.target());
+        if self.busy.back().is_some_and(|b| b.capacity != capacity) {
+            // A queue stands, or not, at a count of runners: the ticks of
+            // another count say nothing of this one.
+            self.busy.clear();
+        }
         self.busy.push_back(Busy {
             at_ms: now,
             arrival_rate: seen.arrival_rate,
             depth: seen.depth,
             in_flight: seen.in_flight,
-            capacity: u64::from(seen.ready) * u64::from(self.limits.target()),
+            capacity,
         });
         // Keep one tick at or before the span's start as its first.
         let start = now.saturating_sub(STANDING_TICKS * self.config.tick_ms);
@@ -444,12 +511,14 @@ impl Rule {
                 };
                 let backlog = depth * service / drain_s;
                 Terms {
+                    calls: load,
                     load: runners(load / target),
                     with_backlog: runners((load + backlog) / target),
                     banded: runners((load + backlog) * band / target),
                 }
             }
             None => Terms {
+                calls: 0.0,
                 load: runners(in_flight / target),
                 with_backlog: runners((in_flight + depth) / target),
                 banded: runners((in_flight + depth) * band / target),
@@ -466,6 +535,8 @@ struct Recommendation {
     reason: Reason,
     /// What the load alone needs.
     load: u32,
+    /// The load in calls at once (0 while the service time is unknown).
+    calls: f64,
     /// What it needs with the noise band on top.
     banded: u32,
     /// Whether a standing backlog was seen.
@@ -474,6 +545,8 @@ struct Recommendation {
 
 /// The rule's terms, in runners.
 struct Terms {
+    /// The load in calls at once (0 while the service time is unknown).
+    calls: f64,
     load: u32,
     with_backlog: u32,
     banded: u32,

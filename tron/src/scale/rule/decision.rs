@@ -41,6 +41,9 @@ pub enum Reason {
     Step,
     /// Held at the highest count recommended within the scale-down window.
     Window,
+    /// Held above a count the pool grew from with its runners full, which
+    /// the load would not fit with the noise band to spare.
+    Outgrown,
     /// Held while the runners of the last growth have not been ready for
     /// long enough to measure the load on them.
     Growth,
@@ -62,6 +65,7 @@ impl fmt::Display for Reason {
             Reason::Max => "pool max",
             Reason::Step => "step limit",
             Reason::Window => "scale-down window",
+            Reason::Outgrown => "outgrown before at this load",
             Reason::Growth => "new runners not measured yet",
             Reason::Wake => "work waiting",
             Reason::Warm => "not idle long enough",

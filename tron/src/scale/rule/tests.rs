@@ -601,3 +601,109 @@ fn a_growth_whose_runners_never_come_up_holds_for_a_bounded_time() {
     // Grown at 1 s: held through 30 s, not at 31 s.
     assert_eq!(held * 1_000, GROWTH_HOLD_MAX_MS, "held until then");
 }
+
+#[test]
+fn a_count_the_pool_outgrew_is_not_taken_again_at_the_same_load() {
+    // Kafka, 15 clients that wait for each answer, calls of 27.8 ms in a
+    // runner's slot and as long again on their way: one runner of 8 is
+    // full with 7 queued, and serves 280 req/s. On two, 13 are on their
+    // way (not waiting for a slot) and 5 run: 279 req/s is 7.8 calls, one
+    // runner's worth at the target, which is where the clients waited.
+    let service = 0.0278;
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
+    let seen = |at_ms, current, depth, in_flight, rate| Observation {
+        at_ms,
+        depth,
+        in_flight,
+        arrival_rate: rate,
+        service_time: Some(service),
+        current,
+        ready: current,
+    };
+    let mut at_ms = 0;
+    let mut current = 1;
+    for _ in 0..6 {
+        at_ms += 1_000;
+        current = rule.decide(&seen(at_ms, current, 7, 8, 280.0)).desired;
+    }
+    assert_eq!(current, 2, "the clients waiting on one runner get a second");
+    for second in 1..=90 {
+        at_ms += 1_000;
+        let decision = rule.decide(&seen(at_ms, 2, 13, 5, 279.0));
+        assert_eq!(decision.desired, 2, "{second} s on two runners: {decision}");
+        if second > 35 {
+            assert_eq!(decision.reason, Reason::Outgrown, "{decision}");
+        }
+    }
+    // The load falls for real (fewer clients): a runner is given back
+    // after the window, and the count is free to be taken again.
+    let mut dropped = None;
+    for second in 1..=40 {
+        at_ms += 1_000;
+        let decision = rule.decide(&seen(at_ms, 2, 4, 3, 150.0));
+        if decision.desired == 1 {
+            dropped = Some(second);
+            break;
+        }
+    }
+    assert!(dropped.is_some(), "150 req/s fits one runner with room");
+    assert!(rule.outgrown.is_none(), "{:?}", rule.outgrown);
+}
+
+#[test]
+fn a_stall_while_consumers_change_is_no_drop() {
+    // Kafka, seen under load: one runner of 8 full at 197 req/s of 41 ms
+    // calls (8.1 calls) asks for a second; while the partitions are handed
+    // over, the queue stalls and the two serve 67 to 75 req/s for seconds.
+    // Clients that wait for their answers do not send less to more
+    // runners: that is no drop, and the pool waits for the rate to come
+    // back (or for the growth's bound).
+    let service = 0.041;
+    let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
+    let seen = |at_ms, current, ready, depth, in_flight, rate| Observation {
+        at_ms,
+        depth,
+        in_flight,
+        arrival_rate: rate,
+        service_time: Some(service),
+        current,
+        ready,
+    };
+    let mut at_ms = 0;
+    for _ in 0..40 {
+        at_ms += 1_000;
+        assert_eq!(rule.decide(&seen(at_ms, 1, 1, 2, 6, 150.0)).desired, 1);
+    }
+    at_ms += 1_000;
+    let up = rule.decide(&seen(at_ms, 1, 1, 5, 7, 197.0));
+    assert_eq!((up.desired, up.reason), (2, Reason::Load), "{up}");
+    for (second, ready, rate) in [(1, 1, 150.0), (2, 2, 75.0), (3, 2, 70.0), (4, 2, 67.0)]
+        .into_iter()
+        .chain((5..=12).map(|s| (s, 2, 72.0)))
+    {
+        at_ms += 1_000;
+        let decision = rule.decide(&seen(at_ms, 2, ready, 10, 5, rate));
+        assert_eq!(decision.desired, 2, "{second} s into the stall: {decision}");
+        if second > 4 {
+            assert_eq!(decision.reason, Reason::Growth, "{decision}");
+        }
+    }
+    // The rate is back: two runners serve what one could not, and the
+    // load, a runner's worth at the edge, does not take the pool back to
+    // the count it outgrew.
+    for second in 1..=60 {
+        at_ms += 1_000;
+        let decision = rule.decide(&seen(at_ms, 2, 2, 3, 6, 196.0));
+        assert_eq!(
+            decision.desired, 2,
+            "{second} s after the stall: {decision}"
+        );
+    }
+    // Until the load falls for real.
+    let mut dropped = false;
+    for _ in 0..40 {
+        at_ms += 1_000;
+        dropped |= rule.decide(&seen(at_ms, 2, 2, 1, 3, 120.0)).desired == 1;
+    }
+    assert!(dropped, "120 req/s of 41 ms is 4.9 calls: one runner");
+}
