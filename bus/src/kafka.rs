@@ -170,6 +170,10 @@ impl Bus for KafkaBus {
         self.link.held()
     }
 
+    async fn finish(&self) {
+        self.link.upkeeps_done().await
+    }
+
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         crate::stats::counted("kafka", topics::broadcast(&self.link, topic, body).await)
     }

@@ -96,6 +96,15 @@ pub trait Bus: Send + Sync + 'static {
         None
     }
 
+    /// Returns once the consumers this process has dropped owe the broker
+    /// nothing more: on Kafka, the last commit of each one's positions and
+    /// the hand-over of its partitions, without which the consumers that
+    /// take them on would deliver what was settled here again. A process
+    /// that stops calls it, with a bound, after dropping its consumers and
+    /// before it exits. At once on the other backends, whose brokers take
+    /// each acknowledgement as it is sent.
+    async fn finish(&self) {}
+
     /// Fans `body` out to every listener of `topic` (routing tables, runner
     /// heartbeats). Nothing is kept: a listener that starts later sees only
     /// later messages, and a topic with no listener drops the message.

@@ -45,11 +45,6 @@ impl Backend for Kafka {
 
     const GAPS: &'static [Gap] = &[
         Gap {
-            test: "consumers_of_a_reply_queue_compete",
-            why: "a reply queue's consumer reads its partition outside any group, so \
-                  a second consumer reads every reply too",
-        },
-        Gap {
             test: "a_reply_queue_is_empty_once_its_replies_are_taken",
             why: "a reply queue's consumer commits nothing, so its depth counts every \
                   reply ever sent",

@@ -13,8 +13,8 @@
 //! still out past that is its new owner's to deliver again.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -52,16 +52,23 @@ pub(crate) async fn start(
         .queue_consumer(&topic)
         .create_with_context(QuietContext)
         .map_err(|error| Error::Unavailable(format!("kafka consumer: {error}")))?;
-    // A reply queue has one consumer, the process that declared it: it
-    // reads the topic's one partition directly, shared with nobody.
+    // A reply queue has one reader, the process that declared it: it reads
+    // the topic's one partition directly, shared with nobody. Its
+    // consumers in this process take turns at that reader's deliveries:
+    // each reading the partition for itself would deliver every message
+    // to each of them.
     let exclusive = link.known_spec(queue).is_some_and(|spec| spec.exclusive);
+    let prefetch = usize::from(options.prefetch.max(1));
+    if exclusive && let Some(reader) = link.replies.lock().get(queue).and_then(Weak::upgrade) {
+        reader.credit.add_permits(prefetch);
+        return Ok(Consumer::new(ReplyStream { reader }));
+    }
     if exclusive {
         offsets.acquired(&BTreeSet::from([0]));
         assign_from_start(&consumer, &topic)
             .map_err(|error| Error::Unavailable(format!("consuming {topic}: {error}")))?;
     }
     let consumer = Detached::new(consumer);
-    let prefetch = usize::from(options.prefetch.max(1));
     let (sender, receiver) = mpsc::channel(prefetch);
     let shared = Arc::new(Shared {
         link,
@@ -76,10 +83,43 @@ pub(crate) async fn start(
         tokio::spawn(Arc::clone(&shared).reassign_after_outages());
     } else {
         shared.link.consuming(&shared.offsets);
-        tokio::spawn(Arc::clone(&shared).maintain());
+        let running = shared.link.upkeep();
+        tokio::spawn(Arc::clone(&shared).maintain(running));
     }
-    tokio::spawn(drive(shared, Arc::new(Semaphore::new(prefetch)), sender));
+    let credit = Arc::new(Semaphore::new(prefetch));
+    let link = Arc::clone(&shared.link);
+    tokio::spawn(drive(shared, Arc::clone(&credit), sender));
+    if exclusive {
+        let reader = Arc::new(ReplyReader {
+            receiver: tokio::sync::Mutex::new(receiver),
+            credit,
+        });
+        let mut replies = link.replies.lock();
+        replies.retain(|_, reader| reader.strong_count() > 0);
+        replies.insert(queue.to_owned(), Arc::downgrade(&reader));
+        return Ok(Consumer::new(ReplyStream { reader }));
+    }
     Ok(Consumer::new(QueueStream { receiver }))
+}
+
+/// The one reader of a reply queue in this process, whose deliveries its
+/// consumers take in turn; it stops when the last of them is dropped.
+pub(crate) struct ReplyReader {
+    receiver: tokio::sync::Mutex<mpsc::Receiver<Result<Delivery>>>,
+    /// The deliveries out at once: each consumer's prefetch, added up.
+    credit: Arc<Semaphore>,
+}
+
+/// One consumer of a reply queue: the next delivery of the shared reader.
+struct ReplyStream {
+    reader: Arc<ReplyReader>,
+}
+
+#[async_trait::async_trait]
+impl Subscription for ReplyStream {
+    async fn next(&mut self) -> Option<Result<Delivery>> {
+        self.reader.receiver.lock().await.recv().await
+    }
 }
 
 /// Reads the one partition of a reply queue's topic from its start.

@@ -157,6 +157,22 @@ pub(crate) struct Link {
     gauges: Mutex<HashMap<String, Arc<Gauge>>>,
     /// The positions of this process's work queue consumers.
     consumers: Mutex<Vec<Weak<Offsets>>>,
+    /// The reader of each reply queue this process consumes, which all
+    /// its consumers of that queue share.
+    pub(crate) replies: Mutex<HashMap<String, Weak<crate::kafka::consume::ReplyReader>>>,
+    /// The work queue consumers whose upkeep still runs: their last
+    /// commits and hand-overs are owed the broker.
+    upkeeps: watch::Sender<usize>,
+}
+
+/// One running consumer upkeep, counted in [`Link::upkeeps_done`] until it
+/// is dropped.
+pub(crate) struct Upkeep(watch::Sender<usize>);
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// A queue's spec and the registry offset of the declaration that gave it.
@@ -223,6 +239,8 @@ impl Link {
             registry_read: watch::channel(0).0,
             broadcast_topics: Default::default(),
             depth_probes: Default::default(),
+            replies: Default::default(),
+            upkeeps: watch::Sender::new(0),
             gauges: Default::default(),
             consumers: Default::default(),
         });
@@ -235,6 +253,22 @@ impl Link {
     }
 
     /// Marks the bus closed: its tasks and consumers end.
+    /// Counts a consumer's upkeep as running until the guard drops.
+    pub(crate) fn upkeep(&self) -> Upkeep {
+        self.upkeeps.send_modify(|n| *n += 1);
+        Upkeep(self.upkeeps.clone())
+    }
+
+    /// Returns once no consumer's upkeep runs, or the link is closed.
+    pub(crate) async fn upkeeps_done(&self) {
+        let mut upkeeps = self.upkeeps.subscribe();
+        let mut closed = self.closed();
+        tokio::select! {
+            _ = upkeeps.wait_for(|n| *n == 0) => {}
+            _ = closed.wait_for(|closed| *closed) => {}
+        }
+    }
+
     pub(crate) fn close(&self) {
         self.closed.send_replace(true);
     }

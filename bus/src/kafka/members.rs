@@ -11,10 +11,12 @@
 //! ranges, as Kafka's range assignor would; each consumer stops reading
 //! what is no longer in its range at once and gives it away once what it
 //! delivered from there is settled (committing it), and takes on a
-//! partition of its range only once no live member says it reads it. A
-//! partition thus changes hands without a message run twice, read by
-//! nobody for the time its last deliveries take and a beat, and a killed
-//! consumer's partitions go to the others one session after its last beat.
+//! partition of its range only once no live member says it reads it, and
+//! not before it has listened for a session (3 s): a member it has not
+//! heard yet would still be reading. A partition thus changes hands
+//! without a message run twice, read by nobody for the time its last
+//! deliveries take and a beat, and a killed consumer's partitions go to
+//! the others one session after its last beat.
 //!
 //! Why not the broker's groups: on tansu 0.6, the test broker, a group
 //! whose member's session ends stays formed with the old assignments
@@ -67,8 +69,9 @@ pub(crate) struct View {
     /// Each other member's last beat, with how many of this consumer's own
     /// beats had been heard when it came.
     others: HashMap<String, (Beat, u32)>,
-    /// How many of its own beats it heard: once two have come back, every
-    /// live member has had a beat's time to be heard.
+    /// How many of its own beats it heard: once [`SESSION_BEATS`] have come
+    /// back, it has heard every member that is alive (one heard last
+    /// before this consumer started reading is taken for alive that long).
     my_beats: u32,
 }
 
@@ -109,12 +112,17 @@ impl View {
         self.others.values().map(|(beat, _)| beat).collect()
     }
 
-    /// What to give away and take on, owning `owned`. Nothing is taken on
-    /// before this consumer has heard its own beats.
+    /// What to give away and take on, owning `owned`. Nothing is given away
+    /// before this consumer has heard two of its own beats, and nothing is
+    /// taken on before it has heard [`SESSION_BEATS`] of them: a member
+    /// whose beats it has not heard yet (they came before it started
+    /// reading, or come late from a busy process) may still read a
+    /// partition, which taken on as well would run its messages twice.
     pub(crate) fn plan(&mut self, owned: &BTreeSet<i32>) -> Plan {
         if self.my_beats < 2 {
             return Plan::default();
         }
+        let settled = self.my_beats >= SESSION_BEATS;
         let (me, partitions) = (self.me.clone(), self.partitions);
         let live = self.live_others();
         let claimed: BTreeSet<i32> = live.iter().flat_map(|beat| beat.owned.clone()).collect();
@@ -125,7 +133,7 @@ impl View {
             release: owned.difference(&target).copied().collect(),
             acquire: target
                 .iter()
-                .filter(|p| !owned.contains(p) && !claimed.contains(p))
+                .filter(|p| settled && !owned.contains(p) && !claimed.contains(p))
                 .copied()
                 .collect(),
         }
@@ -175,13 +183,36 @@ mod tests {
         assert_eq!(share(&mut members, "a", 16), set(0..6));
     }
 
+    /// `n` more of `me`'s own beats, empty-handed.
+    fn own_beats(view: &mut View, me: &str, n: u32) {
+        for _ in 0..n {
+            view.record(beat(me, 1_000, &[]));
+        }
+    }
+
     #[test]
-    fn nothing_is_taken_before_the_consumer_hears_itself() {
+    fn nothing_is_taken_before_the_consumer_has_heard_a_session_of_itself() {
         let mut view = View::new("a".into(), 4);
         assert_eq!(view.plan(&BTreeSet::new()), Plan::default());
-        view.record(beat("a", 1_000, &[]));
-        view.record(beat("a", 1_500, &[]));
+        own_beats(&mut view, "a", SESSION_BEATS - 1);
+        assert_eq!(view.plan(&BTreeSet::new()), Plan::default());
+        own_beats(&mut view, "a", 1);
         assert_eq!(view.plan(&BTreeSet::new()).acquire, set(0..4));
+    }
+
+    #[test]
+    fn a_member_heard_late_is_heard_before_anything_is_taken() {
+        // b's beats come late from a busy process: two of a's own beats
+        // come back first, and b still reads everything.
+        let mut view = View::new("a".into(), 4);
+        own_beats(&mut view, "a", 2);
+        assert!(view.plan(&BTreeSet::new()).acquire.is_empty());
+        view.record(beat("b", 1_000, &[0, 1, 2, 3]));
+        own_beats(&mut view, "a", SESSION_BEATS);
+        assert!(
+            view.plan(&BTreeSet::new()).acquire.is_empty(),
+            "b reads them"
+        );
     }
 
     #[test]
@@ -189,7 +220,7 @@ mod tests {
         let mut view = View::new("b".into(), 4);
         view.record(beat("b", 1_000, &[]));
         view.record(beat("a", 1_200, &[0, 1, 2, 3]));
-        view.record(beat("b", 1_500, &[]));
+        own_beats(&mut view, "b", SESSION_BEATS - 1);
         assert_eq!(view.plan(&BTreeSet::new()), Plan::default());
         view.record(beat("a", 1_700, &[0, 1]));
         assert_eq!(view.plan(&BTreeSet::new()).acquire, set(2..4));
@@ -237,6 +268,8 @@ mod tests {
         let mut leaving = beat("b", 1_900, &[]);
         leaving.leaving = true;
         view.record(leaving);
+        assert!(view.plan(&set(0..2)).acquire.is_empty(), "a session first");
+        own_beats(&mut view, "a", SESSION_BEATS - 2);
         assert_eq!(view.plan(&set(0..2)).acquire, set(2..4), "b left");
     }
 }

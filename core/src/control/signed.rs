@@ -145,6 +145,10 @@ impl Bus for SignedBus {
         self.inner.max_message_bytes()
     }
 
+    async fn finish(&self) {
+        self.inner.finish().await
+    }
+
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         let signed = sign(&self.token, topic, now_ms(), &body);
         self.inner.broadcast(topic, signed).await

@@ -11,7 +11,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{COMMIT_BATCH, Shared};
 use crate::kafka::config::MAX_BATCH;
-use crate::kafka::link::{Outgoing, REQUEST_TIMEOUT};
+use crate::kafka::link::{Outgoing, REQUEST_TIMEOUT, Upkeep};
 use crate::kafka::members::{BEAT, Beat, Plan, View};
 use crate::kafka::topics;
 use crate::{Consumer, now_ms};
@@ -26,7 +26,9 @@ impl Shared {
     /// and the commits of positions that moved, until the application has
     /// dropped its consumer and settled every delivery; then gives every
     /// partition away and says so.
-    pub(super) async fn maintain(self: Arc<Self>) {
+    /// `_running` counts it as running (see `Link::upkeep`) until it
+    /// returns.
+    pub(super) async fn maintain(self: Arc<Self>, _running: Upkeep) {
         let me = format!("{:016x}", rand::random::<u64>());
         let mut view = View::new(me, self.link.config.partitions);
         let members = self.link.config.members_topic(&self.queue);
