@@ -37,6 +37,6 @@ mod test_support;
 pub use fetch::{BundleFetcher, FetchConfig, FetchError};
 pub use funcmesh_validate::{self as validate, http};
 pub use node::{RunnerNode, RunnerOptions};
-pub use python::{PythonConfig, WorkerCommand};
+pub use python::{CgroupMode, PythonConfig, WorkerCommand};
 pub use wasm::{CallError, Executor, ExecutorConfig, GuestResponse, InstallError, SetupError};
 pub use worker::{BundleSource, Runner, RunnerConfig, RunnerStats, SourceError, StatsSnapshot};

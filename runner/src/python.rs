@@ -7,6 +7,7 @@
 //!   killed and replaced when a call will not stop at its deadline.
 //! - `protocol`: the frames between the runner and a worker.
 //! - `confine`: the user, limits and death signal a worker starts with.
+//! - `cgroup`: the cgroup of each worker's own, where the host allows.
 //!
 //! The interpreter's lock allows one Python call at a time per process, so
 //! a version runs on several worker processes (`workers`, at most the
@@ -15,6 +16,7 @@
 //! own copy of the bundle: a reload starts fresh interpreters, so nothing of
 //! the old modules survives, and the old version drains on its own workers.
 
+mod cgroup;
 mod confine;
 mod pool;
 pub mod protocol;
@@ -33,6 +35,8 @@ use tracing::Instrument as _;
 
 use crate::wasm::{CallError, GuestResponse, InstallError};
 use pool::Pool;
+
+pub use cgroup::CgroupMode;
 
 /// The command line that starts a worker process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +101,14 @@ pub struct PythonConfig {
     /// over the network, not even this host. Needs a runner that is root.
     #[serde(default)]
     pub isolate_network: bool,
+    /// Whether each worker runs in a cgroup of its own (memory, processes,
+    /// CPU; see `cgroup`).
+    #[serde(default)]
+    pub cgroups: CgroupMode,
+    /// The CPU one worker may use, in thousandths of a core, where it has a
+    /// cgroup (default 1,000: one core; a worker runs one call at a time).
+    #[serde(default = "default_cpu_millis")]
+    pub cpu_millis: u32,
 }
 
 /// One per core.
@@ -125,6 +137,11 @@ const fn default_max_processes() -> u64 {
     512
 }
 
+/// One core.
+pub const fn default_cpu_millis() -> u32 {
+    1_000
+}
+
 impl Default for PythonConfig {
     fn default() -> Self {
         Self {
@@ -137,6 +154,8 @@ impl Default for PythonConfig {
             max_open_files: default_max_open_files(),
             max_processes: default_max_processes(),
             isolate_network: false,
+            cgroups: CgroupMode::default(),
+            cpu_millis: default_cpu_millis(),
         }
     }
 }
@@ -146,6 +165,9 @@ pub struct Python {
     config: PythonConfig,
     /// Who the workers run as, or why that user cannot be used.
     identity: Result<Option<confine::Identity>, String>,
+    /// Where workers get cgroups of their own, or why they cannot when
+    /// they must.
+    cgroups: Result<Option<Arc<cgroup::Cgroups>>, String>,
     copies: PathBuf,
     pools: RwLock<HashMap<String, Arc<Pool>>>,
     /// Only checks that bundles import ([`check`]).
@@ -164,8 +186,13 @@ impl Python {
         if matches!(identity, Ok(None)) && config.worker.is_some() {
             confine::hide_runner();
         }
+        let cgroups = match config.worker {
+            Some(_) => cgroup::Cgroups::open(config.cgroups),
+            None => Ok(None),
+        };
         Python {
             identity,
+            cgroups,
             config,
             copies,
             pools: RwLock::default(),
@@ -197,6 +224,7 @@ impl Python {
             });
         }
         let identity = self.identity.clone().map_err(failed)?;
+        let cgroups = self.cgroups.clone().map_err(failed)?;
         // Numbered across the process: every `Python` of a process (a
         // tron's import checks make one each) copies into the same
         // directory, and a copy is removed with its pool.
@@ -218,14 +246,20 @@ impl Python {
         .map_err(|e| failed(format!("copying the bundle to {}: {e}", copy.display())))?;
         let started = Instant::now();
         let copy_text = copy.display().to_string();
-        let pool = Pool::start(Arc::clone(&bundle), copy, self.config.clone(), identity)
-            .await
-            .map_err(|message| InstallError::Import {
-                hash: bundle.hash.clone(),
-                path: bundle.dir.display().to_string(),
-                // Tracebacks name the files the author edits, not the copy.
-                message: message.replace(&copy_text, &bundle.dir.display().to_string()),
-            })?;
+        let pool = Pool::start(
+            Arc::clone(&bundle),
+            copy,
+            self.config.clone(),
+            identity,
+            cgroups,
+        )
+        .await
+        .map_err(|message| InstallError::Import {
+            hash: bundle.hash.clone(),
+            path: bundle.dir.display().to_string(),
+            // Tracebacks name the files the author edits, not the copy.
+            message: message.replace(&copy_text, &bundle.dir.display().to_string()),
+        })?;
         self.pools
             .write()
             .entry(bundle.hash.clone())

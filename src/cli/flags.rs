@@ -12,7 +12,7 @@ use std::time::Duration;
 use funcmesh_core::auth::MeshToken;
 use funcmesh_core::capture::{CaptureRules, Redaction, RouteRule, WriterConfig};
 use funcmesh_gateway::{GatewayConfig, GatewayOptions};
-use funcmesh_runner::{PythonConfig, WorkerCommand};
+use funcmesh_runner::{CgroupMode, PythonConfig, WorkerCommand};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -697,6 +697,39 @@ pub struct PythonConfineFlags {
     /// loopback that is down (needs this process to be root).
     #[arg(long, env = "FUNCMESH_PYTHON_NETWORK", value_enum, default_value_t = PythonNetwork::Host)]
     pub python_network: PythonNetwork,
+    /// Whether each Python worker runs in a cgroup of its own, which holds
+    /// it to its bundle's memory_limit_mb (all its memory, not the heap
+    /// alone), --python-max-processes and --python-cpu, and in which what
+    /// it forks dies with it: `auto` where this host lets this process
+    /// make them (root, cgroup v1), `required`, or `off`.
+    #[arg(long, env = "FUNCMESH_PYTHON_CGROUPS", value_enum, default_value_t = PythonCgroups::Auto)]
+    pub python_cgroups: PythonCgroups,
+    /// The CPU one Python worker may use, in cores (e.g. 0.5), where it has
+    /// a cgroup of its own.
+    #[arg(long, env = "FUNCMESH_PYTHON_CPU", default_value = "1", value_parser = cores)]
+    pub python_cpu: u32,
+}
+
+/// What `--python-cgroups` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PythonCgroups {
+    /// Where they can be made; said once in the log where they cannot.
+    Auto,
+    /// Always: Python bundles are refused where they cannot be made.
+    Required,
+    /// Never.
+    Off,
+}
+
+/// Cores, as thousandths of a core: at least 0.01, at most 1,024.
+fn cores(text: &str) -> Result<u32, String> {
+    let cores: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of cores"))?;
+    match cores {
+        c if (0.01..=1_024.0).contains(&c) => Ok((c * 1_000.0).round() as u32),
+        _ => Err(format!("{text} cores: give from 0.01 to 1024")),
+    }
 }
 
 /// What `--python-network` gives Python workers.
@@ -717,6 +750,12 @@ impl PythonConfineFlags {
             max_open_files: self.python_max_open_files,
             max_processes: self.python_max_processes,
             isolate_network: self.python_network == PythonNetwork::None,
+            cgroups: match self.python_cgroups {
+                PythonCgroups::Auto => CgroupMode::Auto,
+                PythonCgroups::Required => CgroupMode::Required,
+                PythonCgroups::Off => CgroupMode::Off,
+            },
+            cpu_millis: self.python_cpu,
             ..PythonConfig::default()
         }
     }

@@ -24,6 +24,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
 use super::PythonConfig;
+use super::cgroup::{CgroupLimits, Cgroups, WorkerCgroup};
 use super::confine::{self, Identity, Limits};
 use super::protocol::{self, FromWorker, ToWorker};
 use crate::wasm::{CallError, GuestResponse};
@@ -37,13 +38,21 @@ struct Worker {
     /// Its group was killed after the worker was reaped: the group id may
     /// be another's by now.
     ended: bool,
+    /// Its cgroup, when it has one: what it forked is killed with it
+    /// whatever group or session it went to, and the cgroup is removed
+    /// when the worker is dropped.
+    cgroup: Option<Arc<WorkerCgroup>>,
 }
 
 impl Worker {
-    /// Kills the worker and everything in its process group, and reaps it.
+    /// Kills the worker and everything in its process group and its
+    /// cgroup, and reaps it.
     async fn end(&mut self) {
         if !self.ended {
             confine::kill_group(self.pid);
+            if let Some(cgroup) = &self.cgroup {
+                cgroup.kill_all();
+            }
             let _ = self.child.wait().await;
             self.ended = true;
         }
@@ -66,6 +75,8 @@ pub struct Pool {
     config: PythonConfig,
     /// The user workers switch to; `None` keeps the runner's.
     identity: Option<Identity>,
+    /// Where each worker gets a cgroup of its own, when they do.
+    cgroups: Option<Arc<Cgroups>>,
     idle: Mutex<Vec<Worker>>,
     /// One permit per idle worker.
     ready: Semaphore,
@@ -90,6 +101,7 @@ impl Pool {
         dir: PathBuf,
         config: PythonConfig,
         identity: Option<Identity>,
+        cgroups: Option<Arc<Cgroups>>,
     ) -> Result<Arc<Pool>, String> {
         let size = config
             .workers
@@ -99,6 +111,7 @@ impl Pool {
             dir,
             config,
             identity,
+            cgroups,
             idle: Mutex::default(),
             ready: Semaphore::new(0),
             closed: AtomicBool::new(false),
@@ -326,15 +339,33 @@ impl Pool {
             // worker is killed with whatever it forked.
             .process_group(0)
             .kill_on_drop(true);
-        let limits = Limits::new(&self.config, self.bundle.manifest.memory_limit_mb);
+        let memory_mb = self.bundle.manifest.memory_limit_mb;
+        let limits = Limits::new(&self.config, memory_mb);
         let runner = libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX);
-        // The child switches user itself, after it has left the host's
-        // network if asked to (which takes root).
-        let identity = self.identity;
-        // SAFETY: `before_exec` makes only async-signal-safe calls and
-        // allocates nothing.
+        let cgroup = match &self.cgroups {
+            Some(cgroups) => Some(Arc::new(
+                cgroups
+                    .worker(CgroupLimits {
+                        memory_bytes: u64::from(memory_mb) << 20,
+                        processes: self.config.max_processes,
+                        cpu_millis: self.config.cpu_millis,
+                    })
+                    .map_err(|e| format!("making the worker's cgroup: {e}"))?,
+            )),
+            None => None,
+        };
+        // The child enters its cgroup and switches user itself, after it
+        // has left the host's network if asked to (both take root).
+        let (identity, entering) = (self.identity, cgroup.clone());
+        // SAFETY: `enter` and `before_exec` make only async-signal-safe
+        // calls and allocate nothing.
         unsafe {
-            child.pre_exec(move || confine::before_exec(limits, identity, runner));
+            child.pre_exec(move || {
+                if let Some(cgroup) = &entering {
+                    cgroup.enter()?;
+                }
+                confine::before_exec(limits, identity, runner)
+            });
         }
         // The death signal follows the thread that forks, not the process:
         // fork on a runtime worker, which lives as long as the runtime, never
@@ -357,6 +388,7 @@ impl Pool {
             stdout: BufReader::new(stdout),
             pid,
             ended: false,
+            cgroup,
         };
         let init = ToWorker::Init {
             bundle: format!("{} ({})", self.bundle.name, self.bundle.short_hash()),
@@ -458,6 +490,18 @@ fn base_env() -> Vec<(&'static str, String)> {
 async fn died(worker: &mut Worker, error: &std::io::Error) -> CallError {
     let status = tokio::time::timeout(Duration::from_secs(1), worker.child.wait()).await;
     worker.end().await;
+    if let Some(cgroup) = worker.cgroup.as_ref().filter(|c| c.out_of_memory()) {
+        // The kernel killed it at its cgroup's limit: the memory it held
+        // beyond the heap's rlimit (shared memory, page cache, its own
+        // code) took it there.
+        let limit_mb = (cgroup.memory_limit() >> 20) as u32;
+        tracing::warn!(
+            pid = worker.pid,
+            limit_mb,
+            "Python worker killed at its cgroup's memory limit"
+        );
+        return CallError::MemoryLimit { limit_mb };
+    }
     use std::os::unix::process::ExitStatusExt as _;
     match status {
         Ok(Ok(status)) => match (status.code(), status.signal()) {
