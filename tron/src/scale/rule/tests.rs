@@ -602,6 +602,27 @@ fn a_growth_whose_runners_never_come_up_holds_for_a_bounded_time() {
     assert_eq!(held * 1_000, GROWTH_HOLD_MAX_MS, "held until then");
 }
 
+/// A pool at `at_ms` with `(current, ready)` runners, calls of `service`
+/// seconds.
+fn observed(
+    service: f64,
+    at_ms: u64,
+    (current, ready): (u32, u32),
+    depth: u64,
+    in_flight: u64,
+    rate: f64,
+) -> Observation {
+    Observation {
+        at_ms,
+        depth,
+        in_flight,
+        arrival_rate: rate,
+        service_time: Some(service),
+        current,
+        ready,
+    }
+}
+
 #[test]
 fn a_count_the_pool_outgrew_is_not_taken_again_at_the_same_load() {
     // Kafka, 15 clients that wait for each answer, calls of 27.8 ms in a
@@ -609,16 +630,9 @@ fn a_count_the_pool_outgrew_is_not_taken_again_at_the_same_load() {
     // full with 7 queued, and serves 280 req/s. On two, 13 are on their
     // way (not waiting for a slot) and 5 run: 279 req/s is 7.8 calls, one
     // runner's worth at the target, which is where the clients waited.
-    let service = 0.0278;
     let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
-    let seen = |at_ms, current, depth, in_flight, rate| Observation {
-        at_ms,
-        depth,
-        in_flight,
-        arrival_rate: rate,
-        service_time: Some(service),
-        current,
-        ready: current,
+    let seen = |at_ms, current, depth, in_flight, rate| {
+        observed(0.0278, at_ms, (current, current), depth, in_flight, rate)
     };
     let mut at_ms = 0;
     let mut current = 1;
@@ -658,16 +672,9 @@ fn a_stall_while_consumers_change_is_no_drop() {
     // Clients that wait for their answers do not send less to more
     // runners: that is no drop, and the pool waits for the rate to come
     // back (or for the growth's bound).
-    let service = 0.041;
     let mut rule = Rule::new(RuleConfig::default(), limits(0, 4, 8));
-    let seen = |at_ms, current, ready, depth, in_flight, rate| Observation {
-        at_ms,
-        depth,
-        in_flight,
-        arrival_rate: rate,
-        service_time: Some(service),
-        current,
-        ready,
+    let seen = |at_ms, current, ready, depth, in_flight, rate| {
+        observed(0.041, at_ms, (current, ready), depth, in_flight, rate)
     };
     let mut at_ms = 0;
     for _ in 0..40 {
