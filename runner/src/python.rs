@@ -165,9 +165,6 @@ pub struct Python {
     config: PythonConfig,
     /// Who the workers run as, or why that user cannot be used.
     identity: Result<Option<confine::Identity>, String>,
-    /// Where workers get cgroups of their own, or why they cannot when
-    /// they must.
-    cgroups: Result<Option<Arc<cgroup::Cgroups>>, String>,
     copies: PathBuf,
     pools: RwLock<HashMap<String, Arc<Pool>>>,
     /// Only checks that bundles import ([`check`]).
@@ -186,13 +183,8 @@ impl Python {
         if matches!(identity, Ok(None)) && config.worker.is_some() {
             confine::hide_runner();
         }
-        let cgroups = match config.worker {
-            Some(_) => cgroup::Cgroups::open(config.cgroups),
-            None => Ok(None),
-        };
         Python {
             identity,
-            cgroups,
             config,
             copies,
             pools: RwLock::default(),
@@ -224,7 +216,9 @@ impl Python {
             });
         }
         let identity = self.identity.clone().map_err(failed)?;
-        let cgroups = self.cgroups.clone().map_err(failed)?;
+        // Made (or found missing, and said so) with the first Python
+        // bundle, not by every runner that could run one.
+        let cgroups = cgroup::Cgroups::open(self.config.cgroups).map_err(failed)?;
         // Numbered across the process: every `Python` of a process (a
         // tron's import checks make one each) copies into the same
         // directory, and a copy is removed with its pool.
