@@ -368,22 +368,31 @@ pub async fn check(bundle: Arc<Bundle>, config: &PythonConfig) -> Result<(), Ins
 /// Removes the copies left by runners that died without cleaning up (a
 /// `kill -9`): the directories `funcmesh-python-PID` of processes gone.
 fn remove_stale_copies(root: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(COPIES_PREFIX))
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
+    for copy in left_by_the_dead(root, COPIES_PREFIX) {
+        let _ = std::fs::remove_dir_all(copy);
     }
+}
+
+/// The entries of `dir` named `PREFIX` and the id of a process that is gone
+/// (never this one): what runners that died left behind.
+fn left_by_the_dead(dir: &std::path::Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let dead = |pid: u32| {
+        pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            name.to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(dead)
+        })
+        .map(|entry| entry.path())
+        .collect()
 }
 
 const COPIES_PREFIX: &str = "funcmesh-python-";

@@ -711,21 +711,25 @@ fn nobody_uid() -> u64 {
     line.split(':').nth(2).unwrap().parse().unwrap()
 }
 
+/// `op` with `?mb=8`, which fits in the fixture's 128 MiB, answers 200;
+/// with `?mb=past`, 502 naming the limit, and its worker is replaced.
+async fn past_the_memory_limit_is_a_502(op: &str, past: u32) {
+    let _turn = HOGS.lock().await;
+    let small = get(&format!("/pyfaults/{op}?mb=8")).await;
+    assert_eq!(small.status, 200, "8 MiB fits in 128: {}", text(&small));
+
+    let mark = Mark::new();
+    let resp = get(&format!("{}&mb={past}", mark.path(op))).await;
+    assert_eq!(resp.status, 502, "{}", text(&resp));
+    let error = resp.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("memory limit of 128 MiB"), "{error}");
+    worker_gone(mark.pid().await).await;
+    echoes(20).await;
+}
+
 #[test]
 fn allocating_past_memory_limit_mb_is_a_502_and_its_worker_is_replaced() {
-    block_on(async {
-        let _turn = HOGS.lock().await;
-        let small = get("/pyfaults/hog?mb=8").await;
-        assert_eq!(small.status, 200, "8 MiB fits in 128: {}", text(&small));
-
-        let mark = Mark::new();
-        let resp = get(&format!("{}&mb=1536", mark.path("hog"))).await;
-        assert_eq!(resp.status, 502, "{}", text(&resp));
-        let error = resp.json()["error"].as_str().unwrap_or_default().to_owned();
-        assert!(error.contains("memory limit of 128 MiB"), "{error}");
-        worker_gone(mark.pid().await).await;
-        echoes(20).await;
-    });
+    block_on(past_the_memory_limit_is_a_502("hog", 1536));
 }
 
 #[test]
@@ -782,18 +786,8 @@ fn a_root_runners_workers_each_have_a_cgroup_that_counts_all_their_memory() {
             return;
         }
         assert!(in_own_cgroup(&cgroup), "{ids}");
-        let _turn = HOGS.lock().await;
-        // Shared memory, which the heap's rlimit does not count: 8 MiB fits
-        // in 128, 256 do not.
-        let small = get("/pyfaults/shmhog?mb=8").await;
-        assert_eq!(small.status, 200, "{}", text(&small));
-        let mark = Mark::new();
-        let resp = get(&format!("{}&mb=256", mark.path("shmhog"))).await;
-        assert_eq!(resp.status, 502, "{}", text(&resp));
-        let error = resp.json()["error"].as_str().unwrap_or_default().to_owned();
-        assert!(error.contains("memory limit of 128 MiB"), "{error}");
-        worker_gone(mark.pid().await).await;
-        echoes(20).await;
+        // Shared memory, which the heap's rlimit does not count.
+        past_the_memory_limit_is_a_502("shmhog", 256).await;
     });
 }
 

@@ -312,22 +312,7 @@ fn own_path<'a>(own: &'a str, controller: &str) -> Option<&'a str> {
 /// Removes the worker cgroups of runners that are gone, and what still
 /// runs in them.
 fn remove_stale(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(RUNNER_PREFIX))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        let base = entry.path();
+    for base in super::left_by_the_dead(parent, RUNNER_PREFIX) {
         if let Ok(workers) = std::fs::read_dir(&base) {
             for worker in workers.flatten().filter(|w| w.path().is_dir()) {
                 drop(WorkerCgroup {

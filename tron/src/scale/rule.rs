@@ -324,6 +324,7 @@ impl Rule {
     /// [`GROWTH_HOLD_MAX_MS`] after the growth when that never comes.
     fn follow_growth(&mut self, seen: &Observation) -> bool {
         let now = seen.at_ms;
+        let band = self.band();
         if self.last_current.is_some_and(|last| seen.current > last) {
             self.growth = Some(Growth {
                 at_ms: now,
@@ -343,7 +344,6 @@ impl Rule {
         }
         // Measured on the new runners alone, and not less than before the
         // growth by more than the noise band.
-        let band = 1.0 + f64::from(self.config.tolerance_pct) / 100.0;
         let settled = growth
             .ready_since
             .is_some_and(|since| now.saturating_sub(since) >= COMPLETIONS_WINDOW_MS)
