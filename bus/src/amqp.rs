@@ -119,6 +119,12 @@ impl Bus for AmqpBus {
         }
     }
 
+    /// Waits for the channels of the dropped consumers to close, a moment
+    /// after their last acknowledgement (see `delivery::SettleChannel`).
+    async fn finish(&self) {
+        self.link.settled().await;
+    }
+
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         let exchange = self.link.config.control_exchange();
         let result = publish::to_exchange(&self.link, &exchange, topic, &body).await;

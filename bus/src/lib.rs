@@ -97,12 +97,14 @@ pub trait Bus: Send + Sync + 'static {
     }
 
     /// Returns once the consumers this process has dropped owe the broker
-    /// nothing more: on Kafka, the last commit of each one's positions and
-    /// the hand-over of its partitions, without which the consumers that
-    /// take them on would deliver what was settled here again. A process
-    /// that stops calls it, with a bound, after dropping its consumers and
-    /// before it exits. At once on the other backends, whose brokers take
-    /// each acknowledgement as it is sent.
+    /// nothing more, so that what was settled here is not delivered again
+    /// elsewhere. A process that stops calls it, with a bound, after
+    /// dropping its consumers and before it exits. On Kafka, the last commit
+    /// of each one's positions and the hand-over of its partitions; on
+    /// RabbitMQ, the consumers' channels closed, a moment after their last
+    /// acknowledgements (with only the connection's end behind them, such
+    /// acknowledgements were seen lost); on NATS, the acknowledgements the
+    /// client still holds written out. At once in process.
     async fn finish(&self) {}
 
     /// Fans `body` out to every listener of `topic` (routing tables, runner

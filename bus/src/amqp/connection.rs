@@ -51,6 +51,18 @@ pub(crate) struct Link {
     /// Declared specs, and a count of changes to them.
     queues: Mutex<(u64, BTreeMap<String, QueueSpec>)>,
     lost: Arc<Notify>,
+    /// How many dropped consumers are still to retire, and their channels
+    /// to close (see [`SettleChannel`](super::delivery::SettleChannel)).
+    lingering: Arc<watch::Sender<usize>>,
+}
+
+/// Counts one dropped consumer, or its channel, until dropped.
+pub(crate) struct Lingering(Arc<watch::Sender<usize>>);
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl Link {
@@ -62,6 +74,7 @@ impl Link {
             session: watch::Sender::new(None),
             queues: Mutex::default(),
             lost: Arc::clone(&lost),
+            lingering: Arc::new(watch::Sender::new(0)),
         });
         tokio::spawn(supervise(Arc::downgrade(&link), lost));
         link
@@ -77,6 +90,19 @@ impl Link {
             }
             None => Err(self.unavailable("not connected")),
         }
+    }
+
+    /// Counts a dropped consumer, or its channel, until the count is
+    /// dropped.
+    pub(crate) fn lingering(&self) -> Lingering {
+        self.lingering.send_modify(|n| *n += 1);
+        Lingering(Arc::clone(&self.lingering))
+    }
+
+    /// Returns once the channels of the consumers dropped so far are
+    /// closed, with what was settled on them applied.
+    pub(crate) async fn settled(&self) {
+        let _ = self.lingering.subscribe().wait_for(|n| *n == 0).await;
     }
 
     /// Sessions as they come and go, for consumers that outlive connections.

@@ -8,15 +8,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lapin::ConsumerDelegate;
 use lapin::message::DeliveryResult;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, ConsumerDelegate};
 use parking_lot::Mutex;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::connection::{Link, Session, next_session};
-use super::delivery::{Incoming, Kind, Stream, Unseen, give_back};
+use super::delivery::{Incoming, Kind, Retiring, SettleChannel, Stream, Unseen, give_back};
 use super::{declare, tap, topics};
 use crate::{Consumer, Error, Result};
 
@@ -42,13 +42,15 @@ pub(crate) async fn start(link: Arc<Link>, source: Source) -> Result<Consumer> {
         Source::Topic { .. } => Kind::Topic,
         Source::Tap { .. } => Kind::Tap,
     };
+    let retiring = matches!(kind, Kind::Queue).then(|| Retiring::new(Arc::clone(&link)));
     let feed = Feed {
         link,
         source,
         tx,
         unseen: Unseen::default(),
+        _retiring: retiring.clone(),
     };
-    let stream = Stream::new(rx, kind, Arc::clone(&feed.unseen));
+    let stream = Stream::new(rx, kind, Arc::clone(&feed.unseen), retiring);
     let sessions = feed.link.sessions();
     let first = match feed.link.session() {
         Ok(session) => match subscribe(&session, &feed).await {
@@ -76,6 +78,8 @@ struct Feed {
     source: Source,
     tx: mpsc::UnboundedSender<Incoming>,
     unseen: Unseen,
+    /// Counts the consumer, once dropped, until this feed ends.
+    _retiring: Option<Retiring>,
 }
 
 impl Feed {
@@ -143,7 +147,7 @@ impl Feed {
 /// and every delivery it handed out is settled.
 struct Active {
     consumer: lapin::Consumer,
-    channel: Arc<Mutex<Option<Channel>>>,
+    channel: Arc<Mutex<Option<Arc<SettleChannel>>>>,
     ended: Arc<Notify>,
 }
 
@@ -153,6 +157,7 @@ impl Active {
         let channel = self.channel.lock().clone();
         if let Some(channel) = channel {
             let _ = channel
+                .channel()
                 .basic_cancel(self.consumer.tag(), BasicCancelOptions::default())
                 .await;
         }
@@ -186,9 +191,10 @@ async fn subscribe(session: &Session, feed: &Feed) -> lapin::Result<Active> {
     let consumer = channel
         .basic_consume(queue.into(), "".into(), options, FieldTable::default())
         .await?;
+    let channel = SettleChannel::new(channel, Arc::clone(&feed.link));
     let active = Active {
         consumer: consumer.clone(),
-        channel: Arc::new(Mutex::new(Some(channel))),
+        channel: Arc::new(Mutex::new(Some(Arc::new(channel)))),
         ended: Arc::new(Notify::new()),
     };
     consumer.set_delegate(Delegate {
@@ -214,7 +220,7 @@ struct Delegate {
     acks: bool,
     tx: mpsc::UnboundedSender<Incoming>,
     unseen: Unseen,
-    channel: Arc<Mutex<Option<Channel>>>,
+    channel: Arc<Mutex<Option<Arc<SettleChannel>>>>,
     ended: Arc<Notify>,
 }
 

@@ -1,6 +1,7 @@
 //! From lapin's deliveries to the bus's: attempts, expiry, settling.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use super::connection::{Lingering, Link};
 use super::publish::EXPIRES_AT;
 use crate::inproc::NoAck;
 use crate::{Acker, Delivery, Error, Result, Subscription, now_ms};
@@ -18,7 +20,73 @@ use crate::{Acker, Delivery, Error, Result, Subscription, now_ms};
 /// One delivery on its way to a consumer, with the channel to settle it on.
 pub(crate) struct Incoming {
     pub(crate) delivery: lapin::message::Delivery,
-    pub(crate) channel: Option<Channel>,
+    pub(crate) channel: Option<Arc<SettleChannel>>,
+}
+
+/// How long a channel that handed out deliveries to settle stays open after
+/// its last holder let go (see [`SettleChannel`]).
+const SETTLE_GRACE: Duration = Duration::from_millis(500);
+/// The longest the close of such a channel is waited for.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The channel a consumer's deliveries are settled on, shared by its
+/// subscription and by every delivery it handed out.
+///
+/// Closed, not left to go with the connection: acknowledgements that a
+/// process sent after cancelling its consumer and just before it exited,
+/// its connection simply cut, were seen lost, whole batches delivered again
+/// though answered already. And a quorum queue may apply an
+/// acknowledgement after the channel's close when the two come close
+/// together (rabbitmq-server issue 10327). So a channel that handed out
+/// deliveries to settle is closed [`SETTLE_GRACE`] after its last holder
+/// lets go, and the [`Link`] counts it until the broker has answered the
+/// close: [`Link::settled`], which `Bus::finish` is, waits for these.
+pub(crate) struct SettleChannel {
+    channel: Channel,
+    handed_out: AtomicBool,
+    link: Arc<Link>,
+    runtime: Handle,
+}
+
+impl SettleChannel {
+    /// Must be called on the runtime: closing in `Drop` spawns onto it.
+    pub(crate) fn new(channel: Channel, link: Arc<Link>) -> Self {
+        Self {
+            channel,
+            handed_out: AtomicBool::new(false),
+            link,
+            runtime: Handle::current(),
+        }
+    }
+
+    pub(crate) fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    fn handing_out(&self) {
+        self.handed_out.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for SettleChannel {
+    fn drop(&mut self) {
+        if !self.handed_out.load(Ordering::Relaxed) {
+            // Nothing to wait for: lapin closes it with its last clone.
+            return;
+        }
+        let channel = self.channel.clone();
+        let lingering = self.link.lingering();
+        self.runtime.spawn(async move {
+            tokio::time::sleep(SETTLE_GRACE).await;
+            let closed = channel.close(200, "OK".into());
+            match tokio::time::timeout(CLOSE_TIMEOUT, closed).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::debug!(%error, "closing a consumer's channel"),
+                Err(_) => tracing::debug!("closing a consumer's channel: no answer in time"),
+            }
+            drop(lingering);
+        });
+    }
 }
 
 /// Whether deliveries are acknowledged.
@@ -38,16 +106,23 @@ pub(crate) struct Stream {
     kind: Kind,
     runtime: Handle,
     unseen: Unseen,
+    retiring: Option<Retiring>,
 }
 
 impl Stream {
     /// Must be called on the runtime: settling in `Drop` spawns onto it.
-    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Incoming>, kind: Kind, unseen: Unseen) -> Self {
+    pub(crate) fn new(
+        rx: mpsc::UnboundedReceiver<Incoming>,
+        kind: Kind,
+        unseen: Unseen,
+        retiring: Option<Retiring>,
+    ) -> Self {
         Self {
             rx,
             kind,
             runtime: Handle::current(),
             unseen,
+            retiring,
         }
     }
 
@@ -82,6 +157,9 @@ impl Stream {
             None if delivery.redelivered => 2,
             None => 1,
         };
+        if let Some(channel) = &channel {
+            channel.handing_out();
+        }
         let acker = AmqpAcker {
             acker: Some(delivery.acker),
             channel,
@@ -119,6 +197,32 @@ impl Drop for Stream {
                 unseen.push(incoming);
             }
         }
+        if let Some(retiring) = &self.retiring {
+            retiring.begin();
+        }
+    }
+}
+
+/// A dropped consumer, counted by its [`Link`] from the drop until its feed
+/// has retired the subscription (and its channel counts for itself, see
+/// [`SettleChannel`]): [`Link::settled`] waits for it too. Shared by the
+/// consumer and its feed; the count ends with the last of them.
+#[derive(Clone)]
+pub(crate) struct Retiring {
+    link: Arc<Link>,
+    count: Arc<Mutex<Option<Lingering>>>,
+}
+
+impl Retiring {
+    pub(crate) fn new(link: Arc<Link>) -> Self {
+        Self {
+            link,
+            count: Arc::default(),
+        }
+    }
+
+    fn begin(&self) {
+        *self.count.lock() = Some(self.link.lingering());
     }
 }
 
@@ -181,7 +285,7 @@ fn as_text(value: &AMQPValue) -> Option<String> {
 struct AmqpAcker {
     acker: Option<lapin::Acker>,
     /// Keeps the channel open until the delivery is settled.
-    channel: Option<Channel>,
+    channel: Option<Arc<SettleChannel>>,
     runtime: Handle,
 }
 
@@ -272,7 +376,7 @@ mod tests {
     }
 
     fn stream(kind: Kind) -> Stream {
-        Stream::new(mpsc::unbounded_channel().1, kind, Unseen::default())
+        Stream::new(mpsc::unbounded_channel().1, kind, Unseen::default(), None)
     }
 
     fn text(s: &str) -> AMQPValue {
@@ -331,7 +435,7 @@ mod tests {
     #[tokio::test]
     async fn a_tap_that_falls_behind_drops_its_oldest_copies() {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut s = Stream::new(rx, Kind::Tap, Unseen::default());
+        let mut s = Stream::new(rx, Kind::Tap, Unseen::default(), None);
         let backlog = super::super::tap::TAP_BACKLOG;
         for i in 0..backlog + 3 {
             let body = format!("m{i}").into_bytes();
