@@ -166,6 +166,14 @@ impl Bus for NatsBus {
         declare::depth(&self.link, queue).await
     }
 
+    /// Writes out what the client still holds: acknowledgements go out
+    /// without waiting for the socket, and a process that exits first
+    /// leaves them unsent (the server delivers those messages again after
+    /// their ack wait).
+    async fn finish(&self) {
+        consume::flush(&self.link).await;
+    }
+
     async fn broadcast(&self, topic: &str, body: Bytes) -> Result<()> {
         crate::stats::counted("nats", topics::broadcast(&self.link, topic, body).await)
     }
