@@ -44,6 +44,9 @@ struct Partition {
     next: i64,
     /// The position last committed (or about to be).
     committed: i64,
+    /// The position the group is sure to have: where reading started. A
+    /// commit on the way (`committed`) may still be lost with the process.
+    started: i64,
     /// Whether the position moved since the last commit.
     moved: bool,
 }
@@ -142,6 +145,7 @@ impl Offsets {
                 out: BTreeSet::new(),
                 next: offset,
                 committed: offset,
+                started: offset,
                 moved: false,
             }
         });
@@ -194,7 +198,10 @@ impl Offsets {
 
     /// Gives partitions away (read or draining), returning the positions to
     /// commit: what is settled there; the rest is the next owner's to
-    /// deliver again.
+    /// deliver again. A position already committed asynchronously is
+    /// committed again: that commit may not have reached the broker when
+    /// the next owner asks for the position, or ever, when this process
+    /// exits.
     pub(crate) fn released(&self, topic: &str, released: &BTreeSet<i32>) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
         let mut inner = self.inner.lock();
@@ -203,7 +210,7 @@ impl Offsets {
             inner.draining.remove(partition);
             inner.starts.remove(partition);
             if let Some(part) = inner.partitions.remove(partition)
-                && (part.position() > part.committed || part.moved)
+                && part.position() > part.started
             {
                 let _ =
                     list.add_partition_offset(topic, *partition, Offset::Offset(part.position()));
@@ -338,6 +345,20 @@ mod tests {
         );
         assert_eq!(offsets.owned(), BTreeSet::from([2]));
         assert!(offsets.drained().is_empty());
+    }
+
+    #[test]
+    fn giving_a_partition_away_commits_again_what_an_asynchronous_commit_took() {
+        let offsets = owning(&[1]);
+        let epoch = offsets.taken(1, 7).unwrap_or_default();
+        assert!(offsets.settled(1, 7, epoch));
+        assert_eq!(offsets.to_commit("t").count(), 1, "8, on its way");
+        let list = offsets.released("t", &BTreeSet::from([1]));
+        assert_eq!(
+            list.find_partition("t", 1).map(|e| e.offset()),
+            Some(Offset::Offset(8)),
+            "committed before the partition changes hands"
+        );
     }
 
     #[test]
