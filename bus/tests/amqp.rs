@@ -71,3 +71,4 @@ impl Backend for RabbitMq {
 contract_suite!(RabbitMq);
 contract_suite!(RabbitMq, connection);
 contract_suite!(RabbitMq, reconnect);
+contract_suite!(RabbitMq, stopping, 20);

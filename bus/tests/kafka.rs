@@ -66,3 +66,4 @@ impl Backend for Kafka {
 
 contract_suite!(Kafka);
 contract_suite!(Kafka, connection);
+contract_suite!(Kafka, stopping, 3);

@@ -63,3 +63,4 @@ impl Backend for Nats {
 contract_suite!(Nats);
 contract_suite!(Nats, connection);
 contract_suite!(Nats, reconnect);
+contract_suite!(Nats, stopping, 20);

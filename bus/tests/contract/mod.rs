@@ -14,6 +14,8 @@
 //! - `topics`: broadcast and listen.
 //! - `tap`: copies of a queue's traffic.
 //! - `connection`: a broker that is down, or whose connection is lost.
+//! - `stopping`: what a process settled as it exits stays settled (for the
+//!   backends whose broker outlives a process).
 //!
 //! Where the trait leaves room, backends differ, and [`Shape`] says how;
 //! a behaviour that belongs to one backend's idiom is tested in that
@@ -33,6 +35,7 @@ pub mod limits;
 pub mod queues;
 pub mod replies;
 mod run;
+pub mod stopping;
 pub mod tap;
 pub mod topics;
 
@@ -86,6 +89,21 @@ macro_rules! contract_suite {
                 a_consumer_started_before_the_connection_starts_with_it,
                 a_broker_that_is_down_does_not_fail_connect_but_publish_fails_fast;
         );
+    };
+    ($backend:ident, stopping, $processes:expr) => {
+        mod stopping {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn what_a_process_acknowledged_as_it_exits_does_not_come_back() {
+                use crate::contract::stopping::what_a_process_acknowledged_as_it_exits_does_not_come_back as test;
+                test::<super::$backend>($processes).await;
+            }
+
+            /// A process of the test above, started by it.
+            #[test]
+            fn a_stopping_process() {
+                crate::contract::stopping::a_stopping_process::<super::$backend>();
+            }
+        }
     };
     ($backend:ty, reconnect) => {
         contract_tests!($backend;
