@@ -126,6 +126,24 @@ pub trait Bus: Send + Sync + 'static {
     async fn tap(&self, queue: &str) -> Result<Consumer>;
 }
 
+/// How long a process that stops waits for [`Bus::finish`].
+pub const FINISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`Bus::finish`], waited for [`FINISH_WAIT`] at most, with a warning when
+/// that was not enough. What a process that stops calls last, once its
+/// consumers are dropped and what they delivered is settled.
+pub async fn finish(bus: &dyn Bus) {
+    if tokio::time::timeout(FINISH_WAIT, bus.finish())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            wait_ms = FINISH_WAIT.as_millis() as u64,
+            "the bus's consumers did not finish in time: what was settled here may be delivered again elsewhere"
+        );
+    }
+}
+
 /// Opens the bus that `url` names.
 ///
 /// `inproc://` (or `inproc://NAME`) is the embedded bus: every call with the

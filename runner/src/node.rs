@@ -25,10 +25,6 @@ use source::FetchSource;
 /// How long a runner that stops waits for its last heartbeat to be sent.
 const LAST_HEARTBEAT_WAIT: Duration = Duration::from_secs(1);
 
-/// How long a runner that stops waits for its bus's consumers to settle
-/// with the broker (see `Bus::finish`).
-const FINISH_WAIT: Duration = Duration::from_secs(10);
-
 /// How a runner node runs.
 #[derive(Clone)]
 pub struct RunnerOptions {
@@ -220,18 +216,10 @@ impl RunnerNode {
         {
             tracing::debug!("last heartbeat not sent in time");
         }
-        // What the dropped consumers owe the broker (Kafka's last commits
-        // and hand-overs): without it, the runners that take this one's
-        // partitions on would run what it answered again.
-        if tokio::time::timeout(FINISH_WAIT, self.bus.finish())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                wait_ms = FINISH_WAIT.as_millis() as u64,
-                "the bus's consumers did not finish in time: requests answered here may run again elsewhere"
-            );
-        }
+        // What the dropped consumers owe the broker (the last
+        // acknowledgements, Kafka's commits and hand-overs): without it,
+        // other runners would run what was answered here again.
+        funcmesh_bus::finish(&*self.bus).await;
     }
 
     /// Serves the routes of `announced`: installs their bundles (in the

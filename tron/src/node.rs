@@ -283,6 +283,9 @@ impl TronNode {
         if let Some(scaler) = scaler {
             scaler.shutdown().await;
         }
+        // The firehose's last acknowledgements: without them, another
+        // tron would route what was routed here again.
+        funcmesh_bus::finish(&*self.bus).await;
     }
 
     /// Declares the firehose and the dead-letter queues; with the broker
