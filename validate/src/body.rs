@@ -4,17 +4,35 @@
 use funcmesh_core::bundle::RequestBody;
 use serde_json::Value;
 
-use super::schema::Checker;
-use super::{Patterns, Problem, Rejection, form};
+use super::schema::{Checker, Schema};
+use super::{Problem, Rejection, form};
 use crate::http;
+
+/// A body's schemas, compiled: for JSON, and for each form encoding.
+#[derive(Debug)]
+pub struct Schemas {
+    pub json: Option<Schema>,
+    pub urlencoded: Option<Schema>,
+    pub multipart: Option<Schema>,
+}
+
+impl Schemas {
+    pub fn compile(decl: &RequestBody) -> Schemas {
+        Schemas {
+            json: decl.schema.as_ref().map(Schema::compile),
+            urlencoded: decl.urlencoded_schema.as_ref().map(Schema::compile),
+            multipart: decl.multipart_schema.as_ref().map(Schema::compile),
+        }
+    }
+}
 
 /// Checks the body against its declaration. A wrong media type ends the
 /// check with a 415; everything else adds to `problems`.
 pub fn check(
     decl: &RequestBody,
+    schemas: &Schemas,
     content_type: Option<&str>,
     body: &[u8],
-    patterns: &Patterns,
     problems: &mut Vec<Problem>,
 ) -> Result<(), Rejection> {
     let problem = |path: &str, problem: String| Problem {
@@ -44,7 +62,7 @@ pub fn check(
     // A JSON or form body can be checked against a schema; others pass as bytes.
     if !essence.as_deref().is_some_and(http::is_json) {
         if let (Some(essence), Some(content_type)) = (essence.as_deref(), content_type) {
-            let found = form::check(decl, essence, content_type, body, patterns);
+            let found = form::check(decl, schemas, essence, content_type, body);
             problems.extend(found.into_iter().map(|(path, p)| problem(&path, p)));
         }
         return Ok(());
@@ -56,8 +74,8 @@ pub fn check(
             return Ok(());
         }
     };
-    if let Some(schema) = &decl.schema {
-        let mut checker = Checker::new(patterns);
+    if let Some(schema) = &schemas.json {
+        let mut checker = Checker::new();
         checker.check(schema, &value, &mut String::new());
         problems.extend(
             checker

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use funcmesh_core::bundle::RequestBody;
 use serde_json::{Map, Value};
 
-use super::Patterns;
+use super::body::Schemas;
 use super::coerce;
-use super::schema::{Checker, child};
+use super::schema::{Checker, Schema, child};
 
 /// A form's fields as name/value pairs, in order, repeats kept.
 type Fields<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
@@ -30,30 +30,38 @@ const MULTIPART: &str = "multipart/form-data";
 /// that media type no form schema.
 pub fn check(
     decl: &RequestBody,
+    schemas: &Schemas,
     essence: &str,
     content_type: &str,
     body: &[u8],
-    patterns: &Patterns,
 ) -> Vec<(String, String)> {
-    let (schema, fields) = match (essence, &decl.urlencoded_schema, &decl.multipart_schema) {
-        (URLENCODED, Some(schema), _) => (
-            schema,
-            urlencoded::decode(body).map_err(|e| format!("is not a valid urlencoded form: {e}")),
-        ),
-        (MULTIPART, _, Some(schema)) => (
-            schema,
-            multipart::decode(content_type, body)
-                .map_err(|e| format!("is not a valid multipart form: {e}")),
-        ),
-        _ => return Vec::new(),
+    let (schema, compiled, fields) =
+        match (essence, &decl.urlencoded_schema, &decl.multipart_schema) {
+            (URLENCODED, Some(schema), _) => (
+                schema,
+                &schemas.urlencoded,
+                urlencoded::decode(body)
+                    .map_err(|e| format!("is not a valid urlencoded form: {e}")),
+            ),
+            (MULTIPART, _, Some(schema)) => (
+                schema,
+                &schemas.multipart,
+                multipart::decode(content_type, body)
+                    .map_err(|e| format!("is not a valid multipart form: {e}")),
+            ),
+            _ => return Vec::new(),
+        };
+    let Some(compiled) = compiled else {
+        return Vec::new();
     };
     match fields {
-        Ok(fields) => check_fields(schema, &fields, patterns),
+        Ok(fields) => check_fields(schema, compiled, &fields),
         Err(problem) => vec![(String::new(), problem)],
     }
 }
 
-fn check_fields(schema: &Value, fields: &Fields<'_>, patterns: &Patterns) -> Vec<(String, String)> {
+/// `schema` is read for each field's type, `compiled` checks the whole.
+fn check_fields(schema: &Value, compiled: &Schema, fields: &Fields<'_>) -> Vec<(String, String)> {
     let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, value) in fields {
         by_name
@@ -85,8 +93,8 @@ fn check_fields(schema: &Value, fields: &Fields<'_>, patterns: &Patterns) -> Vec
             }
         }
     }
-    let mut checker = Checker::new(patterns);
-    checker.check(schema, &Value::Object(object), &mut String::new());
+    let mut checker = Checker::new();
+    checker.check(compiled, &Value::Object(object), &mut String::new());
     // A field whose text is not of its type was left out of the object; what
     // the schema then says of it (`is required`) would only repeat that.
     let about_unreadable = |path: &str| {

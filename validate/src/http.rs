@@ -41,13 +41,13 @@ pub fn cookies(headers: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// The media type without parameters, lower case: `application/json` for
 /// `Application/JSON; charset=utf-8`.
-pub fn mime_essence(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+pub fn mime_essence(content_type: &str) -> Cow<'_, str> {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(essence.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(essence)
+    }
 }
 
 /// Whether a media type is JSON (`application/json` or `+json`).

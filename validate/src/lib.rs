@@ -1,6 +1,6 @@
 //! Checking a request against its operation before the function sees it.
 //!
-//! A [`Validator`] is built once per operation (its `pattern`s compiled
+//! A [`Validator`] is built once per operation (its schemas compiled
 //! then). [`Validator::check`] coerces each declared parameter from its
 //! string form to the type its schema names and checks it, checks the body's
 //! media type (415 when it is not one the operation accepts), parses a JSON
@@ -16,16 +16,14 @@ mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use funcmesh_core::ResponseEnvelope;
 use funcmesh_core::bundle::{Operation, ParamLocation, Parameter, RequestBody};
 use funcmesh_core::envelope::Body;
-use regex_lite::Regex;
 use serde::Serialize;
-use serde_json::Value;
 
-use schema::Checker;
+use schema::{Checker, Schema};
 
 pub use schema::MAX_PROBLEMS;
 
@@ -103,67 +101,33 @@ pub struct RequestParts<'a> {
     pub body: &'a [u8],
 }
 
-/// Compiled `pattern` keywords; `None` for one that does not compile (it
-/// accepts anything, and the install log said so).
-#[derive(Debug, Default)]
-pub struct Patterns(HashMap<String, Option<Regex>>);
-
-impl Patterns {
-    fn collect(&mut self, schema: &Value) {
-        match schema {
-            Value::Object(map) => {
-                if let Some(Value::String(p)) = map.get("pattern")
-                    && !self.0.contains_key(p)
-                {
-                    let compiled = Regex::new(p)
-                        .inspect_err(
-                            |error| tracing::warn!(pattern = %p, %error, "schema pattern ignored"),
-                        )
-                        .ok();
-                    self.0.insert(p.clone(), compiled);
-                }
-                map.values().for_each(|v| self.collect(v));
-            }
-            Value::Array(items) => items.iter().for_each(|v| self.collect(v)),
-            _ => {}
-        }
-    }
-
-    fn get(&self, pattern: &str) -> Option<&Regex> {
-        self.0.get(pattern).and_then(Option::as_ref)
-    }
-}
-
-/// The checks of one operation.
+/// The checks of one operation, compiled.
 #[derive(Debug)]
 pub struct Validator {
-    parameters: Vec<Parameter>,
-    body: Option<RequestBody>,
-    patterns: Patterns,
+    parameters: Vec<(Parameter, Schema)>,
+    body: Option<(RequestBody, body::Schemas)>,
 }
 
 impl Validator {
     /// Compiles the checks of `op`.
     pub fn new(op: &Operation) -> Validator {
-        let mut patterns = Patterns::default();
-        op.parameters
-            .iter()
-            .for_each(|p| patterns.collect(&p.schema));
-        op.body
-            .iter()
-            .flat_map(|b| b.schemas())
-            .for_each(|s| patterns.collect(s));
         Validator {
-            parameters: op.parameters.clone(),
-            body: op.body.clone(),
-            patterns,
+            parameters: op
+                .parameters
+                .iter()
+                .map(|p| (p.clone(), Schema::compile(&p.schema)))
+                .collect(),
+            body: op
+                .body
+                .as_ref()
+                .map(|b| (b.clone(), body::Schemas::compile(b))),
         }
     }
 
     /// Checks a request; `Ok` means the function may see it.
     pub fn check(&self, req: &RequestParts<'_>) -> Result<(), Rejection> {
         let mut problems = Vec::new();
-        for param in &self.parameters {
+        for (param, schema) in &self.parameters {
             let raw: Vec<&str> = match param.location {
                 ParamLocation::Path => req
                     .path_params
@@ -189,11 +153,11 @@ impl Validator {
                     .map(|(_, v)| v)
                     .collect(),
             };
-            self.check_param(param, &raw, &mut problems);
+            check_param(param, schema, &raw, &mut problems);
         }
-        if let Some(decl) = &self.body {
+        if let Some((decl, schemas)) = &self.body {
             let content_type = http::header(req.headers, "content-type");
-            body::check(decl, content_type, req.body, &self.patterns, &mut problems)?;
+            body::check(decl, schemas, content_type, req.body, &mut problems)?;
         }
         problems.truncate(MAX_PROBLEMS);
         if problems.is_empty() {
@@ -202,34 +166,34 @@ impl Validator {
             Err(Rejection::Invalid(problems))
         }
     }
+}
 
-    fn check_param(&self, param: &Parameter, raw: &[&str], problems: &mut Vec<Problem>) {
-        let location = param.location.as_str();
-        let problem = |path: Option<String>, problem: String| Problem {
-            location,
-            name: Some(param.name.clone()),
-            path,
-            problem,
-        };
-        if raw.is_empty() {
-            if param.required {
-                problems.push(problem(None, "is required".into()));
-            }
-            return;
+fn check_param(param: &Parameter, schema: &Schema, raw: &[&str], problems: &mut Vec<Problem>) {
+    let location = param.location.as_str();
+    let problem = |path: Option<String>, problem: String| Problem {
+        location,
+        name: Some(param.name.clone()),
+        path,
+        problem,
+    };
+    if raw.is_empty() {
+        if param.required {
+            problems.push(problem(None, "is required".into()));
         }
-        let value = match coerce::coerce(raw, &param.schema) {
-            Ok(value) => value,
-            Err(p) => return problems.push(problem(None, p)),
-        };
-        let mut checker = Checker::new(&self.patterns);
-        checker.check(&param.schema, &value, &mut String::new());
-        problems.extend(
-            checker
-                .problems
-                .into_iter()
-                .map(|(path, p)| problem((!path.is_empty()).then_some(path), p)),
-        );
+        return;
     }
+    let value = match coerce::coerce(raw, &param.schema) {
+        Ok(value) => value,
+        Err(p) => return problems.push(problem(None, p)),
+    };
+    let mut checker = Checker::new();
+    checker.check(schema, &value, &mut String::new());
+    problems.extend(
+        checker
+            .problems
+            .into_iter()
+            .map(|(path, p)| problem((!path.is_empty()).then_some(path), p)),
+    );
 }
 
 #[cfg(test)]

@@ -5,18 +5,40 @@
 //! Hand-written byte walks rather than patterns: they run for every string
 //! of every request that declares a format.
 
-/// What `s` should have been when it is not of `format`; `None` when it is,
-/// or when `format` is not one that is checked.
-pub fn mismatch(format: &str, s: &str) -> Option<&'static str> {
-    let (ok, expected) = match format {
-        "date-time" => (date_time(s), "an RFC 3339 date-time (2024-05-01T12:00:00Z)"),
-        "date" => (date(s.as_bytes()), "an RFC 3339 full-date (2024-05-01)"),
-        "uuid" => (uuid(s), "a UUID (8-4-4-4-12 hex digits)"),
-        "email" => (email(s), "an email address"),
-        "uri" => (uri(s), "an absolute URI with a scheme"),
-        _ => return None,
-    };
-    (!ok).then_some(expected)
+/// A string format that is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    DateTime,
+    Date,
+    Uuid,
+    Email,
+    Uri,
+}
+
+impl Format {
+    /// The format `name` names; `None` for one that is not checked.
+    pub fn named(name: &str) -> Option<Format> {
+        Some(match name {
+            "date-time" => Format::DateTime,
+            "date" => Format::Date,
+            "uuid" => Format::Uuid,
+            "email" => Format::Email,
+            "uri" => Format::Uri,
+            _ => return None,
+        })
+    }
+
+    /// What `s` should have been when it is not of this format.
+    pub fn mismatch(self, s: &str) -> Option<&'static str> {
+        let (ok, expected) = match self {
+            Format::DateTime => (date_time(s), "an RFC 3339 date-time (2024-05-01T12:00:00Z)"),
+            Format::Date => (date(s.as_bytes()), "an RFC 3339 full-date (2024-05-01)"),
+            Format::Uuid => (uuid(s), "a UUID (8-4-4-4-12 hex digits)"),
+            Format::Email => (email(s), "an email address"),
+            Format::Uri => (uri(s), "an absolute URI with a scheme"),
+        };
+        (!ok).then_some(expected)
+    }
 }
 
 /// The number written by `digits`, all ASCII digits.

@@ -2,16 +2,13 @@
 
 use serde_json::{Value, json};
 
-use super::super::Patterns;
-use super::super::schema::{Checker, MAX_PROBLEMS};
+use super::super::schema::{Checker, MAX_PROBLEMS, Schema};
 
 type Problems = Vec<(String, String)>;
 
 fn schema_problems(schema: Value, value: Value) -> Vec<(String, String)> {
-    let mut patterns = Patterns::default();
-    patterns.collect(&schema);
-    let mut checker = Checker::new(&patterns);
-    checker.check(&schema, &value, &mut String::new());
+    let mut checker = Checker::new();
+    checker.check(&Schema::compile(&schema), &value, &mut String::new());
     checker.problems
 }
 
@@ -125,6 +122,13 @@ fn schema_keywords() {
         ),
         (json!({"pattern": "b"}), json!("abc"), ok()),
         (json!({"pattern": "(unclosed"}), json!("anything"), ok()),
+        // Unicode classes, as ECMA-262 patterns write them.
+        (json!({"pattern": "^\\p{Lu}"}), json!("Été"), ok()),
+        (
+            json!({"pattern": "^\\p{Lu}"}),
+            json!("été"),
+            one("", "must match the pattern ^\\p{Lu}"),
+        ),
         (
             json!({"minItems": 1}),
             json!([]),
