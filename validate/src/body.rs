@@ -4,7 +4,7 @@
 use funcmesh_core::bundle::RequestBody;
 use serde_json::Value;
 
-use super::schema::{Checker, Schema};
+use super::schema::Schema;
 use super::{Problem, Rejection, form};
 use crate::http;
 
@@ -75,14 +75,8 @@ pub fn check(
         }
     };
     if let Some(schema) = &schemas.json {
-        let mut checker = Checker::new();
-        checker.check(schema, &value, &mut String::new());
-        problems.extend(
-            checker
-                .problems
-                .into_iter()
-                .map(|(path, p)| problem(&path, p)),
-        );
+        let found = schema.problems(&value);
+        problems.extend(found.into_iter().map(|(path, p)| problem(&path, p)));
     }
     Ok(())
 }

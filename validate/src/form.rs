@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::body::Schemas;
 use super::coerce;
-use super::schema::{Checker, Schema, child};
+use super::schema::{Schema, child};
 
 /// A form's fields as name/value pairs, in order, repeats kept.
 type Fields<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
@@ -93,8 +93,7 @@ fn check_fields(schema: &Value, compiled: &Schema, fields: &Fields<'_>) -> Vec<(
             }
         }
     }
-    let mut checker = Checker::new();
-    checker.check(compiled, &Value::Object(object), &mut String::new());
+    let found = compiled.problems(&Value::Object(object));
     // A field whose text is not of its type was left out of the object; what
     // the schema then says of it (`is required`) would only repeat that.
     let about_unreadable = |path: &str| {
@@ -104,8 +103,7 @@ fn check_fields(schema: &Value, compiled: &Schema, fields: &Fields<'_>) -> Vec<(
         })
     };
     problems.extend(
-        checker
-            .problems
+        found
             .into_iter()
             .filter(|(path, _)| !about_unreadable(path)),
     );

@@ -23,7 +23,7 @@ use funcmesh_core::bundle::{Operation, ParamLocation, Parameter, RequestBody};
 use funcmesh_core::envelope::Body;
 use serde::Serialize;
 
-use schema::{Checker, Schema};
+use schema::Schema;
 
 pub use schema::MAX_PROBLEMS;
 
@@ -186,11 +186,9 @@ fn check_param(param: &Parameter, schema: &Schema, raw: &[&str], problems: &mut 
         Ok(value) => value,
         Err(p) => return problems.push(problem(None, p)),
     };
-    let mut checker = Checker::new();
-    checker.check(schema, &value, &mut String::new());
     problems.extend(
-        checker
-            .problems
+        schema
+            .problems(&value)
             .into_iter()
             .map(|(path, p)| problem((!path.is_empty()).then_some(path), p)),
     );

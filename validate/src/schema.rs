@@ -145,6 +145,13 @@ impl Schema {
         };
         Schema::Rules(Box::new(rules))
     }
+
+    /// What is wrong with `value`, as `(pointer, problem)` pairs.
+    pub fn problems(&self, value: &Value) -> Vec<(String, String)> {
+        let mut checker = Checker::default();
+        checker.check(self, value, &mut String::new());
+        checker.problems
+    }
 }
 
 impl ArrayRules {
@@ -226,17 +233,11 @@ impl ObjectRules {
 /// Walks a value against a compiled schema, collecting `(pointer, problem)`
 /// pairs.
 #[derive(Debug, Default)]
-pub struct Checker {
-    /// What was found wrong.
-    pub problems: Vec<(String, String)>,
+struct Checker {
+    problems: Vec<(String, String)>,
 }
 
 impl Checker {
-    /// A checker that found nothing yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     fn report(&mut self, path: &str, problem: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
             self.problems.push((path.to_owned(), problem.into()));
@@ -245,13 +246,11 @@ impl Checker {
 
     /// Whether `value` satisfies `schema`, without recording anything.
     fn passes(schema: &Schema, value: &Value) -> bool {
-        let mut sub = Checker::new();
-        sub.check(schema, value, &mut String::new());
-        sub.problems.is_empty()
+        schema.problems(value).is_empty()
     }
 
     /// Checks `value` at `path` against `schema`.
-    pub fn check(&mut self, schema: &Schema, value: &Value, path: &mut String) {
+    fn check(&mut self, schema: &Schema, value: &Value, path: &mut String) {
         let rules = match schema {
             Schema::Any => return,
             Schema::Nothing => return self.report(path, "is not allowed"),

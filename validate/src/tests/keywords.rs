@@ -6,16 +6,14 @@ use std::path::Path;
 use funcmesh_core::bundle::parse_spec;
 use serde_json::{Value, json};
 
-use super::super::schema::{Checker, Schema};
+use super::super::schema::Schema;
 use super::super::*;
 use super::request::{Req, b, problems};
 
 type Problems = Vec<(String, String)>;
 
 fn schema_problems(schema: Value, value: Value) -> Problems {
-    let mut checker = Checker::new();
-    checker.check(&Schema::compile(&schema), &value, &mut String::new());
-    checker.problems
+    Schema::compile(&schema).problems(&value)
 }
 
 fn one(path: &str, problem: &str) -> Problems {

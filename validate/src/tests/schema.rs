@@ -2,14 +2,12 @@
 
 use serde_json::{Value, json};
 
-use super::super::schema::{Checker, MAX_PROBLEMS, Schema};
+use super::super::schema::{MAX_PROBLEMS, Schema};
 
 type Problems = Vec<(String, String)>;
 
 fn schema_problems(schema: Value, value: Value) -> Vec<(String, String)> {
-    let mut checker = Checker::new();
-    checker.check(&Schema::compile(&schema), &value, &mut String::new());
-    checker.problems
+    Schema::compile(&schema).problems(&value)
 }
 
 fn one(path: &str, problem: &str) -> Vec<(String, String)> {
