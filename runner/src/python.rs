@@ -20,6 +20,7 @@ mod cgroup;
 mod confine;
 mod pool;
 pub mod protocol;
+mod seccomp;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -101,6 +102,11 @@ pub struct PythonConfig {
     /// over the network, not even this host. Needs a runner that is root.
     #[serde(default)]
     pub isolate_network: bool,
+    /// Whether each worker runs under the seccomp filter of `seccomp`
+    /// (system calls for namespaces, tracing, the kernel's keyrings, BPF,
+    /// modules and the like fail with `EPERM`).
+    #[serde(default = "default_seccomp")]
+    pub seccomp: bool,
     /// Whether each worker runs in a cgroup of its own (memory, processes,
     /// CPU; see `cgroup`).
     #[serde(default)]
@@ -137,6 +143,10 @@ const fn default_max_processes() -> u64 {
     512
 }
 
+const fn default_seccomp() -> bool {
+    true
+}
+
 /// One core.
 pub const fn default_cpu_millis() -> u32 {
     1_000
@@ -154,6 +164,7 @@ impl Default for PythonConfig {
             max_open_files: default_max_open_files(),
             max_processes: default_max_processes(),
             isolate_network: false,
+            seccomp: default_seccomp(),
             cgroups: CgroupMode::default(),
             cpu_millis: default_cpu_millis(),
         }

@@ -708,6 +708,21 @@ pub struct PythonConfineFlags {
     /// a cgroup of its own.
     #[arg(long, env = "FUNCMESH_PYTHON_CPU", default_value = "1", value_parser = cores)]
     pub python_cpu: u32,
+    /// Whether Python workers run under a seccomp filter that denies the
+    /// system calls a function has no use for (namespaces and mounts,
+    /// ptrace, keyrings, bpf, perf events, io_uring, modules, the clock):
+    /// `on` or `off`.
+    #[arg(long, env = "FUNCMESH_PYTHON_SECCOMP", value_enum, default_value_t = OnOff::On)]
+    pub python_seccomp: OnOff,
+}
+
+/// A setting that is on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// What `--python-cgroups` asks for.
@@ -756,6 +771,7 @@ impl PythonConfineFlags {
                 PythonCgroups::Off => CgroupMode::Off,
             },
             cpu_millis: self.python_cpu,
+            seccomp: self.python_seccomp == OnOff::On,
             ..PythonConfig::default()
         }
     }

@@ -860,6 +860,20 @@ fn a_root_runners_functions_run_as_nobody_without_groups() {
 }
 
 #[test]
+fn a_function_cannot_be_traced_nor_make_a_namespace() {
+    block_on(async {
+        let resp = get("/pyfaults/syscalls").await;
+        assert_eq!(resp.status, 200, "{}", text(&resp));
+        let body = resp.json();
+        // Without the seccomp filter, PTRACE_TRACEME succeeds.
+        for call in ["ptrace", "unshare"] {
+            assert_eq!(body[call]["result"], -1, "{call}: {body}");
+            assert_eq!(body[call]["errno"], libc::EPERM, "{call}: {body}");
+        }
+    });
+}
+
+#[test]
 fn a_worker_cannot_open_more_files_than_its_limit() {
     block_on(async {
         let resp = get("/pyfaults/files").await;

@@ -1,8 +1,8 @@
 //! What a worker process may do, settled between its fork and its exec:
 //! the user it runs as (never root when the runner is root), optionally a
 //! network namespace of its own, hard resource limits (data size from the
-//! manifest's `memory_limit_mb`, open files, processes, no core files), and
-//! death with the runner. The worker adds
+//! manifest's `memory_limit_mb`, open files, processes, no core files),
+//! death with the runner, and a seccomp filter (see `seccomp`). The worker adds
 //! the rest itself once it runs (`funcmesh __python-worker`): it makes
 //! itself non-dumpable and gives every child it forks the same death signal.
 //!
@@ -37,16 +37,27 @@ pub struct Limits {
     pub processes: u64,
     /// A network namespace of its own.
     pub isolate_network: bool,
+    /// The seccomp filter of `seccomp`.
+    pub seccomp: bool,
 }
 
 impl Limits {
     /// The limits of a worker of a bundle whose manifest allows `memory_mb`.
     pub fn new(config: &PythonConfig, memory_mb: u32) -> Limits {
+        if config.seccomp && !super::seccomp::SUPPORTED {
+            static WARNED: Once = Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "no seccomp filter for this architecture: Python workers run without one"
+                );
+            });
+        }
         Limits {
             data_bytes: u64::from(memory_mb) << 20,
             open_files: config.max_open_files,
             processes: config.max_processes,
             isolate_network: config.isolate_network,
+            seccomp: config.seccomp,
         }
     }
 }
@@ -184,6 +195,10 @@ pub fn before_exec(
         if libc::getppid() != runner {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
+    }
+    // Last: it denies calls made above (`unshare`).
+    if limits.seccomp {
+        super::seccomp::install()?;
     }
     Ok(())
 }
