@@ -22,14 +22,12 @@
 
 use std::fmt::Write as _;
 
-use regex::Regex;
 use serde_json::{Map, Value};
 
 mod format;
 mod scalar;
 
-use format::Format;
-use scalar::{IntFormat, NumberRules, StringRules, Types};
+use scalar::{NumberRules, StringRules, Types};
 
 /// The most problems reported for one request.
 pub const MAX_PROBLEMS: usize = 32;
@@ -448,22 +446,4 @@ pub fn child(path: &str, key: &str) -> String {
     let mut p = path.to_owned();
     push_key(&mut p, key);
     p
-}
-
-/// A `pattern`, compiled; `None` (logged) when it does not compile.
-fn pattern(map: &Map<String, Value>) -> Option<(Regex, String)> {
-    let pattern = map.get("pattern")?.as_str()?;
-    let compiled = Regex::new(pattern)
-        .inspect_err(|error| tracing::warn!(%pattern, %error, "schema pattern ignored"))
-        .ok()?;
-    Some((compiled, format!("must match the pattern {pattern}")))
-}
-
-/// The `format` keyword, for a string and for a number.
-fn formats(map: &Map<String, Value>) -> (Option<Format>, Option<IntFormat>) {
-    let name = map.get("format").and_then(Value::as_str);
-    (
-        name.and_then(Format::named),
-        name.and_then(IntFormat::named),
-    )
 }

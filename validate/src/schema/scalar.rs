@@ -4,8 +4,8 @@
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::Checker;
 use super::format::Format;
-use super::{Checker, formats, pattern};
 
 /// The `type` keyword: the types a value may have, and what a value of
 /// none of them is told.
@@ -138,7 +138,7 @@ impl NumberRules {
             exclusive_minimum: bound("exclusiveMinimum"),
             exclusive_maximum: bound("exclusiveMaximum"),
             multiple_of: bound("multipleOf").filter(|(step, _)| *step > 0.0),
-            format: formats(schema).1,
+            format: format_name(schema).and_then(IntFormat::named),
         };
         let checks = rules.minimum.is_some()
             || rules.maximum.is_some()
@@ -166,7 +166,7 @@ impl StringRules {
             min_length: schema.get("minLength").and_then(Value::as_u64),
             max_length: schema.get("maxLength").and_then(Value::as_u64),
             pattern: pattern(schema),
-            format: formats(schema).0,
+            format: format_name(schema).and_then(Format::named),
         };
         let checks = rules.min_length.is_some()
             || rules.max_length.is_some()
@@ -244,4 +244,18 @@ impl Checker {
             self.report(path, format!("must be {expected}"));
         }
     }
+}
+
+/// The `format` keyword, of a string or a number.
+fn format_name(schema: &Map<String, Value>) -> Option<&str> {
+    schema.get("format").and_then(Value::as_str)
+}
+
+/// A `pattern`, compiled; `None` (logged) when it does not compile.
+fn pattern(schema: &Map<String, Value>) -> Option<(Regex, String)> {
+    let pattern = schema.get("pattern")?.as_str()?;
+    let compiled = Regex::new(pattern)
+        .inspect_err(|error| tracing::warn!(%pattern, %error, "schema pattern ignored"))
+        .ok()?;
+    Some((compiled, format!("must match the pattern {pattern}")))
 }
