@@ -99,7 +99,7 @@ impl Shared {
             }
             if self.done.load(Ordering::Acquire) && Arc::strong_count(&self) == 1 {
                 // Every delivery is settled (each held this upkeep's state).
-                self.commit_moved();
+                // The hand-over commits every position, synchronously.
                 let owned = self.offsets.owned();
                 self.stop_reading(&self.offsets.reading());
                 self.hand_over(owned).await;
